@@ -1,0 +1,5 @@
+"""Entry point for ``python -m clustering``."""
+
+from clustering.cli import main
+
+raise SystemExit(main())

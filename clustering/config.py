@@ -1,0 +1,228 @@
+"""Typed configuration of a run, loaded from YAML presets in ``config/``.
+
+Every key has a default documented in the README. Unknown keys are errors that name
+the key, and ``RunConfig.to_yaml()`` writes the resolved config back so that loading
+it reproduces the run.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from clustering.errors import UserInputError
+
+PRESET_DIR = Path(__file__).resolve().parent.parent / "config"
+ENV_PATTERN = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?:,([^}]*))?\}")
+SIZE_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
+
+
+def resolve_size(spec: int | str, n_rows: int) -> int:
+    """Turn a size spec (30 or '2%') into a row count for a dataset of ``n_rows``."""
+    if isinstance(spec, int):
+        return spec
+    match = SIZE_PATTERN.match(spec)
+    if match is None:  # the model validator makes this unreachable for loaded configs
+        raise UserInputError(f"Size '{spec}' is neither a whole number nor a percentage like '2%'.")
+    return int(-(-float(match.group(1)) * n_rows // 100))  # ceiling
+
+
+def _check_size(value: int | str) -> int | str:
+    if isinstance(value, bool):
+        raise ValueError("expected a whole number of rows or a percentage like '2%'")
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError("a minimum size cannot be negative")
+        return value
+    if isinstance(value, str):
+        if value.strip().isdigit():
+            return int(value)
+        match = SIZE_PATTERN.match(value)
+        if match and float(match.group(1)) <= 100:
+            return value.strip()
+    raise ValueError(f"'{value}' is neither a whole number of rows nor a percentage like '2%'")
+
+
+SizeSpec = Annotated[
+    int | str,
+    BeforeValidator(_check_size),
+    Field(description="A count of rows (30) or a share of all rows as a string ('2%')."),
+]
+
+
+class StrictModel(BaseModel):
+    """Base for config sections: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class PreprocessConfig(StrictModel):
+    """How one dataset's columns become the numeric matrix that is clustered."""
+
+    include: list[str] | None = None
+    exclude: list[str] = Field(default_factory=list)
+    categorical: Literal["onehot", "drop"] = "onehot"
+    max_categories: int = Field(20, ge=2)
+    drop_constant: bool = True
+    near_zero_variance: bool = True
+    nzv_freq_ratio: float = Field(19.0, gt=1)
+    nzv_unique_pct: float = Field(10.0, gt=0, le=100)
+    correlation_threshold: float | None = Field(0.95, gt=0, le=1)
+    impute: Literal["median", "mean", "most_frequent", "knn"] = "median"
+    knn_neighbors: int = Field(5, ge=1)
+    log_transform: bool = True
+    skew_threshold: float = Field(1.0, ge=0)
+    outliers: Literal["none", "clip", "isolation_forest"] = "clip"
+    clip_quantiles: tuple[float, float] = (0.01, 0.99)
+    contamination: float = Field(0.01, gt=0, le=0.5)
+    scaler: Literal["standard", "robust", "minmax", "none"] = "standard"
+    pca_variance: float | None = Field(None, gt=0, le=1)
+
+    @field_validator("clip_quantiles")
+    @classmethod
+    def _ordered_quantiles(cls, value: tuple[float, float]) -> tuple[float, float]:
+        low, high = value
+        if not 0 <= low < high <= 1:
+            raise ValueError("needs two quantiles with 0 <= low < high <= 1, like [0.01, 0.99]")
+        return value
+
+
+class ClusterConfig(StrictModel):
+    """Algorithm and k selection for one dataset."""
+
+    algorithm: Literal["kmeans", "minibatch_kmeans", "agglomerative", "gmm"] = "kmeans"
+    k: int | None = Field(None, ge=2, description="Fixed k; leave empty to select k.")
+    k_min: int = Field(2, ge=2)
+    k_max: int = Field(12, ge=2)
+    selection: Literal["silhouette", "elbow", "calinski_harabasz", "davies_bouldin"] = "silhouette"
+    min_segment_size: SizeSpec = "2%"
+    silhouette_sample: int = Field(10_000, ge=100, le=10_000)
+    selection_sample: int = Field(20_000, ge=1_000)
+    agglomerative_max_rows: int = Field(5_000, ge=100, le=20_000)
+
+    @model_validator(mode="after")
+    def _k_range(self) -> ClusterConfig:
+        if self.k_min > self.k_max:
+            raise ValueError(f"k_min ({self.k_min}) is larger than k_max ({self.k_max})")
+        return self
+
+
+class DatasetConfig(StrictModel):
+    """One table of entities: where it comes from and how it is prepared and clustered."""
+
+    path: str | None = None
+    sheet: str | None = None
+    prefix: str | None = None
+    preprocess: PreprocessConfig = Field(default_factory=PreprocessConfig)
+    cluster: ClusterConfig = Field(default_factory=ClusterConfig)
+
+
+class MergeConfig(StrictModel):
+    """How two labelings combine into merged segments and how small ones are absorbed."""
+
+    enabled: bool = True
+    min_segment_size: SizeSpec = "2%"
+    separator: str = "-"
+    balance_datasets: bool = True
+    metrics_sample: int = Field(10_000, ge=100, le=10_000)
+
+
+class RunConfig(StrictModel):
+    """The whole run: one or two datasets keyed by name, the merge, and the seed."""
+
+    name: str = "run"
+    id_column: str = "store_id"
+    input: str | None = None
+    random_state: int = 42
+    datasets: dict[str, DatasetConfig] = Field(
+        default_factory=lambda: {"internal": DatasetConfig(), "external": DatasetConfig()}
+    )
+    merge: MergeConfig = Field(default_factory=MergeConfig)
+
+    @field_validator("datasets")
+    @classmethod
+    def _one_or_two(cls, value: dict[str, DatasetConfig]) -> dict[str, DatasetConfig]:
+        if not 1 <= len(value) <= 2:
+            raise ValueError(f"needs one or two datasets, got {len(value)}")
+        for name in value:
+            if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name):
+                raise ValueError(f"dataset name '{name}' must be letters, digits and '_'")
+        return value
+
+    def prefix(self, dataset: str) -> str:
+        """Label prefix of a dataset's segments: 'I' for internal, 'E' for external."""
+        return self.datasets[dataset].prefix or dataset[0].upper()
+
+    def to_yaml(self) -> str:
+        """The resolved config as YAML; loading it gives an equal config."""
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+
+
+def substitute_env(text: str, source: str = "config") -> str:
+    """Replace ``${env:VAR,default}`` with the variable's value, or its default."""
+
+    def replace(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in os.environ:
+            return os.environ[name]
+        if default is None:
+            raise UserInputError(
+                f"{source}: environment variable {name} is not set and '${{env:{name}}}' has "
+                f"no default. Set it, or write '${{env:{name},value}}'."
+            )
+        return default
+
+    return ENV_PATTERN.sub(replace, text)
+
+
+def _describe(error: ValidationError, source: str) -> str:
+    lines = []
+    for item in error.errors():
+        where = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        if item["type"] == "extra_forbidden":
+            lines.append(f"unknown key '{where}': remove it or check its spelling")
+        else:
+            lines.append(f"'{where}': {item['msg']}")
+    return f"{source}: " + "; ".join(lines)
+
+
+def config_from_dict(data: dict[str, Any], source: str = "config") -> RunConfig:
+    """Validate a mapping as a run config, with errors that name the key."""
+    if not isinstance(data, dict):
+        raise UserInputError(f"{source}: the top level must be a mapping of keys, not a list.")
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as error:
+        raise UserInputError(_describe(error, source)) from None
+
+
+def config_from_yaml(text: str, source: str = "config") -> RunConfig:
+    """Parse YAML text (with ``${env:...}`` substitution) into a run config."""
+    try:
+        data = yaml.safe_load(substitute_env(text, source)) or {}
+    except yaml.YAMLError as error:
+        raise UserInputError(f"{source} is not valid YAML: {error}") from None
+    return config_from_dict(data, source)
+
+
+def load_config(path: str | Path) -> RunConfig:
+    """Load a YAML config file, or a preset by name ('store', 'dfu')."""
+    path = Path(path)
+    if not path.exists() and not path.suffix and (PRESET_DIR / f"{path}.yml").exists():
+        path = PRESET_DIR / f"{path}.yml"
+    if not path.is_file():
+        raise UserInputError(f"Config file '{path}' does not exist.")
+    return config_from_yaml(path.read_text(encoding="utf-8"), source=str(path))

@@ -1,0 +1,189 @@
+"""Combine two labelings into merged segments and absorb the small ones.
+
+Merged segment = the pair of labels of the same ID ("I2" and "E1" give "I2-E1"), matched
+by ID, never by position. Segments below the minimum size, and IDs present in only one
+dataset, go store by store to the nearest large segment: the distance is to that
+segment's centroid in the combined standardized space (each dataset's prepared columns
+re-standardized; with ``balance_datasets`` each dataset's block weighs the same), over
+the columns the store has.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from clustering.config import MergeConfig, resolve_size
+from clustering.metrics import agreement, separation_scores, silhouette_many
+
+
+@dataclass
+class MergeResult:
+    """Labels before and after the merge, what moved where, and how quality changed."""
+
+    assignments: pd.DataFrame
+    log: pd.DataFrame
+    metrics: pd.DataFrame
+    min_size: int
+    warnings: list[str] = field(default_factory=list)
+
+
+def combined_space(matrices: dict[str, pd.DataFrame], ids: pd.Index, balance: bool) -> np.ndarray:
+    """Stack each dataset's prepared matrix, re-standardized, aligned on ``ids`` (NaN where absent)."""
+    blocks = []
+    for matrix in matrices.values():
+        values = matrix.to_numpy(dtype=np.float64)
+        std = values.std(axis=0)
+        std[std == 0] = 1.0
+        values = (values - values.mean(axis=0)) / std
+        if balance:
+            values = values / np.sqrt(values.shape[1])
+        frame = pd.DataFrame(values, index=matrix.index)
+        blocks.append(frame.reindex(ids).to_numpy())
+    return np.hstack(blocks)
+
+
+def nearest_centroid(
+    points: np.ndarray, centroids: np.ndarray, allowed: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Index of and distance to the nearest centroid, over each point's non-missing columns.
+
+    ``allowed`` (points x centroids, boolean) restricts each point's candidates.
+    """
+    present = ~np.isnan(points)
+    filled = np.where(present, points, 0.0)
+    distances = np.empty((len(points), len(centroids)))
+    for j, centroid in enumerate(centroids):
+        distances[:, j] = (present * (filled - centroid) ** 2).sum(axis=1)
+    if allowed is not None:
+        distances[~allowed] = np.inf
+    best = distances.argmin(axis=1)
+    return best, np.sqrt(distances[np.arange(len(points)), best])
+
+
+def _merged_labels(labels: dict[str, pd.Series], ids: pd.Index, separator: str) -> pd.Series:
+    aligned = [labels[name].reindex(ids) for name in labels]
+    complete = aligned[0].notna() & aligned[1].notna()
+    merged = aligned[0].astype("string") + separator + aligned[1].astype("string")
+    return merged.where(complete)
+
+
+def _candidates(labels: dict[str, pd.Series], ids: pd.Index, large: list[str], separator: str) -> np.ndarray:
+    """Which large segments each moving ID may join: a store missing from one dataset keeps
+    the segment it has in the other (I3 joins an I3-E* segment) whenever one is large."""
+    parts = np.array([segment.split(separator) for segment in large], dtype=object)
+    allowed = np.ones((len(ids), len(large)), dtype=bool)
+    for position, name in enumerate(labels):
+        known = labels[name].reindex(ids)
+        match = known.fillna("").to_numpy(dtype=object)[:, None] == parts[None, :, position]
+        has_match = match.any(axis=1) & known.notna().to_numpy()
+        incomplete = labels[next(n for n in labels if n != name)].reindex(ids).isna().to_numpy()
+        restrict = has_match & incomplete
+        allowed[restrict] = match[restrict]
+    return allowed
+
+
+def _coverage(labels: dict[str, pd.Series], ids: pd.Index) -> pd.Series:
+    first, second = labels
+    has_first = labels[first].reindex(ids).notna().to_numpy()
+    has_second = labels[second].reindex(ids).notna().to_numpy()
+    values = np.where(has_first & has_second, "both", np.where(has_first, f"{first} only", f"{second} only"))
+    return pd.Series(values, index=ids, dtype="string")
+
+
+def merge_segments(
+    labels: dict[str, pd.Series],
+    matrices: dict[str, pd.DataFrame],
+    config: MergeConfig,
+    random_state: int | None = None,
+) -> MergeResult:
+    """Merge two labelings (Series of labels indexed by ID) and reassign small segments."""
+    ids = labels[next(iter(labels))].index
+    for name in list(labels)[1:]:
+        ids = ids.append(labels[name].index.difference(ids, sort=False))
+    merged = _merged_labels(labels, ids, config.separator)
+    space = combined_space(matrices, ids, config.balance_datasets)
+    min_size = resolve_size(config.min_segment_size, len(ids))
+    sizes = merged.value_counts()
+    large = sorted(sizes[sizes >= min_size].index)
+    notes = []
+    if not large:
+        large = [sizes.index[0]]
+        notes.append(
+            f"No merged segment reaches the minimum size of {min_size}; every store joins the "
+            f"largest segment {large[0]}. Lower merge.min_segment_size."
+        )
+    final = merged.where(merged.isin(large))
+    moving = final.isna().to_numpy()
+    centroids = np.vstack(
+        [space[merged.eq(seg).fillna(False).to_numpy(dtype=bool)].mean(axis=0) for seg in large]
+    )
+    allowed = _candidates(labels, ids[moving], large, config.separator)
+    target, distance = nearest_centroid(space[moving], centroids, allowed)
+    final[moving] = np.asarray(large, dtype=object)[target]
+    distances = pd.Series(0.0, index=ids)
+    distances[moving] = distance
+    assignments = pd.DataFrame({f"{name}_cluster": labels[name].reindex(ids) for name in labels})
+    assignments["merged_cluster"] = merged
+    assignments["final_cluster"] = final.astype("string")
+    assignments["coverage"] = _coverage(labels, ids)
+    assignments["reassigned"] = moving
+    assignments["distance_to_segment"] = distances.round(6)
+    log = _merge_log(assignments, sizes, min_size)
+    metrics = _before_after(space, merged, final, config, random_state)
+    return MergeResult(assignments, log, metrics, min_size, notes)
+
+
+def _merge_log(assignments: pd.DataFrame, sizes: pd.Series, min_size: int) -> pd.DataFrame:
+    moved = assignments[assignments["reassigned"]]
+    columns = ["source", "target", "stores", "source_size", "target_size", "mean_distance", "reason"]
+    if moved.empty:
+        return pd.DataFrame(columns=columns)
+    first, second = (c.removesuffix("_cluster") for c in moved.columns[:2])
+    known = moved[f"{first}_cluster"].fillna(moved[f"{second}_cluster"])
+    missing = np.where(moved[f"{first}_cluster"].isna(), first, second)
+    source = moved["merged_cluster"].fillna(
+        known + " (no " + pd.Series(missing, index=moved.index) + " data)"
+    )
+    grouped = moved.groupby([source, moved["final_cluster"]], sort=True)["distance_to_segment"]
+    log = grouped.agg(stores="size", mean_distance="mean").reset_index()
+    log.columns = ["source", "target", "stores", "mean_distance"]
+    log["source_size"] = log["source"].map(sizes).fillna(log["stores"]).astype(int)
+    log["target_size"] = log["target"].map(sizes).astype(int)
+    log["reason"] = np.where(
+        log["source"].isin(sizes.index),
+        "segment of " + log["source_size"].astype(str) + f" stores is below the minimum of {min_size}",
+        "store is missing from one dataset",
+    )
+    log["mean_distance"] = log["mean_distance"].round(4)
+    return log[columns]
+
+
+def _before_after(
+    space: np.ndarray, merged: pd.Series, final: pd.Series, config: MergeConfig, random_state: int | None
+) -> pd.DataFrame:
+    """Quality of the merged segments before and after reassignment, on stores in both datasets."""
+    complete = merged.notna().to_numpy()
+    points = space[complete]
+    before = merged[complete].to_numpy(dtype=str)
+    after = final[complete].to_numpy(dtype=str)
+    sil = silhouette_many(points, [before, after], config.metrics_sample, random_state)
+    ch_before, db_before = separation_scores(points, before)
+    ch_after, db_after = separation_scores(points, after)
+    ari, nmi = agreement(before, after)
+    rows = [
+        ("segments", len(np.unique(before)), len(np.unique(after))),
+        (
+            "smallest segment",
+            int(pd.Series(before).value_counts().min()),
+            int(pd.Series(after).value_counts().min()),
+        ),
+        (f"silhouette (sample of {min(len(points), config.metrics_sample)})", sil[0], sil[1]),
+        ("calinski_harabasz", ch_before, ch_after),
+        ("davies_bouldin", db_before, db_after),
+        ("ARI before vs after", np.nan, ari),
+        ("NMI before vs after", np.nan, nmi),
+    ]
+    return pd.DataFrame(rows, columns=["metric", "before", "after"]).assign(scope="merged")

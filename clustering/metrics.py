@@ -1,0 +1,104 @@
+"""Cluster quality metrics that stay fast on large data.
+
+``silhouette_many`` scores several labelings of the same rows from one pass over the
+pairwise distances of a fixed-seed sample: each block of distances is multiplied by the
+one-hot matrix of every labeling at once. Its values equal scikit-learn's
+``silhouette_score(X, labels, sample_size=n, random_state=seed)`` for each labeling.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import (
+    adjusted_rand_score,
+    calinski_harabasz_score,
+    davies_bouldin_score,
+    normalized_mutual_info_score,
+)
+from sklearn.metrics.pairwise import euclidean_distances
+
+SILHOUETTE_MAX_ROWS = 10_000
+BLOCK_ROWS = 1024
+
+
+def sample_positions(n_rows: int, size: int, random_state: int | None) -> np.ndarray:
+    """Positions of a fixed-seed sample, drawn as scikit-learn's silhouette_score draws it."""
+    if n_rows <= size:
+        return np.arange(n_rows)
+    return np.random.RandomState(random_state).permutation(n_rows)[:size]
+
+
+def _silhouettes_from_sums(sums: np.ndarray, own: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Per-row silhouette given each row's summed distance to every cluster."""
+    rows = np.arange(len(own))
+    own_size = counts[own]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = sums[rows, own] / (own_size - 1)
+        means = sums / counts
+    means[rows, own] = np.inf
+    b = means.min(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s = (b - a) / np.maximum(a, b)
+    s[own_size <= 1] = 0.0
+    return np.nan_to_num(s)
+
+
+def silhouette_many(
+    X: np.ndarray,
+    labelings: list[np.ndarray],
+    sample_size: int = SILHOUETTE_MAX_ROWS,
+    random_state: int | None = 0,
+) -> list[float]:
+    """Mean silhouette of each labeling of ``X``, on at most ``sample_size`` sampled rows.
+
+    A labeling with fewer than two clusters (or as many clusters as rows) in the sample
+    scores NaN, where scikit-learn would raise.
+    """
+    positions = sample_positions(len(X), sample_size, random_state)
+    sample = np.asarray(X, dtype=np.float64)[positions]
+    n = len(sample)
+    codes, sizes = [], []
+    for labels in labelings:
+        _, code = np.unique(np.asarray(labels)[positions], return_inverse=True)
+        codes.append(code)
+        sizes.append(int(code.max()) + 1 if n else 0)
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    onehot = np.zeros((n, offsets[-1]))
+    for code, offset in zip(codes, offsets, strict=False):
+        onehot[np.arange(n), code + offset] = 1.0
+    counts = onehot.sum(axis=0)
+    totals = np.zeros(len(labelings))
+    squared = np.einsum("ij,ij->i", sample, sample)
+    for start in range(0, n, BLOCK_ROWS):
+        block = slice(start, min(start + BLOCK_ROWS, n))
+        distances = euclidean_distances(
+            sample[block], sample, X_norm_squared=squared[block, None], Y_norm_squared=squared[None, :]
+        )
+        sums = distances @ onehot
+        for j, (code, offset, size) in enumerate(zip(codes, offsets, sizes, strict=False)):
+            part = slice(offset, offset + size)
+            totals[j] += _silhouettes_from_sums(sums[:, part], code[block], counts[part]).sum()
+    valid = np.array([1 < size < n for size in sizes])
+    return [float(t / n) if ok else float("nan") for t, ok in zip(totals, valid, strict=True)]
+
+
+def within_sum_of_squares(X: np.ndarray, labels: np.ndarray) -> float:
+    """Total squared distance of rows to their cluster mean (KMeans' inertia, for any labels)."""
+    _, code = np.unique(labels, return_inverse=True)
+    counts = np.bincount(code).astype(np.float64)
+    sums = np.zeros((len(counts), X.shape[1]))
+    np.add.at(sums, code, X)
+    centroids = sums / counts[:, None]
+    return float(((X - centroids[code]) ** 2).sum())
+
+
+def separation_scores(X: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """Calinski-Harabasz (higher is better) and Davies-Bouldin (lower is better); NaN for one cluster."""
+    if len(np.unique(labels)) < 2:
+        return float("nan"), float("nan")
+    return float(calinski_harabasz_score(X, labels)), float(davies_bouldin_score(X, labels))
+
+
+def agreement(before: np.ndarray, after: np.ndarray) -> tuple[float, float]:
+    """ARI and NMI between two labelings of the same rows."""
+    return float(adjusted_rand_score(before, after)), float(normalized_mutual_info_score(before, after))

@@ -1,0 +1,222 @@
+"""One run, stage by stage: load, validate, prepare, cluster, merge, profile.
+
+Each stage is a function the app can call on its own (and cache); ``run`` chains them
+for the CLI. Results are plain dataclasses of pandas frames and numpy arrays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from clustering.config import DatasetConfig, RunConfig, resolve_size
+from clustering.errors import UserInputError
+from clustering.kselection import KSelection, select_k
+from clustering.merging import MergeResult, merge_segments
+from clustering.metrics import separation_scores
+from clustering.preprocessing import Preprocessor, PreprocessReport
+from clustering.profiling import segment_profiles
+from clustering.sources import read_table
+from clustering.validation import Finding, ValidatedTable, check_table, compare_ids
+
+
+@dataclass
+class PreparedDataset:
+    """A validated table and its prepared matrix (rows in the table's ID order)."""
+
+    name: str
+    table: ValidatedTable
+    preprocessor: Preprocessor
+    matrix: pd.DataFrame
+    outliers: np.ndarray
+
+    @property
+    def report(self) -> PreprocessReport:
+        return self.preprocessor.report_
+
+
+@dataclass
+class ClusteredDataset:
+    """Segment labels of one dataset ('I1', 'I2'...) and how k was chosen."""
+
+    name: str
+    labels: pd.Series
+    k: int
+    centers: np.ndarray
+    selection: KSelection
+    metrics: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RunResult:
+    """Everything a run produced, ready for the UI and for export."""
+
+    config: RunConfig
+    prepared: dict[str, PreparedDataset]
+    clustered: dict[str, ClusteredDataset]
+    merge: MergeResult | None
+    assignments: pd.DataFrame
+    profiles: pd.DataFrame
+    findings: list[Finding]
+
+    @property
+    def k_selection(self) -> pd.DataFrame:
+        """Every dataset's k sweep in one table."""
+        frames = [c.selection.scores.assign(dataset=name) for name, c in self.clustered.items()]
+        table = pd.concat(frames, ignore_index=True)
+        return table[["dataset", *[c for c in table.columns if c != "dataset"]]]
+
+    @property
+    def metrics(self) -> pd.DataFrame:
+        """Per-dataset quality and the merge's before/after metrics."""
+        frames = [c.metrics for c in self.clustered.values()]
+        if self.merge is not None:
+            frames.append(self.merge.metrics)
+        table = pd.concat(frames, ignore_index=True)
+        return table[["scope", "metric", "before", "after"]]
+
+    @property
+    def merge_log(self) -> pd.DataFrame:
+        if self.merge is None:
+            return pd.DataFrame(columns=["source", "target", "stores"])
+        return self.merge.log
+
+    @property
+    def preprocessing(self) -> pd.DataFrame:
+        """What preprocessing did, for every dataset."""
+        frames = [p.report.to_frame().assign(dataset=name) for name, p in self.prepared.items()]
+        table = pd.concat(frames, ignore_index=True)
+        return table[["dataset", "step", "column", "detail"]]
+
+
+def dataset_sources(config: RunConfig, input_path: str | Path | None = None) -> dict[str, tuple[str, str]]:
+    """(file, sheet) of every dataset: its own path, else the run's input; sheet defaults to its name."""
+    sources = {}
+    for name, dataset in config.datasets.items():
+        path = dataset.path or (str(input_path) if input_path else None) or config.input
+        if path is None:
+            raise UserInputError(
+                f"Dataset '{name}' has no file: pass --input, or set 'input' or 'datasets.{name}.path'."
+            )
+        sheet = dataset.sheet or (name if Path(path).suffix.lower() in (".xlsx", ".xlsm") else None)
+        sources[name] = (path, sheet)
+    return sources
+
+
+def load_tables(config: RunConfig, input_path: str | Path | None = None) -> dict[str, pd.DataFrame]:
+    """Read every dataset's table from its file and sheet."""
+    return {
+        name: read_table(path, sheet) for name, (path, sheet) in dataset_sources(config, input_path).items()
+    }
+
+
+def validate_tables(
+    tables: dict[str, pd.DataFrame], config: RunConfig
+) -> tuple[dict[str, ValidatedTable], list[Finding]]:
+    """Check every table; raise one UserInputError listing all errors, else return the findings."""
+    checked = {
+        name: check_table(frame, config.id_column, frame.attrs.get("source", name))
+        for name, frame in tables.items()
+    }
+    findings = [f for table in checked.values() for f in table.findings]
+    errors = [f.text() for f in findings if f.level == "error"]
+    if errors:
+        raise UserInputError("\n".join(errors))
+    findings += compare_ids(checked)
+    return checked, findings
+
+
+def prepare_dataset(
+    name: str, table: ValidatedTable, config: DatasetConfig, random_state: int | None
+) -> PreparedDataset:
+    """Fit the preprocessing of one dataset and return its matrix."""
+    preprocessor = Preprocessor(config.preprocess, table.numeric, table.categorical, random_state)
+    matrix = preprocessor.fit_transform(table.frame)
+    frame = pd.DataFrame(matrix, index=table.frame.index, columns=preprocessor.feature_names_out_)
+    return PreparedDataset(name, table, preprocessor, frame, preprocessor.outliers_)
+
+
+def cluster_dataset(
+    prepared: PreparedDataset, config: DatasetConfig, prefix: str, random_state: int | None
+) -> ClusteredDataset:
+    """Choose k (or take the fixed k), fit on a sample of the inliers, assign every row."""
+    cluster = config.cluster
+    X = prepared.matrix.to_numpy()
+    inliers = X[~prepared.outliers]
+    min_size = resolve_size(cluster.min_segment_size, len(X))
+    selection = select_k(inliers, cluster, min_size, random_state)
+    model = selection.models[selection.chosen_k]
+    codes = model.predict(X)
+    notes = list(selection.warnings)
+    if selection.sample_rows < len(inliers):
+        notes.append(
+            f"The model was fitted on a fixed-seed sample of {selection.sample_rows:,} of "
+            f"{len(inliers):,} rows; every row was then assigned by it."
+        )
+    if prepared.outliers.any():
+        notes.append(
+            f"{int(prepared.outliers.sum())} outlier row(s) were left out of the fit, then assigned."
+        )
+    labels = pd.Series([f"{prefix}{c + 1}" for c in codes], index=prepared.matrix.index, dtype="string")
+    chosen = selection.scores.set_index("k").loc[selection.chosen_k]
+    metrics = _dataset_metrics(prepared.name, X, codes, chosen["silhouette"], selection.silhouette_rows)
+    return ClusteredDataset(
+        prepared.name, labels, len(model.cluster_centers_), model.cluster_centers_, selection, metrics, notes
+    )
+
+
+def _dataset_metrics(
+    name: str, X: np.ndarray, codes: np.ndarray, silhouette: float, silhouette_rows: int
+) -> pd.DataFrame:
+    """Quality of one dataset's segments. The silhouette is the k sweep's, on its sample."""
+    ch, db = separation_scores(X, codes)
+    rows = [
+        ("segments", float(len(np.unique(codes)))),
+        ("smallest segment", float(np.bincount(codes).min())),
+        (f"silhouette (sample of {silhouette_rows})", float(silhouette)),
+        ("calinski_harabasz", ch),
+        ("davies_bouldin", db),
+    ]
+    return pd.DataFrame(rows, columns=["metric", "after"]).assign(scope=name, before=np.nan)
+
+
+def combine_segments(
+    clustered: dict[str, ClusteredDataset],
+    prepared: dict[str, PreparedDataset],
+    config: RunConfig,
+) -> tuple[pd.DataFrame, MergeResult | None]:
+    """Assignments of every ID: the merge of two labelings, or one dataset's labels as final."""
+    if len(clustered) == 2 and config.merge.enabled:
+        merge = merge_segments(
+            {name: c.labels for name, c in clustered.items()},
+            {name: p.matrix for name, p in prepared.items()},
+            config.merge,
+            config.random_state,
+        )
+        return merge.assignments, merge
+    frames = [c.labels.rename(f"{name}_cluster") for name, c in clustered.items()]
+    assignments = pd.concat(frames, axis=1)
+    assignments["final_cluster"] = assignments.iloc[:, 0].astype("string")
+    return assignments, None
+
+
+def run(config: RunConfig, tables: dict[str, pd.DataFrame]) -> RunResult:
+    """Validate, prepare, cluster, merge and profile the given raw tables."""
+    missing = [name for name in config.datasets if name not in tables]
+    if missing:
+        raise UserInputError(f"No table was given for dataset(s): {', '.join(missing)}.")
+    checked, findings = validate_tables({name: tables[name] for name in config.datasets}, config)
+    seed = config.random_state
+    prepared = {name: prepare_dataset(name, t, config.datasets[name], seed) for name, t in checked.items()}
+    clustered = {
+        name: cluster_dataset(p, config.datasets[name], config.prefix(name), seed)
+        for name, p in prepared.items()
+    }
+    assignments, merge = combine_segments(clustered, prepared, config)
+    assignments.index.name = config.id_column
+    profiles = segment_profiles(assignments["final_cluster"], {n: t.frame for n, t in checked.items()})
+    return RunResult(config, prepared, clustered, merge, assignments.reset_index(), profiles, findings)

@@ -1,0 +1,73 @@
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from clustering.cli import main
+
+
+def test_demo_then_run_writes_every_sheet(tmp_path, capsys):
+    demo = tmp_path / "demo.xlsx"
+    assert main(["demo", "store", "--stores", "400", "--seed", "3", "--output", str(demo)]) == 0
+    result = tmp_path / "result.xlsx"
+    assert main(["run", "--config", "config/store.yml", "--input", str(demo), "--output", str(result)]) == 0
+    out = capsys.readouterr().out
+    assert "segments in" in out and f"wrote {result}" in out
+    assignments = pd.read_excel(result, sheet_name="assignments", engine="calamine")
+    assert len(assignments) == 400
+
+
+def test_csv_format_writes_the_assignments(tmp_path, demo_workbook):
+    out = tmp_path / "assignments.csv"
+    code = main(
+        ["run", "--input", str(demo_workbook), "--output", str(out), "--format", "csv", "--seed", "5"]
+    )
+    assert code == 0
+    assert "final_cluster" in pd.read_csv(out).columns
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "--input", "missing.xlsx", "--output", "x.xlsx"], "error: missing.xlsx: file not found"),
+        (
+            ["run", "--config", "nope.yml", "--input", "a.xlsx", "--output", "x.xlsx"],
+            "error: Config file 'nope.yml'",
+        ),
+        (["demo", "store", "--output", "demo.csv"], "error: demo.csv: the demo writes an Excel workbook"),
+    ],
+)
+def test_user_errors_exit_2_with_one_line(args, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "config").mkdir()
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(message)
+    assert "\n" not in err and "Traceback" not in err
+
+
+def test_module_entry_point_reports_validation_errors(tmp_path):
+    bad = tmp_path / "bad.csv"
+    pd.DataFrame({"store": ["a", "b"], "revenue": [1, 2]}).to_csv(bad, index=False)
+    config = tmp_path / "one.yml"
+    config.write_text("datasets:\n  internal: {}\n")
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "clustering",
+            "run",
+            "--config",
+            str(config),
+            "--input",
+            str(bad),
+            "--output",
+            str(tmp_path / "o.xlsx"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert completed.returncode == 2
+    assert completed.stderr.startswith("error: bad.csv: ID column 'store_id' is missing")

@@ -1,0 +1,87 @@
+import pytest
+
+from clustering.config import RunConfig, config_from_yaml, load_config, resolve_size
+from clustering.errors import UserInputError
+
+
+def test_defaults_are_complete_and_documented_values():
+    config = RunConfig()
+    assert config.id_column == "store_id"
+    assert set(config.datasets) == {"internal", "external"}
+    assert config.datasets["internal"].cluster.k_min == 2
+    assert config.datasets["internal"].cluster.k_max == 12
+    assert config.datasets["internal"].cluster.algorithm == "kmeans"
+    assert config.prefix("internal") == "I" and config.prefix("external") == "E"
+
+
+def test_store_preset_loads_by_name_and_by_path():
+    assert load_config("store") == load_config("config/store.yml")
+
+
+def test_yaml_round_trip_reproduces_the_config():
+    config = load_config("store")
+    config.random_state = 123
+    config.datasets["internal"].cluster.k = 5
+    assert config_from_yaml(config.to_yaml()) == config
+
+
+def test_unknown_top_level_key_is_named():
+    with pytest.raises(UserInputError, match="unknown key 'colour'"):
+        config_from_yaml("colour: blue\n", source="my.yml")
+
+
+def test_unknown_nested_key_is_named_with_its_path():
+    text = "datasets:\n  internal:\n    cluster:\n      kk: 3\n"
+    with pytest.raises(UserInputError, match=r"my\.yml: unknown key 'datasets\.internal\.cluster\.kk'"):
+        config_from_yaml(text, source="my.yml")
+
+
+def test_bad_value_names_the_key():
+    with pytest.raises(UserInputError, match=r"datasets\.internal\.cluster\.algorithm"):
+        config_from_yaml("datasets:\n  internal:\n    cluster:\n      algorithm: magic\n")
+
+
+def test_k_min_above_k_max_is_an_error():
+    with pytest.raises(UserInputError, match="k_min"):
+        config_from_yaml("datasets:\n  internal:\n    cluster: {k_min: 8, k_max: 4}\n")
+
+
+def test_env_substitution_uses_value_then_default(monkeypatch):
+    text = "id_column: ${env:STUDIO_ID,store_id}\nrandom_state: ${env:STUDIO_SEED,1}\n"
+    monkeypatch.delenv("STUDIO_ID", raising=False)
+    monkeypatch.setenv("STUDIO_SEED", "99")
+    config = config_from_yaml(text)
+    assert config.id_column == "store_id"
+    assert config.random_state == 99
+
+
+def test_env_without_default_and_unset_is_named(monkeypatch):
+    monkeypatch.delenv("STUDIO_MISSING", raising=False)
+    with pytest.raises(UserInputError, match="STUDIO_MISSING is not set"):
+        config_from_yaml("id_column: ${env:STUDIO_MISSING}\n")
+
+
+@pytest.mark.parametrize(("spec", "rows", "expected"), [(30, 1000, 30), ("2%", 1000, 20), ("2.5%", 101, 3)])
+def test_sizes_resolve_as_counts_or_percentages(spec, rows, expected):
+    assert resolve_size(spec, rows) == expected
+
+
+def test_bad_size_is_rejected_with_the_key():
+    with pytest.raises(UserInputError, match=r"merge\.min_segment_size"):
+        config_from_yaml("merge:\n  min_segment_size: lots\n")
+
+
+def test_one_or_two_datasets_only():
+    text = "datasets:\n  a: {}\n  b: {}\n  c: {}\n"
+    with pytest.raises(UserInputError, match="one or two datasets"):
+        config_from_yaml(text)
+
+
+def test_invalid_yaml_is_a_user_error():
+    with pytest.raises(UserInputError, match="not valid YAML"):
+        config_from_yaml("a: [1, 2\n")
+
+
+def test_missing_config_file(tmp_path):
+    with pytest.raises(UserInputError, match="does not exist"):
+        load_config(tmp_path / "nope.yml")

@@ -1,0 +1,126 @@
+"""End-to-end engine tests on 2,000 demo stores with planted truth."""
+
+import pandas as pd
+import pytest
+from sklearn.metrics import adjusted_rand_score
+
+from clustering.config import config_from_dict, load_config, resolve_size
+from clustering.errors import UserInputError
+from clustering.export import result_sheets
+from clustering.pipeline import run
+
+
+def with_truth(result, demo_sheets):
+    return result.assignments.merge(demo_sheets["truth"], on="store_id")
+
+
+@pytest.mark.parametrize(("dataset", "truth"), [("internal", "true_internal"), ("external", "true_external")])
+def test_segments_recover_the_planted_archetypes(demo_result, demo_sheets, dataset, truth):
+    joined = with_truth(demo_result, demo_sheets).dropna(subset=[f"{dataset}_cluster"])
+    assert adjusted_rand_score(joined[truth], joined[f"{dataset}_cluster"]) >= 0.9
+
+
+def test_every_input_store_appears_exactly_once(demo_result, demo_sheets):
+    ids = demo_result.assignments["store_id"]
+    expected = set(demo_sheets["internal"]["store_id"]) | set(demo_sheets["external"]["store_id"])
+    assert ids.is_unique
+    assert set(ids) == expected
+    assert demo_result.assignments["final_cluster"].notna().all()
+
+
+def test_no_final_segment_below_the_minimum(demo_result):
+    minimum = resolve_size(demo_result.config.merge.min_segment_size, len(demo_result.assignments))
+    assert demo_result.assignments["final_cluster"].value_counts().min() >= minimum
+    assert demo_result.merge is not None and not demo_result.merge_log.empty
+
+
+def test_assignment_columns(demo_result):
+    columns = list(demo_result.assignments.columns)
+    assert columns[:5] == [
+        "store_id",
+        "internal_cluster",
+        "external_cluster",
+        "merged_cluster",
+        "final_cluster",
+    ]
+
+
+def test_two_runs_give_identical_output(demo_result, demo_sheets):
+    again = run(load_config("store"), demo_sheets)
+    for name, sheet in result_sheets(demo_result).items():
+        pd.testing.assert_frame_equal(sheet, result_sheets(again)[name], obj=name)
+
+
+def test_another_seed_still_finds_the_archetypes(demo_sheets):
+    config = load_config("store")
+    config.random_state = 2024
+    result = run(config, demo_sheets)
+    joined = with_truth(result, demo_sheets).dropna(subset=["internal_cluster"])
+    assert adjusted_rand_score(joined["true_internal"], joined["internal_cluster"]) >= 0.9
+
+
+@pytest.mark.parametrize("name", ["internal", "external"])
+def test_single_dataset_run(demo_sheets, name):
+    config = config_from_dict({"datasets": {name: {}}})
+    result = run(config, {name: demo_sheets[name]})
+    assert result.merge is None
+    assert list(result.assignments.columns) == ["store_id", f"{name}_cluster", "final_cluster"]
+    assert len(result.assignments) == len(demo_sheets[name])
+    sheets = result_sheets(result)
+    assert set(sheets) >= {"assignments", "profiles", "k_selection", "metrics", "merge_log", "config"}
+    assert sheets["merge_log"].empty
+
+
+def test_any_table_of_entities_with_its_own_id_column(demo_sheets):
+    table = demo_sheets["internal"].rename(columns={"store_id": "dc_code"})
+    config = config_from_dict({"id_column": "dc_code", "datasets": {"sites": {"cluster": {"k": 3}}}})
+    result = run(config, {"sites": table})
+    assert result.assignments["final_cluster"].str.startswith("S").all()
+    assert result.assignments["final_cluster"].nunique() == 3
+    selection = result.clustered["sites"].selection
+    assert selection.scores["k"].tolist() == [3] and selection.chosen_k == 3
+    assert selection.rule == "fixed k = 3 (set in the config)"
+
+
+def test_fixed_k_too_large_is_a_user_error(demo_sheets):
+    config = config_from_dict({"datasets": {"internal": {"cluster": {"k": 5000}}}})
+    with pytest.raises(
+        UserInputError, match=r"k = 5000 needs at least 10000 rows, but the data has \d+\. Lower k"
+    ):
+        run(config, {"internal": demo_sheets["internal"]})
+
+
+def test_validation_errors_stop_the_run_with_every_message(demo_sheets):
+    broken = demo_sheets["internal"].copy()
+    broken.loc[3, "store_id"] = broken.loc[2, "store_id"]
+    broken.attrs["source"] = "demo.xlsx, sheet 'internal'"
+    other = demo_sheets["external"].drop(columns=["store_id"])
+    other.attrs["source"] = "demo.xlsx, sheet 'external'"
+    with pytest.raises(UserInputError) as error:
+        run(load_config("store"), {"internal": broken, "external": other})
+    assert "sheet 'internal': ID column 'store_id' has 1 duplicated ID(s)" in str(error.value)
+    assert "sheet 'external': ID column 'store_id' is missing" in str(error.value)
+
+
+def test_missing_table_for_a_configured_dataset(demo_sheets):
+    with pytest.raises(UserInputError, match="No table was given for dataset"):
+        run(load_config("store"), {"internal": demo_sheets["internal"]})
+
+
+def test_profiles_describe_each_final_segment(demo_result):
+    profiles = demo_result.profiles.set_index("segment")
+    sizes = demo_result.assignments["final_cluster"].value_counts()
+    assert profiles["stores"].to_dict() == sizes.to_dict()
+    assert profiles["share"].sum() == pytest.approx(1.0, abs=1e-3)
+    assert {"revenue (mean)", "revenue (median)", "median_income (mean)", "format (most common)"} <= set(
+        profiles.columns
+    )
+
+
+def test_isolation_forest_outliers_keep_every_store(demo_sheets):
+    config = load_config("store")
+    config.datasets["internal"].preprocess.outliers = "isolation_forest"
+    result = run(config, demo_sheets)
+    assert result.prepared["internal"].outliers.sum() > 0
+    assert result.assignments["internal_cluster"].notna().sum() == len(demo_sheets["internal"])
+    assert any("outlier row(s) were left out of the fit" in n for n in result.clustered["internal"].notes)
