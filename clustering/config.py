@@ -90,6 +90,13 @@ class PreprocessConfig(StrictModel):
     contamination: float = Field(0.01, gt=0, le=0.5)
     scaler: Literal["standard", "robust", "minmax", "none"] = "standard"
     pca_variance: float | None = Field(None, gt=0, le=1)
+    famd_components: int | None = Field(None, ge=1)
+
+    @model_validator(mode="after")
+    def _one_reduction(self) -> PreprocessConfig:
+        if self.famd_components and self.pca_variance:
+            raise ValueError("set either pca_variance or famd_components, not both")
+        return self
 
     @field_validator("clip_quantiles")
     @classmethod

@@ -3,7 +3,8 @@
 ``Preprocessor`` is a scikit-learn style transformer. Steps, in order: select columns,
 drop constant and near-zero-variance columns, impute, log1p skewed columns, drop one
 of each highly correlated pair, handle outliers (clip, or flag with IsolationForest so
-that later steps fit without them), scale, one-hot encode categoricals, optional PCA.
+that later steps fit without them), scale, one-hot encode categoricals, optional PCA;
+or, instead of the last three, FAMD for mixed numeric and categorical data.
 No row is ever dropped. ``report_`` records what each step did, for the UI and export.
 """
 
@@ -21,6 +22,7 @@ from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, RobustScaler, Sta
 
 from clustering.config import PreprocessConfig
 from clustering.errors import UserInputError
+from clustering.reduction import FAMD
 
 CORRELATION_SAMPLE = 50_000
 OTHER_LEVEL = "(other)"
@@ -39,6 +41,8 @@ class PreprocessReport:
     categories: dict[str, list[str]] = field(default_factory=dict)
     pca_components: int | None = None
     pca_explained: float | None = None
+    famd_explained: list[float] = field(default_factory=list)
+    famd_contributions: pd.DataFrame | None = None
     features_out: list[str] = field(default_factory=list)
 
     def to_frame(self) -> pd.DataFrame:
@@ -56,6 +60,9 @@ class PreprocessReport:
         if self.pca_components:
             detail = f"{self.pca_components} component(s) keep {self.pca_explained:.1%} of variance"
             rows.append(("pca", "", detail))
+        if self.famd_explained:
+            detail = f"{len(self.famd_explained)} component(s) keep {sum(self.famd_explained):.1%} of inertia"
+            rows.append(("famd", "", detail))
         return pd.DataFrame(rows, columns=["step", "column", "detail"])
 
 
@@ -136,14 +143,19 @@ class Preprocessor(TransformerMixin, BaseEstimator):
         self.numeric_out_ = numeric
         inliers = self._fit_outliers(values, numeric, cfg, report)
         values = self._apply_outliers(values)
-        self.scaler_ = self._make_scaler(cfg.scaler)
-        if self.scaler_ is not None:
-            self.scaler_.fit(values[inliers])
-            values = self.scaler_.transform(values)
         self.categorical_out_ = categorical
-        matrix = np.hstack([values, self._fit_onehot(X, categorical, cfg, report)])
-        names = numeric + [f"{c}={level}" for c in categorical for level in report.categories[c]]
-        matrix, names = self._fit_pca(matrix, names, inliers, cfg, report)
+        self._fit_levels(X, categorical, cfg, report)
+        self.famd_, self.scaler_, self.encoder_, self.pca_ = None, None, None, None
+        if cfg.famd_components:
+            matrix, names = self._fit_famd(values, X, inliers, cfg, report)
+        else:
+            self.scaler_ = self._make_scaler(cfg.scaler)
+            if self.scaler_ is not None:
+                self.scaler_.fit(values[inliers])
+                values = self.scaler_.transform(values)
+            matrix = np.hstack([values, self._fit_onehot(X, categorical, report)])
+            names = numeric + [f"{c}={level}" for c in categorical for level in report.categories[c]]
+            matrix, names = self._fit_pca(matrix, names, inliers, cfg, report)
         report.features_out = names
         self.outliers_ = ~inliers
         self.report_ = report
@@ -281,14 +293,12 @@ class Preprocessor(TransformerMixin, BaseEstimator):
         scalers = {"standard": StandardScaler, "robust": RobustScaler, "minmax": MinMaxScaler}
         return scalers[kind]() if kind in scalers else None
 
-    def _fit_onehot(
+    def _fit_levels(
         self, X: pd.DataFrame, categorical: list[str], cfg: PreprocessConfig, report: PreprocessReport
-    ) -> np.ndarray:
+    ) -> None:
+        """Levels kept per categorical (the most frequent ones) and the fill for missing values."""
         self.levels_: dict[str, list[str]] = {}
         self.category_fill_: dict[str, str] = {}
-        if not categorical:
-            self.encoder_ = None
-            return np.empty((len(X), 0))
         for name in categorical:
             counts = X[name].astype("string").value_counts(dropna=True)
             kept = (
@@ -297,10 +307,13 @@ class Preprocessor(TransformerMixin, BaseEstimator):
             self.levels_[name] = sorted(kept)
             self.category_fill_[name] = str(counts.index[0])
             report.imputed[name] = int(X[name].isna().sum())
-        frame = self._categorical_frame(X)
+
+    def _fit_onehot(self, X: pd.DataFrame, categorical: list[str], report: PreprocessReport) -> np.ndarray:
+        if not categorical:
+            return np.empty((len(X), 0))
         categories = [[*self.levels_[c], OTHER_LEVEL] for c in categorical]
         self.encoder_ = OneHotEncoder(categories=categories, handle_unknown="ignore", sparse_output=False)
-        encoded = self.encoder_.fit_transform(frame)
+        encoded = self.encoder_.fit_transform(self._categorical_frame(X))
         keep = encoded.any(axis=0)
         self.onehot_keep_ = keep
         names = [f"{c}={lvl}" for c, cats in zip(categorical, categories, strict=True) for lvl in cats]
@@ -308,6 +321,28 @@ class Preprocessor(TransformerMixin, BaseEstimator):
         for c in categorical:
             report.categories[c] = [n.split("=", 1)[1] for n in kept_names if n.startswith(f"{c}=")]
         return encoded[:, keep]
+
+    def _famd_frame(self, values: np.ndarray, X: pd.DataFrame) -> pd.DataFrame:
+        numeric = pd.DataFrame(values, columns=self.numeric_out_, index=X.index)
+        return pd.concat([numeric, self._categorical_frame(X)], axis=1)
+
+    def _fit_famd(
+        self,
+        values: np.ndarray,
+        X: pd.DataFrame,
+        inliers: np.ndarray,
+        cfg: PreprocessConfig,
+        report: PreprocessReport,
+    ) -> tuple[np.ndarray, list[str]]:
+        """FAMD replaces scaling, one-hot encoding and PCA (see clustering.reduction)."""
+        frame = self._famd_frame(values, X)
+        self.famd_ = FAMD(cfg.famd_components, self.random_state)
+        self.famd_.fit(frame[inliers], categorical=self.categorical_out_)
+        report.famd_explained = self.famd_.explained_inertia_.round(6).tolist()
+        report.famd_contributions = self.famd_.variable_contributions()
+        report.categories = {c: list(v) for c, v in self.famd_.levels_.items()}
+        names = [f"F{i + 1}" for i in range(len(report.famd_explained))]
+        return self.famd_.transform(frame), names
 
     def _categorical_frame(self, X: pd.DataFrame) -> pd.DataFrame:
         """Categoricals as text; missing values take the most frequent level, rare ones '(other)'."""
@@ -342,6 +377,8 @@ class Preprocessor(TransformerMixin, BaseEstimator):
         values = np.where(np.isnan(values), self.fill_, values)
         values = self._apply_log(values)[:, self.kept_positions_]
         values = self._apply_outliers(values)
+        if self.famd_ is not None:
+            return self.famd_.transform(self._famd_frame(values, X))
         if self.scaler_ is not None:
             values = self.scaler_.transform(values)
         parts = [values]
