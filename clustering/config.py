@@ -107,23 +107,45 @@ class PreprocessConfig(StrictModel):
         return value
 
 
+class HdbscanConfig(StrictModel):
+    """HDBSCAN's parameters and the policy for the points it labels noise."""
+
+    min_cluster_size: SizeSpec = "2%"
+    min_samples: int | None = Field(None, ge=1)
+    cluster_selection_epsilon: float = Field(0.0, ge=0)
+    cluster_selection_method: Literal["eom", "leaf"] = "eom"
+    metric: Literal["euclidean", "manhattan", "chebyshev"] = "euclidean"
+    noise_policy: Literal["keep", "random_forest", "nearest"] = "random_forest"
+    core_probability: float = Field(0.9, gt=0, le=1)
+    dbcv_sample: int = Field(5_000, ge=100, le=5_000)
+
+
 class ClusterConfig(StrictModel):
     """Algorithm and k selection for one dataset."""
 
-    algorithm: Literal["kmeans", "minibatch_kmeans", "agglomerative", "gmm"] = "kmeans"
+    algorithm: Literal["kmeans", "minibatch_kmeans", "agglomerative", "gmm", "hdbscan"] = "kmeans"
     k: int | None = Field(None, ge=2, description="Fixed k; leave empty to select k.")
     k_min: int = Field(2, ge=2)
     k_max: int = Field(12, ge=2)
-    selection: Literal["silhouette", "elbow", "calinski_harabasz", "davies_bouldin"] = "silhouette"
+    selection: Literal[
+        "silhouette", "elbow", "calinski_harabasz", "davies_bouldin", "gap", "bic", "consensus"
+    ] = "silhouette"
     min_segment_size: SizeSpec = "2%"
     silhouette_sample: int = Field(10_000, ge=100, le=10_000)
-    selection_sample: int = Field(20_000, ge=1_000)
+    selection_sample: int = Field(10_000, ge=1_000)
+    gap_references: int = Field(10, ge=0, le=100)
+    gap_sample: int = Field(1_000, ge=100, le=20_000)
     agglomerative_max_rows: int = Field(5_000, ge=100, le=20_000)
+    hdbscan: HdbscanConfig = Field(default_factory=HdbscanConfig)
 
     @model_validator(mode="after")
     def _k_range(self) -> ClusterConfig:
         if self.k_min > self.k_max:
             raise ValueError(f"k_min ({self.k_min}) is larger than k_max ({self.k_max})")
+        if self.selection == "bic" and self.algorithm != "gmm":
+            raise ValueError("selection 'bic' needs algorithm 'gmm'")
+        if self.selection == "gap" and self.gap_references == 0:
+            raise ValueError("selection 'gap' needs gap_references above 0")
         return self
 
 

@@ -1,15 +1,22 @@
 """Choose the number of segments k by sweeping a range and scoring every labeling.
 
 For each k the model is fitted on a fixed-seed sample of at most ``selection_sample``
-rows (all rows when there are fewer); the chosen k's model then assigns every row. Scores: inertia (within-cluster sum of squares, with the elbow found by kneed),
-silhouette (all k from one pass over a sample of at most 10k rows' distances),
-Calinski-Harabasz and Davies-Bouldin. A k is feasible when its smallest segment,
-scaled to all rows, reaches the minimum segment size.
+rows (all rows when there are fewer); the chosen k's model then assigns every row.
+Criteria: inertia (within-cluster sum of squares; its elbow found by kneed), silhouette
+(all k from one pass over a sample of at most 10k rows' distances), Calinski-Harabasz,
+Davies-Bouldin, the gap statistic (Tibshirani et al. 2001: ``gap_references`` uniform
+reference sets in the principal-axes box of a ``gap_sample``-row sample, KMeans on
+both, standard error s_k = sd_k * sqrt(1 + 1/B)) and, for GaussianMixture, BIC.
+A k is feasible when its smallest segment, scaled to all rows, reaches the minimum
+segment size.
 
-The rule (``selection`` in the config): among feasible k, take the best score of the
-chosen criterion (highest silhouette or Calinski-Harabasz, lowest Davies-Bouldin, or
-the elbow of inertia, else the largest feasible k below it); ties go to the smaller k.
-When no k is feasible, the same criterion picks among all k and a warning says so.
+Each criterion prefers one feasible k: the highest silhouette or Calinski-Harabasz,
+the lowest Davies-Bouldin or BIC, the elbow (or the largest feasible k below it), the
+smallest k with gap(k) >= gap(k+1) - s(k+1). The ``selection`` setting names the
+criterion that decides; ``consensus`` takes the k most criteria prefer (ties: the
+silhouette's choice if tied, else the smaller k). Ties within a criterion go to the
+smaller k. When no k is feasible, every criterion chooses among all k and a warning
+says so. ``KSelection.consensus`` lists every criterion's preferred k and the rule.
 """
 
 from __future__ import annotations
@@ -20,6 +27,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from kneed import KneeLocator
+from sklearn.cluster import KMeans
+from threadpoolctl import threadpool_limits
 
 from clustering.config import ClusterConfig
 from clustering.errors import UserInputError
@@ -30,7 +39,10 @@ RULES = {
     "silhouette": "highest silhouette",
     "calinski_harabasz": "highest Calinski-Harabasz",
     "davies_bouldin": "lowest Davies-Bouldin",
-    "elbow": "elbow of inertia (kneed)",
+    "elbow": "elbow of inertia (kneed), or the largest feasible k below it",
+    "gap": "smallest k with gap(k) >= gap(k+1) - s(k+1)",
+    "bic": "lowest BIC (GaussianMixture only)",
+    "consensus": "the k most criteria prefer (ties: silhouette's choice, else the smaller k)",
 }
 
 
@@ -44,6 +56,7 @@ class KSelection:
     rule: str
     sample_rows: int
     silhouette_rows: int
+    consensus: pd.DataFrame = field(default_factory=pd.DataFrame)
     warnings: list[str] = field(default_factory=list)
     models: dict[int, SegmentModel] = field(default_factory=dict, repr=False)
 
@@ -93,25 +106,93 @@ def elbow_of(ks: list[int], inertia: list[float]) -> int | None:
     return int(knee) if knee is not None else None
 
 
-def choose_k(scores: pd.DataFrame, selection: str, elbow_k: int | None) -> tuple[int, list[str]]:
-    """Apply the documented rule to the score table; return k and any warnings."""
-    notes = []
+def gap_statistic(
+    X: np.ndarray, ks: list[int], references: int, sample: int, random_state: int | None
+) -> pd.DataFrame:
+    """Gap(k) and its standard error s(k) for each k (Tibshirani, Walther & Hastie 2001)."""
+    rng = np.random.default_rng(random_state)
+    data = X[sample_rows(len(X), sample, random_state)]
+    centered = data - data.mean(axis=0)
+    _, _, axes = np.linalg.svd(centered, full_matrices=False)
+    rotated = centered @ axes.T
+    low, high = rotated.min(axis=0), rotated.max(axis=0)
+
+    def log_dispersion(points: np.ndarray, k: int) -> float:
+        labels = KMeans(k, n_init="auto", random_state=random_state).fit_predict(points)
+        return float(np.log(within_sum_of_squares(points, labels)))
+
+    with threadpool_limits(1):  # many small fits: threads cost more than they give
+        observed = np.array([log_dispersion(data, k) for k in ks])
+        draws = [rng.uniform(low, high, size=data.shape) @ axes for _ in range(references)]
+        reference = np.array([[log_dispersion(draw, k) for k in ks] for draw in draws])
+    gap = reference.mean(axis=0) - observed
+    error = reference.std(axis=0) * np.sqrt(1 + 1 / references)
+    return pd.DataFrame({"k": ks, "gap": gap, "gap_se": error})
+
+
+def _gap_choice(pool: pd.DataFrame) -> int | None:
+    """Smallest k with gap(k) >= gap(k+1) - s(k+1), among consecutive feasible k."""
+    if "gap" not in pool:
+        return None
+    ks, gap, error = pool["k"].to_numpy(), pool["gap"].to_numpy(), pool["gap_se"].to_numpy()
+    for i in range(len(ks) - 1):
+        if ks[i + 1] == ks[i] + 1 and gap[i] >= gap[i + 1] - error[i + 1]:
+            return int(ks[i])
+    return int(ks[np.argmax(gap)])
+
+
+def preferred_ks(scores: pd.DataFrame, elbow_k: int | None) -> dict[str, int | None]:
+    """The k each criterion prefers among feasible k (all k when none is feasible)."""
     pool = scores[scores["feasible"]]
-    if pool.empty:
-        pool = scores
+    pool = scores if pool.empty else pool
+
+    def best(column: str, lowest: bool) -> int | None:
+        if column not in pool or pool[column].isna().all():
+            return None
+        values = pool[column].fillna(np.inf if lowest else -np.inf)
+        return int(pool.loc[values.idxmin() if lowest else values.idxmax(), "k"])
+
+    below = pool[pool["k"] <= elbow_k] if elbow_k is not None else pool.iloc[:0]
+    prefs = {
+        "silhouette": best("silhouette", lowest=False),
+        "calinski_harabasz": best("calinski_harabasz", lowest=False),
+        "davies_bouldin": best("davies_bouldin", lowest=True),
+        "elbow": int(below["k"].max()) if not below.empty else None,
+        "gap": _gap_choice(pool),
+        "bic": best("bic", lowest=True),
+    }
+    return {name: k for name, k in prefs.items() if k is not None or name in ("elbow", "gap")}
+
+
+def choose_k(
+    scores: pd.DataFrame, selection: str, elbow_k: int | None
+) -> tuple[int, list[str], pd.DataFrame]:
+    """Apply the documented rule; return k, warnings and the consensus table."""
+    notes = []
+    if not scores["feasible"].any():
         notes.append(
             "No k gives segments of the minimum size; k was chosen among all k and the merge "
             "step's minimum size will absorb the small segments."
         )
-    if selection == "elbow":
-        if elbow_k is None:
-            notes.append("No elbow found in inertia; used the highest silhouette instead.")
-            return choose_k(scores, "silhouette", None)[0], notes
-        below = pool[pool["k"] <= elbow_k]
-        return int(below["k"].max() if not below.empty else pool["k"].min()), notes
-    column = pool[selection].fillna(np.inf if selection == "davies_bouldin" else -np.inf)
-    best = column.idxmin() if selection == "davies_bouldin" else column.idxmax()
-    return int(pool.loc[best, "k"]), notes
+    prefs = preferred_ks(scores, elbow_k)
+    decided = [k for k in prefs.values() if k is not None]
+    if selection == "consensus":
+        counts = pd.Series(decided).value_counts()
+        tied = sorted(counts[counts == counts.max()].index)
+        chosen = prefs["silhouette"] if prefs["silhouette"] in tied else tied[0]
+    elif prefs.get(selection) is None:
+        notes.append(f"The {selection} criterion gave no k; used the highest silhouette instead.")
+        chosen = prefs["silhouette"]
+    else:
+        chosen = prefs[selection]
+    table = pd.DataFrame(
+        [(name, k, RULES[name], name == selection) for name, k in prefs.items()],
+        columns=["criterion", "preferred_k", "rule", "decides"],
+    )
+    table["preferred_k"] = table["preferred_k"].astype("Int64")
+    if selection == "consensus":
+        table.loc[len(table)] = ["consensus", chosen, RULES["consensus"], True]
+    return int(chosen), notes, table
 
 
 def select_k(
@@ -144,15 +225,18 @@ def select_k(
         "smallest_segment",
     ]
     scores = pd.DataFrame(rows, columns=columns)
+    if config.algorithm == "gmm":
+        scores["bic"] = [models[k].estimator_.bic(sample) for k in ks]
+    if config.gap_references and len(ks) > 1:
+        gap = gap_statistic(sample, ks, config.gap_references, config.gap_sample, random_state)
+        scores = scores.merge(gap, on="k")
     scores["feasible"] = scores["smallest_segment"] >= min_size
     elbow_k = elbow_of(ks, scores["inertia"].tolist())
+    chosen, notes, consensus = choose_k(scores, config.selection, elbow_k)
+    rule = f"{RULES[config.selection]} among k in {ks[0]}..{ks[-1]} with smallest segment >= {min_size} rows"
     if config.k is not None:
         chosen, notes, rule = config.k, [], f"fixed k = {config.k} (set in the config)"
-    else:
-        chosen, notes = choose_k(scores, config.selection, elbow_k)
-        rule = (
-            f"{RULES[config.selection]} among k in {ks[0]}..{ks[-1]} with smallest segment >= {min_size} rows"
-        )
+        consensus["decides"] = False
     scores["chosen"] = scores["k"] == chosen
     return KSelection(
         scores=scores,
@@ -161,6 +245,7 @@ def select_k(
         rule=rule,
         sample_rows=len(sample),
         silhouette_rows=min(len(sample), config.silhouette_sample),
+        consensus=consensus,
         warnings=notes,
         models=models,
     )

@@ -13,10 +13,11 @@ import numpy as np
 import pandas as pd
 
 from clustering.config import DatasetConfig, RunConfig, resolve_size
+from clustering.density import DensityResult, fit_density
 from clustering.errors import UserInputError
 from clustering.kselection import KSelection, select_k
 from clustering.merging import MergeResult, merge_segments
-from clustering.metrics import separation_scores
+from clustering.metrics import separation_scores, silhouette_many
 from clustering.preprocessing import Preprocessor, PreprocessReport
 from clustering.profiling import segment_profiles
 from clustering.sources import read_table
@@ -46,9 +47,11 @@ class ClusteredDataset:
     labels: pd.Series
     k: int
     centers: np.ndarray
-    selection: KSelection
+    selection: KSelection | None
     metrics: pd.DataFrame
     notes: list[str] = field(default_factory=list)
+    density: DensityResult | None = None
+    inferred: pd.Series | None = None
 
 
 @dataclass
@@ -66,7 +69,11 @@ class RunResult:
     @property
     def k_selection(self) -> pd.DataFrame:
         """Every dataset's k sweep in one table."""
-        frames = [c.selection.scores.assign(dataset=name) for name, c in self.clustered.items()]
+        frames = [
+            c.selection.scores.assign(dataset=name) for name, c in self.clustered.items() if c.selection
+        ]
+        if not frames:
+            return pd.DataFrame(columns=["dataset", "k"])
         table = pd.concat(frames, ignore_index=True)
         return table[["dataset", *[c for c in table.columns if c != "dataset"]]]
 
@@ -143,8 +150,11 @@ def prepare_dataset(
 def cluster_dataset(
     prepared: PreparedDataset, config: DatasetConfig, prefix: str, random_state: int | None
 ) -> ClusteredDataset:
-    """Choose k (or take the fixed k), fit on a sample of the inliers, assign every row."""
+    """Choose k (or take the fixed k), fit on a sample of the inliers, assign every row;
+    or, for HDBSCAN, find density-based segments and apply the noise policy."""
     cluster = config.cluster
+    if cluster.algorithm == "hdbscan":
+        return _cluster_density(prepared, config, prefix, random_state)
     X = prepared.matrix.to_numpy()
     inliers = X[~prepared.outliers]
     min_size = resolve_size(cluster.min_segment_size, len(X))
@@ -166,6 +176,54 @@ def cluster_dataset(
     metrics = _dataset_metrics(prepared.name, X, codes, chosen["silhouette"], selection.silhouette_rows)
     return ClusteredDataset(
         prepared.name, labels, len(model.cluster_centers_), model.cluster_centers_, selection, metrics, notes
+    )
+
+
+def _cluster_density(
+    prepared: PreparedDataset, config: DatasetConfig, prefix: str, random_state: int | None
+) -> ClusteredDataset:
+    """HDBSCAN on every row; noise is segment 0 when kept, else reassigned and flagged."""
+    X = prepared.matrix.to_numpy()
+    density = fit_density(X, config.cluster.hdbscan, random_state)
+    codes = density.labels
+    labels = pd.Series([f"{prefix}{c + 1}" for c in codes], index=prepared.matrix.index, dtype="string")
+    clustered = codes >= 0
+    (silhouette,) = silhouette_many(
+        X[clustered], [codes[clustered]], config.cluster.silhouette_sample, random_state
+    )
+    metrics = _dataset_metrics(
+        prepared.name,
+        X[clustered],
+        codes[clustered],
+        silhouette,
+        min(int(clustered.sum()), config.cluster.silhouette_sample),
+    )
+    extra = pd.DataFrame(
+        [
+            ("noise share before policy", density.noise_before),
+            ("noise share after policy", density.noise_after),
+            ("relative validity", density.relative_validity),
+            (f"DBCV (sample of {density.dbcv_rows})", density.dbcv),
+        ],
+        columns=["metric", "after"],
+    ).assign(scope=prepared.name, before=np.nan)
+    notes = [
+        f"HDBSCAN (min_cluster_size {density.min_cluster_size}) labeled {density.noise_before:.1%} of rows noise; "
+        f"policy '{config.cluster.hdbscan.noise_policy}' leaves {density.noise_after:.1%}."
+    ]
+    if density.noise_after > 0:
+        notes.append(f"Noise rows form segment {prefix}0.")
+    inferred = pd.Series(density.inferred, index=prepared.matrix.index)
+    return ClusteredDataset(
+        prepared.name,
+        labels,
+        len(density.centers),
+        density.centers,
+        None,
+        pd.concat([metrics, extra], ignore_index=True),
+        notes,
+        density,
+        inferred,
     )
 
 
@@ -204,6 +262,16 @@ def combine_segments(
     return assignments, None
 
 
+def _add_inferred_flags(assignments: pd.DataFrame, clustered: dict[str, ClusteredDataset]) -> pd.DataFrame:
+    """A ``<dataset>_inferred`` column for each dataset whose noise points were reassigned."""
+    for name, result in clustered.items():
+        if result.inferred is not None:
+            assignments[f"{name}_inferred"] = (
+                result.inferred.reindex(assignments.index).fillna(False).astype(bool)
+            )
+    return assignments
+
+
 def run(config: RunConfig, tables: dict[str, pd.DataFrame]) -> RunResult:
     """Validate, prepare, cluster, merge and profile the given raw tables."""
     missing = [name for name in config.datasets if name not in tables]
@@ -217,6 +285,7 @@ def run(config: RunConfig, tables: dict[str, pd.DataFrame]) -> RunResult:
         for name, p in prepared.items()
     }
     assignments, merge = combine_segments(clustered, prepared, config)
+    assignments = _add_inferred_flags(assignments, clustered)
     assignments.index.name = config.id_column
     profiles = segment_profiles(assignments["final_cluster"], {n: t.frame for n, t in checked.items()})
     return RunResult(config, prepared, clustered, merge, assignments.reset_index(), profiles, findings)

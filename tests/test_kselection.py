@@ -1,10 +1,11 @@
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.datasets import make_blobs
 
-from clustering.config import ClusterConfig
+from clustering.config import ClusterConfig, config_from_dict
 from clustering.errors import UserInputError
-from clustering.kselection import choose_k, select_k
+from clustering.kselection import choose_k, gap_statistic, preferred_ks, select_k
 
 
 @pytest.fixture(scope="module")
@@ -53,11 +54,57 @@ def test_minimum_segment_size_rules_out_k():
 
 
 def test_no_feasible_k_warns_and_still_chooses():
-    scores = __import__("pandas").DataFrame(
-        {"k": [2, 3], "silhouette": [0.3, 0.5], "feasible": [False, False]}
-    )
-    k, notes = choose_k(scores, "silhouette", None)
+    scores = pd.DataFrame({"k": [2, 3], "silhouette": [0.3, 0.5], "feasible": [False, False]})
+    k, notes, _ = choose_k(scores, "silhouette", None)
     assert k == 3 and "No k gives segments of the minimum size" in notes[0]
+
+
+def test_gap_statistic_prefers_the_planted_k(four_blobs):
+    gap = gap_statistic(four_blobs, list(range(2, 8)), references=10, sample=1000, random_state=0)
+    assert (gap["gap_se"] > 0).all()
+    assert gap.loc[gap["gap"].idxmax(), "k"] == 4
+    selection = select_k(four_blobs, ClusterConfig(selection="gap", k_max=7), min_size=20, random_state=0)
+    assert selection.chosen_k == 4
+
+
+def test_gap_rule_takes_the_smallest_k_within_one_standard_error():
+    scores = pd.DataFrame(
+        {"k": [2, 3, 4, 5], "gap": [0.5, 0.9, 0.95, 0.96], "gap_se": [0.1, 0.1, 0.1, 0.1], "feasible": True}
+    )
+    scores["silhouette"] = 0.1
+    assert preferred_ks(scores, None)["gap"] == 3
+
+
+def test_bic_for_gaussian_mixtures(four_blobs):
+    selection = select_k(four_blobs, ClusterConfig(algorithm="gmm", selection="bic", k_max=7), 20, 0)
+    assert "bic" in selection.scores and selection.chosen_k == 4
+    with pytest.raises(UserInputError, match="selection 'bic' needs algorithm 'gmm'"):
+        config_from_dict({"datasets": {"a": {"cluster": {"selection": "bic"}}}})
+
+
+def test_consensus_table_lists_every_criterion_and_the_decider(four_blobs):
+    selection = select_k(four_blobs, ClusterConfig(k_max=8), min_size=20, random_state=0)
+    table = selection.consensus.set_index("criterion")
+    assert set(table.index) == {"silhouette", "calinski_harabasz", "davies_bouldin", "elbow", "gap"}
+    assert table.loc["silhouette", "decides"] and table["decides"].sum() == 1
+    assert (table["preferred_k"] == 4).all()
+    assert table.loc["gap", "rule"].startswith("smallest k with gap(k)")
+
+
+def test_consensus_selection_takes_the_majority():
+    scores = pd.DataFrame(
+        {
+            "k": [2, 3, 4],
+            "silhouette": [0.5, 0.4, 0.3],
+            "calinski_harabasz": [1, 5, 3],
+            "davies_bouldin": [2.0, 1.0, 3.0],
+            "inertia": [3.0, 2.0, 1.0],
+            "feasible": True,
+        }
+    )
+    k, _, table = choose_k(scores, "consensus", elbow_k=3)
+    assert k == 3
+    assert table.iloc[-1]["criterion"] == "consensus" and table.iloc[-1]["preferred_k"] == 3
 
 
 def test_large_data_is_swept_on_a_sample():
