@@ -169,6 +169,39 @@ class MergeConfig(StrictModel):
     metrics_sample: int = Field(10_000, ge=100, le=10_000)
 
 
+class LabelsConfig(StrictModel):
+    """Business names of the final segments (see clustering.labels)."""
+
+    enabled: bool = True
+    volume_column: str | None = None
+    tiers: tuple[float, float] = (0.33, 0.67)
+    pattern: Literal["store", "dfu", "none"] = "store"
+    mix_columns: list[str] = Field(default_factory=list)
+    market_column: str | None = "urbanicity"
+    intermittent: float = Field(0.3, ge=0, le=1)
+    seasonal: float = Field(0.4, ge=0, le=1)
+    trend: float = Field(0.015, ge=0)
+    volatile: float = Field(0.6, ge=0)
+    overrides: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("tiers")
+    @classmethod
+    def _ordered_tiers(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if not 0 < value[0] < value[1] < 1:
+            raise ValueError("needs two quantiles with 0 < low < high < 1, like [0.33, 0.67]")
+        return value
+
+
+class StabilityConfig(StrictModel):
+    """Bootstrap stability of each dataset's segments (see clustering.stability)."""
+
+    enabled: bool = True
+    resamples: int = Field(20, ge=2, le=200)
+    fraction: float = Field(0.8, gt=0.1, lt=1)
+    max_rows: int = Field(20_000, ge=100)
+    threshold: float = Field(0.6, gt=0, lt=1)
+
+
 class RunConfig(StrictModel):
     """The whole run: one or two datasets keyed by name, the merge, and the seed."""
 
@@ -180,6 +213,8 @@ class RunConfig(StrictModel):
         default_factory=lambda: {"internal": DatasetConfig(), "external": DatasetConfig()}
     )
     merge: MergeConfig = Field(default_factory=MergeConfig)
+    labels: LabelsConfig = Field(default_factory=LabelsConfig)
+    stability: StabilityConfig = Field(default_factory=StabilityConfig)
 
     @field_validator("datasets")
     @classmethod

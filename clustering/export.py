@@ -72,16 +72,27 @@ def result_sheets(result: RunResult) -> dict[str, pd.DataFrame]:
     findings = pd.DataFrame(
         [(f.level, f.source, f.message) for f in result.findings], columns=["level", "source", "message"]
     )
-    return {
+    single = len(result.clustered) == 1
+    sheets = {
         "assignments": result.assignments,
+        "segments": result.explanation.overview(result.stability if single else None),
+        "labels": result.names,
         "profiles": result.profiles,
+        "feature_tests": result.explanation.feature_tests,
+        "rules": result.explanation.surrogate.rules,
+        "stability": result.stability,
         "k_selection": result.k_selection,
+        "k_consensus": result.k_consensus,
         "metrics": result.metrics,
         "merge_log": result.merge_log,
         "preprocessing": result.preprocessing,
-        "findings": findings,
-        "config": config_sheet(result.config.to_yaml()),
     }
+    reduction = result.reduction
+    if not reduction.empty:
+        sheets["reduction"] = reduction
+    sheets["findings"] = findings
+    sheets["config"] = config_sheet(result.config.to_yaml())
+    return sheets
 
 
 def write_result(result: RunResult, path: str | Path, fmt: str | None = None) -> Path:

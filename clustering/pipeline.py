@@ -6,6 +6,7 @@ for the CLI. Results are plain dataclasses of pandas frames and numpy arrays.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,11 +17,21 @@ from clustering.config import DatasetConfig, RunConfig, resolve_size
 from clustering.density import DensityResult, fit_density
 from clustering.errors import UserInputError
 from clustering.kselection import KSelection, select_k
+from clustering.labels import PreviousRun, automatic_labels, segment_names
 from clustering.merging import MergeResult, merge_segments
 from clustering.metrics import separation_scores, silhouette_many
+from clustering.models import SegmentModel
 from clustering.preprocessing import Preprocessor, PreprocessReport
-from clustering.profiling import segment_profiles
+from clustering.profiling import (
+    Surrogate,
+    feature_tests,
+    original_features,
+    segment_profiles,
+    surrogate_rules,
+    top_features,
+)
 from clustering.sources import read_table
+from clustering.stability import segment_stability
 from clustering.validation import Finding, ValidatedTable, check_table, compare_ids
 
 
@@ -55,6 +66,28 @@ class ClusteredDataset:
 
 
 @dataclass
+class Explanation:
+    """What describes the final segments: profiles, tests, surrogate rules and names."""
+
+    profiles: pd.DataFrame
+    feature_tests: pd.DataFrame
+    surrogate: Surrogate
+    names: pd.DataFrame
+
+    def overview(self, stability: pd.DataFrame | None = None) -> pd.DataFrame:
+        """One row per segment: name, size, share, top features, rule, and stability where the
+        segments are one dataset's own."""
+        sizes = self.profiles.drop_duplicates("segment").set_index("segment")[["stores", "share"]]
+        table = self.names.set_index("segment")[["label", "source"]].join(sizes)
+        table["top_features"] = top_features(self.profiles)
+        rules = self.surrogate.rules.set_index("segment")
+        table["rule"], table["rule_precision"] = rules["rule"], rules["precision"]
+        if stability is not None and not stability.empty:
+            table = table.join(stability.set_index("segment")[["jaccard_mean", "stable"]])
+        return table.reset_index()
+
+
+@dataclass
 class RunResult:
     """Everything a run produced, ready for the UI and for export."""
 
@@ -63,8 +96,18 @@ class RunResult:
     clustered: dict[str, ClusteredDataset]
     merge: MergeResult | None
     assignments: pd.DataFrame
-    profiles: pd.DataFrame
+    explanation: Explanation
+    stability: pd.DataFrame
     findings: list[Finding]
+
+    @property
+    def profiles(self) -> pd.DataFrame:
+        return self.explanation.profiles
+
+    @property
+    def names(self) -> pd.DataFrame:
+        """Each final segment's name: segment, label, auto_label, source, previous_segment, overlap."""
+        return self.explanation.names
 
     @property
     def k_selection(self) -> pd.DataFrame:
@@ -85,6 +128,32 @@ class RunResult:
             frames.append(self.merge.metrics)
         table = pd.concat(frames, ignore_index=True)
         return table[["scope", "metric", "before", "after"]]
+
+    @property
+    def k_consensus(self) -> pd.DataFrame:
+        """Every criterion's preferred k per dataset, and which criterion decided."""
+        frames = [c.selection.consensus.assign(dataset=n) for n, c in self.clustered.items() if c.selection]
+        if not frames:
+            return pd.DataFrame(columns=["dataset", "criterion", "preferred_k", "rule", "decides"])
+        table = pd.concat(frames, ignore_index=True)
+        return table[["dataset", "criterion", "preferred_k", "rule", "decides"]]
+
+    @property
+    def reduction(self) -> pd.DataFrame:
+        """FAMD per dataset: explained inertia (%) and each variable's contribution (%) per component."""
+        frames = []
+        for name, prepared in self.prepared.items():
+            report = prepared.report
+            if report.famd_contributions is None:
+                continue
+            table = report.famd_contributions.reset_index()
+            explained = [*(np.asarray(report.famd_explained) * 100)]
+            header = pd.DataFrame([["(explained inertia %)", *explained]], columns=table.columns)
+            frames.append(pd.concat([header, table], ignore_index=True).assign(dataset=name))
+        if not frames:
+            return pd.DataFrame()
+        table = pd.concat(frames, ignore_index=True)
+        return table[["dataset", *[c for c in table.columns if c != "dataset"]]]
 
     @property
     def merge_log(self) -> pd.DataFrame:
@@ -272,8 +341,63 @@ def _add_inferred_flags(assignments: pd.DataFrame, clustered: dict[str, Clustere
     return assignments
 
 
-def run(config: RunConfig, tables: dict[str, pd.DataFrame]) -> RunResult:
-    """Validate, prepare, cluster, merge and profile the given raw tables."""
+def explain_segments(
+    final: pd.Series,
+    checked: dict[str, ValidatedTable],
+    config: RunConfig,
+    previous: PreviousRun | None = None,
+) -> Explanation:
+    """Profiles, feature tests, surrogate rules and names of the final segments."""
+    tables = {name: table.frame for name, table in checked.items()}
+    profiles = segment_profiles(final, tables)
+    tests = feature_tests(final, tables)
+    surrogate = surrogate_rules(final, tables, config.random_state)
+    labels = config.labels
+    if labels.enabled:
+        features = original_features(tables)
+        if labels.volume_column and labels.volume_column not in features:
+            raise UserInputError(
+                f"labels.volume_column '{labels.volume_column}' is not a column of the data. "
+                f"Pick one of: {', '.join(features.select_dtypes('number').columns)}."
+            )
+        automatic = automatic_labels(final, features, profiles, labels)
+    else:
+        automatic = pd.Series(sorted(final.unique()), index=sorted(final.unique()), dtype="string")
+    names = segment_names(final, automatic, labels.overrides, previous)
+    return Explanation(profiles, tests, surrogate, names)
+
+
+def refit_function(config: DatasetConfig, k: int) -> Callable[[np.ndarray, int], np.ndarray]:
+    """(rows, seed) -> labels: the dataset's clustering rerun, for the stability check."""
+    cluster = config.cluster
+    if cluster.algorithm == "hdbscan":
+        return lambda rows, seed: fit_density(rows, cluster.hdbscan, seed).labels
+    return lambda rows, seed: (
+        SegmentModel(cluster.algorithm, k, seed, cluster.agglomerative_max_rows).fit(rows).labels_
+    )
+
+
+def assess_stability(
+    prepared: PreparedDataset, clustered: ClusteredDataset, config: RunConfig
+) -> pd.DataFrame:
+    """Per segment of one dataset: bootstrap Jaccard (mean, min), stable flag, and the mean ARI."""
+    inliers = ~prepared.outliers
+    X = prepared.matrix.to_numpy()[inliers]
+    labels = clustered.labels.to_numpy(dtype=object)[inliers]
+    refit = refit_function(config.datasets[prepared.name], clustered.k)
+    result = segment_stability(X, labels, refit, config.stability, config.random_state)
+    table = result.segments.rename(columns={"code": "segment"})
+    table.insert(0, "dataset", prepared.name)
+    table["stores"] = table["segment"].map(clustered.labels.value_counts()).astype(int)
+    return table.assign(ari_mean=result.ari_mean, ari_std=result.ari_std, rows=result.rows)
+
+
+def run(config: RunConfig, tables: dict[str, pd.DataFrame], previous: PreviousRun | None = None) -> RunResult:
+    """Validate, prepare, cluster, merge, explain, name and check the stability of the segments.
+
+    ``previous`` (the last run's assignments and analyst names) keeps names on the same
+    entities across reruns.
+    """
     missing = [name for name in config.datasets if name not in tables]
     if missing:
         raise UserInputError(f"No table was given for dataset(s): {', '.join(missing)}.")
@@ -287,5 +411,18 @@ def run(config: RunConfig, tables: dict[str, pd.DataFrame]) -> RunResult:
     assignments, merge = combine_segments(clustered, prepared, config)
     assignments = _add_inferred_flags(assignments, clustered)
     assignments.index.name = config.id_column
-    profiles = segment_profiles(assignments["final_cluster"], {n: t.frame for n, t in checked.items()})
-    return RunResult(config, prepared, clustered, merge, assignments.reset_index(), profiles, findings)
+    explanation = explain_segments(assignments["final_cluster"], checked, config, previous)
+    names = explanation.names.set_index("segment")["label"]
+    assignments.insert(
+        assignments.columns.get_loc("final_cluster") + 1,
+        "segment_name",
+        assignments["final_cluster"].map(names),
+    )
+    stability = pd.DataFrame()
+    if config.stability.enabled:
+        stability = pd.concat(
+            [assess_stability(prepared[n], clustered[n], config) for n in clustered], ignore_index=True
+        )
+    return RunResult(
+        config, prepared, clustered, merge, assignments.reset_index(), explanation, stability, findings
+    )

@@ -9,8 +9,14 @@ from clustering.export import result_sheets, write_result
 
 SHEETS = [
     "assignments",
+    "segments",
+    "labels",
     "profiles",
+    "feature_tests",
+    "rules",
+    "stability",
     "k_selection",
+    "k_consensus",
     "metrics",
     "merge_log",
     "preprocessing",

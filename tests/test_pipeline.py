@@ -64,11 +64,17 @@ def test_single_dataset_run(demo_sheets, name):
     config = config_from_dict({"datasets": {name: {}}})
     result = run(config, {name: demo_sheets[name]})
     assert result.merge is None
-    assert list(result.assignments.columns) == ["store_id", f"{name}_cluster", "final_cluster"]
+    assert list(result.assignments.columns) == [
+        "store_id",
+        f"{name}_cluster",
+        "final_cluster",
+        "segment_name",
+    ]
     assert len(result.assignments) == len(demo_sheets[name])
     sheets = result_sheets(result)
     assert set(sheets) >= {"assignments", "profiles", "k_selection", "metrics", "merge_log", "config"}
     assert sheets["merge_log"].empty
+    assert {"jaccard_mean", "stable"} <= set(sheets["segments"].columns)
 
 
 def test_any_table_of_entities_with_its_own_id_column(demo_sheets):
@@ -108,13 +114,14 @@ def test_missing_table_for_a_configured_dataset(demo_sheets):
 
 
 def test_profiles_describe_each_final_segment(demo_result):
-    profiles = demo_result.profiles.set_index("segment")
+    profiles = demo_result.profiles
     sizes = demo_result.assignments["final_cluster"].value_counts()
-    assert profiles["stores"].to_dict() == sizes.to_dict()
-    assert profiles["share"].sum() == pytest.approx(1.0, abs=1e-3)
-    assert {"revenue (mean)", "revenue (median)", "median_income (mean)", "format (most common)"} <= set(
-        profiles.columns
-    )
+    per_segment = profiles.drop_duplicates("segment").set_index("segment")
+    assert per_segment["stores"].to_dict() == sizes.to_dict()
+    assert per_segment["share"].sum() == pytest.approx(1.0, abs=1e-6)
+    features = set(profiles["feature"])
+    assert {"revenue", "median_income", "format = hypermarket", "urbanicity = rural"} <= features
+    assert {"mean", "median", "std", "z_score", "effect_size"} <= set(profiles.columns)
 
 
 def test_isolation_forest_outliers_keep_every_store(demo_sheets):
