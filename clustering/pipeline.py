@@ -73,6 +73,7 @@ class Explanation:
     feature_tests: pd.DataFrame
     surrogate: Surrogate
     names: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
 
     def overview(self, stability: pd.DataFrame | None = None) -> pd.DataFrame:
         """One row per segment: name, size, share, top features, rule, and stability where the
@@ -353,18 +354,20 @@ def explain_segments(
     tests = feature_tests(final, tables)
     surrogate = surrogate_rules(final, tables, config.random_state)
     labels = config.labels
+    notes = []
     if labels.enabled:
         features = original_features(tables)
         if labels.volume_column and labels.volume_column not in features:
-            raise UserInputError(
-                f"labels.volume_column '{labels.volume_column}' is not a column of the data. "
-                f"Pick one of: {', '.join(features.select_dtypes('number').columns)}."
+            notes.append(
+                f"labels.volume_column '{labels.volume_column}' is not a column of the data, so the "
+                f"labels have no volume tier. Pick one of: {', '.join(features.select_dtypes('number').columns)}."
             )
+            labels = labels.model_copy(update={"volume_column": None})
         automatic = automatic_labels(final, features, profiles, labels)
     else:
         automatic = pd.Series(sorted(final.unique()), index=sorted(final.unique()), dtype="string")
     names = segment_names(final, automatic, labels.overrides, previous)
-    return Explanation(profiles, tests, surrogate, names)
+    return Explanation(profiles, tests, surrogate, names, notes)
 
 
 def refit_function(config: DatasetConfig, k: int) -> Callable[[np.ndarray, int], np.ndarray]:
@@ -418,6 +421,7 @@ def run(config: RunConfig, tables: dict[str, pd.DataFrame], previous: PreviousRu
         "segment_name",
         assignments["final_cluster"].map(names),
     )
+    findings += [Finding("warning", "labels", note) for note in explanation.notes]
     stability = pd.DataFrame()
     if config.stability.enabled:
         stability = pd.concat(
