@@ -33,6 +33,7 @@ format: install
 
 bench: install
 	$(PY) benchmarks/engine.py
+	$(PY) benchmarks/features.py
 
 clean:
 	rm -rf $(VENV) artifacts .pytest_cache .ruff_cache

@@ -149,12 +149,40 @@ class ClusterConfig(StrictModel):
         return self
 
 
+class AttributeJoin(StrictModel):
+    """Columns of another sheet joined to the DFU features (for profiles, or as features)."""
+
+    sheet: str
+    key: str | None = None
+    columns: list[str]
+
+
+class DemandFeatureConfig(StrictModel):
+    """Build one row per DFU from monthly sales (see clustering.features)."""
+
+    sales_sheet: str = "sales_monthly"
+    id_column: str = "dfu_id"
+    date_column: str = "month"
+    value_column: str = "units"
+    window_months: int = Field(36, ge=6, le=240)
+    end_month: str | None = None
+    min_months: int = Field(12, ge=3)
+    attributes: list[AttributeJoin] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _window(self) -> DemandFeatureConfig:
+        if self.min_months > self.window_months:
+            raise ValueError(f"min_months ({self.min_months}) exceeds window_months ({self.window_months})")
+        return self
+
+
 class DatasetConfig(StrictModel):
     """One table of entities: where it comes from and how it is prepared and clustered."""
 
     path: str | None = None
     sheet: str | None = None
     prefix: str | None = None
+    features: DemandFeatureConfig | None = None
     preprocess: PreprocessConfig = Field(default_factory=PreprocessConfig)
     cluster: ClusterConfig = Field(default_factory=ClusterConfig)
 

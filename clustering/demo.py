@@ -169,3 +169,77 @@ def store_demo(n_stores: int = 2000, seed: int = 7) -> dict[str, pd.DataFrame]:
         }
     )
     return {"internal": internal, "external": external, "truth": truth}
+
+
+DFU_PATTERNS = ("steady_high", "seasonal", "intermittent_low", "growing", "declining", "volatile")
+DFU_PATTERN_WEIGHTS = (0.2, 0.2, 0.15, 0.15, 0.15, 0.15)
+CATEGORIES_ITEM = ("beverages", "snacks", "household", "personal_care", "frozen", "dairy")
+SERVICE_GROUPS = ("A", "B", "C")
+
+
+def _dfu_series(rng: np.random.Generator, pattern: str, months: int) -> np.ndarray:
+    """Monthly units of one planted pattern (before short history and missing months)."""
+    t = np.arange(months)
+    if pattern == "steady_high":
+        level = rng.lognormal(np.log(500), 0.4)
+        return level * rng.lognormal(0, 0.08, months)
+    if pattern == "seasonal":
+        level, peak = rng.lognormal(np.log(200), 0.4), rng.integers(0, 12)
+        wave = 1 + 0.7 * np.cos(2 * np.pi * (t - peak) / 12)
+        return level * wave * rng.lognormal(0, 0.08, months)
+    if pattern == "intermittent_low":
+        return (rng.random(months) < 0.35) * rng.poisson(rng.uniform(3, 12), months)
+    if pattern == "growing":
+        return rng.lognormal(np.log(80), 0.4) * np.exp(0.045 * t) * rng.lognormal(0, 0.08, months)
+    if pattern == "declining":
+        return rng.lognormal(np.log(400), 0.4) * np.exp(-0.045 * t) * rng.lognormal(0, 0.08, months)
+    return rng.lognormal(np.log(150), 0.4) * rng.lognormal(0, 0.75, months)
+
+
+def dfu_demo(n_dfus: int = 5000, months: int = 36, seed: int = 7) -> dict[str, pd.DataFrame]:
+    """Sheets ``sales_monthly``, ``dim_dfu``, ``dim_item`` and ``truth`` with planted demand
+    patterns; some DFUs start late (short history) and some months have no row."""
+    if n_dfus < 12 or months < 12:
+        raise ValueError("the DFU demo needs at least 12 DFUs and 12 months")
+    rng = np.random.default_rng(seed)
+    weights = np.array(DFU_PATTERN_WEIGHTS)
+    patterns = np.asarray(DFU_PATTERNS, dtype=object)[rng.choice(len(DFU_PATTERNS), n_dfus, p=weights)]
+    ids = np.array([f"DFU{i:06d}" for i in range(1, n_dfus + 1)], dtype=object)
+    units = np.vstack([_dfu_series(rng, p, months) for p in patterns]).round()
+    start = np.where(rng.random(n_dfus) < 0.06, rng.integers(months - 20, months - 4, n_dfus), 0)
+    present = (np.arange(months)[None, :] >= start[:, None]) & (rng.random((n_dfus, months)) > 0.02)
+    row, col = np.nonzero(present)
+    calendar = pd.period_range("2023-01", periods=months, freq="M").to_timestamp()
+    sales = pd.DataFrame({"dfu_id": ids[row], "month": calendar[col], "units": units[row, col]})
+    n_items = max(3, n_dfus // 4)
+    item_ids = np.array([f"ITEM{i:05d}" for i in range(1, n_items + 1)], dtype=object)
+    dim_item = pd.DataFrame(
+        {
+            "item_id": item_ids,
+            "category": np.asarray(CATEGORIES_ITEM, dtype=object)[
+                rng.integers(0, len(CATEGORIES_ITEM), n_items)
+            ],
+            "class": np.asarray(["core", "seasonal", "promo", "long_tail"], dtype=object)[
+                rng.integers(0, 4, n_items)
+            ],
+            "brand": np.array(
+                [f"Brand {chr(65 + i % 20)}" for i in rng.integers(0, 20, n_items)], dtype=object
+            ),
+            "case_weight_kg": np.round(rng.lognormal(np.log(6), 0.5, n_items), 2),
+            "unit_price": np.round(rng.lognormal(np.log(4), 0.6, n_items), 2),
+        }
+    )
+    dim_dfu = pd.DataFrame(
+        {
+            "dfu_id": ids,
+            "item_id": item_ids[rng.integers(0, n_items, n_dfus)],
+            "location": np.array([f"DC{i:02d}" for i in rng.integers(1, 13, n_dfus)], dtype=object),
+            "region": np.asarray(REGIONS, dtype=object)[rng.integers(0, len(REGIONS), n_dfus)],
+            "service_level_group": np.asarray(SERVICE_GROUPS, dtype=object)[rng.integers(0, 3, n_dfus)],
+            "lead_time_days": rng.integers(2, 30, n_dfus),
+            "min_order_qty": rng.choice([1, 6, 12, 24, 48], n_dfus),
+            "cluster_assignment": pd.Series([None] * n_dfus, dtype=object),
+        }
+    )
+    truth = pd.DataFrame({"dfu_id": ids, "true_pattern": patterns})
+    return {"sales_monthly": sales, "dim_dfu": dim_dfu, "dim_item": dim_item, "truth": truth}

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, BinaryIO
 import pandas as pd
 
 from clustering.errors import UserInputError
+from clustering.labels import ANALYST, PreviousRun
+from clustering.sources import read_table
 
 if TYPE_CHECKING:
     from clustering.pipeline import RunResult
@@ -110,3 +112,20 @@ def write_result(result: RunResult, path: str | Path, fmt: str | None = None) ->
     else:
         result.assignments.to_parquet(path, index=False)
     return path
+
+
+def read_previous_run(path: str | Path, id_column: str) -> PreviousRun:
+    """The final segments and analyst names of an earlier results workbook."""
+    name = Path(path).name
+    assignments = read_table(path, "assignments")
+    if id_column not in assignments.columns or "final_cluster" not in assignments.columns:
+        raise UserInputError(
+            f"{name}, sheet 'assignments' needs columns '{id_column}' and 'final_cluster': "
+            f"is it a results workbook of this tool?"
+        )
+    labels = read_table(path, "labels")
+    analyst = labels[labels.get("source", pd.Series(dtype=str)) == ANALYST]
+    final = assignments.set_index(assignments[id_column].astype(str))["final_cluster"].astype(str)
+    return PreviousRun(
+        final, dict(zip(analyst["segment"].astype(str), analyst["label"].astype(str), strict=True))
+    )

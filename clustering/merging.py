@@ -138,7 +138,7 @@ def merge_segments(
 
 def _merge_log(assignments: pd.DataFrame, sizes: pd.Series, min_size: int) -> pd.DataFrame:
     moved = assignments[assignments["reassigned"]]
-    columns = ["source", "target", "stores", "source_size", "target_size", "mean_distance", "reason"]
+    columns = ["source", "target", "moved", "source_size", "target_size", "mean_distance", "reason"]
     if moved.empty:
         return pd.DataFrame(columns=columns)
     first, second = (c.removesuffix("_cluster") for c in moved.columns[:2])
@@ -148,13 +148,13 @@ def _merge_log(assignments: pd.DataFrame, sizes: pd.Series, min_size: int) -> pd
         known + " (no " + pd.Series(missing, index=moved.index) + " data)"
     )
     grouped = moved.groupby([source, moved["final_cluster"]], sort=True)["distance_to_segment"]
-    log = grouped.agg(stores="size", mean_distance="mean").reset_index()
-    log.columns = ["source", "target", "stores", "mean_distance"]
-    log["source_size"] = log["source"].map(sizes).fillna(log["stores"]).astype(int)
+    log = grouped.agg(moved="size", mean_distance="mean").reset_index()
+    log.columns = ["source", "target", "moved", "mean_distance"]
+    log["source_size"] = log["source"].map(sizes).fillna(log["moved"]).astype(int)
     log["target_size"] = log["target"].map(sizes).astype(int)
     log["reason"] = np.where(
         log["source"].isin(sizes.index),
-        "segment of " + log["source_size"].astype(str) + f" stores is below the minimum of {min_size}",
+        "segment of " + log["source_size"].astype(str) + f" is below the minimum size of {min_size}",
         "store is missing from one dataset",
     )
     log["mean_distance"] = log["mean_distance"].round(4)

@@ -16,6 +16,7 @@ import pandas as pd
 from clustering.config import DatasetConfig, RunConfig, resolve_size
 from clustering.density import DensityResult, fit_density
 from clustering.errors import UserInputError
+from clustering.features import demand_features
 from clustering.kselection import KSelection, select_k
 from clustering.labels import PreviousRun, automatic_labels, segment_names
 from clustering.merging import MergeResult, merge_segments
@@ -78,7 +79,7 @@ class Explanation:
     def overview(self, stability: pd.DataFrame | None = None) -> pd.DataFrame:
         """One row per segment: name, size, share, top features, rule, and stability where the
         segments are one dataset's own."""
-        sizes = self.profiles.drop_duplicates("segment").set_index("segment")[["stores", "share"]]
+        sizes = self.profiles.drop_duplicates("segment").set_index("segment")[["size", "share"]]
         table = self.names.set_index("segment")[["label", "source"]].join(sizes)
         table["top_features"] = top_features(self.profiles)
         rules = self.surrogate.rules.set_index("segment")
@@ -159,7 +160,7 @@ class RunResult:
     @property
     def merge_log(self) -> pd.DataFrame:
         if self.merge is None:
-            return pd.DataFrame(columns=["source", "target", "stores"])
+            return pd.DataFrame(columns=["source", "target", "moved"])
         return self.merge.log
 
     @property
@@ -170,25 +171,63 @@ class RunResult:
         return table[["dataset", "step", "column", "detail"]]
 
 
-def dataset_sources(config: RunConfig, input_path: str | Path | None = None) -> dict[str, tuple[str, str]]:
-    """(file, sheet) of every dataset: its own path, else the run's input; sheet defaults to its name."""
-    sources = {}
+def dataset_sources(
+    config: RunConfig, input_path: str | Path | None = None
+) -> dict[str, tuple[str, str | None]]:
+    """Every table a run reads, by key: (file, sheet). A plain dataset reads one sheet (default:
+    its name); a DFU dataset reads its sales sheet and the sheets its attributes join from.
+    A CSV or Parquet file has one table, keyed by the dataset's name (or sales sheet)."""
+    sources: dict[str, tuple[str, str | None]] = {}
     for name, dataset in config.datasets.items():
         path = dataset.path or (str(input_path) if input_path else None) or config.input
-        if path is None:
+        if not path:
             raise UserInputError(
                 f"Dataset '{name}' has no file: pass --input, or set 'input' or 'datasets.{name}.path'."
             )
-        sheet = dataset.sheet or (name if Path(path).suffix.lower() in (".xlsx", ".xlsm") else None)
-        sources[name] = (path, sheet)
+        workbook = Path(path).suffix.lower() in (".xlsx", ".xlsm")
+        if dataset.features is not None and workbook:
+            for sheet in [dataset.features.sales_sheet, *[j.sheet for j in dataset.features.attributes]]:
+                sources[sheet] = (path, sheet)
+        elif workbook:
+            sheet = dataset.sheet or name
+            sources[sheet] = (path, sheet)
+        else:
+            sources[dataset.features.sales_sheet if dataset.features else name] = (path, None)
     return sources
 
 
 def load_tables(config: RunConfig, input_path: str | Path | None = None) -> dict[str, pd.DataFrame]:
-    """Read every dataset's table from its file and sheet."""
+    """Read every table the run needs, keyed by sheet (see ``dataset_sources``)."""
     return {
-        name: read_table(path, sheet) for name, (path, sheet) in dataset_sources(config, input_path).items()
+        key: read_table(path, sheet) for key, (path, sheet) in dataset_sources(config, input_path).items()
     }
+
+
+def dataset_tables(
+    config: RunConfig, sheets: dict[str, pd.DataFrame]
+) -> tuple[dict[str, pd.DataFrame], list[Finding]]:
+    """One table per dataset: its sheet, or for a DFU dataset the features built from sales."""
+    tables, findings = {}, []
+    for name, dataset in config.datasets.items():
+        if dataset.features is None:
+            key = dataset.sheet or name
+            if key not in sheets:
+                raise UserInputError(f"No table was given for dataset '{name}' (sheet '{key}').")
+            tables[name] = sheets[key]
+            continue
+        table, dropped = demand_features(sheets, dataset.features)
+        table.attrs["source"] = f"{name} (features from '{dataset.features.sales_sheet}')"
+        tables[name] = table
+        if dropped:
+            findings.append(
+                Finding(
+                    "warning",
+                    dataset.features.sales_sheet,
+                    f"{len(dropped)} DFU(s) have fewer than {dataset.features.min_months} months of history "
+                    f"in the window and were left out (e.g. {', '.join(dropped[:5])}).",
+                )
+            )
+    return tables, findings
 
 
 def validate_tables(
@@ -391,20 +430,21 @@ def assess_stability(
     result = segment_stability(X, labels, refit, config.stability, config.random_state)
     table = result.segments.rename(columns={"code": "segment"})
     table.insert(0, "dataset", prepared.name)
-    table["stores"] = table["segment"].map(clustered.labels.value_counts()).astype(int)
+    table["size"] = table["segment"].map(clustered.labels.value_counts()).astype(int)
     return table.assign(ari_mean=result.ari_mean, ari_std=result.ari_std, rows=result.rows)
 
 
-def run(config: RunConfig, tables: dict[str, pd.DataFrame], previous: PreviousRun | None = None) -> RunResult:
+def run(config: RunConfig, sheets: dict[str, pd.DataFrame], previous: PreviousRun | None = None) -> RunResult:
     """Validate, prepare, cluster, merge, explain, name and check the stability of the segments.
+
+    ``sheets`` holds the input tables by sheet name (see ``load_tables``); others are ignored.
 
     ``previous`` (the last run's assignments and analyst names) keeps names on the same
     entities across reruns.
     """
-    missing = [name for name in config.datasets if name not in tables]
-    if missing:
-        raise UserInputError(f"No table was given for dataset(s): {', '.join(missing)}.")
-    checked, findings = validate_tables({name: tables[name] for name in config.datasets}, config)
+    tables, built = dataset_tables(config, sheets)
+    checked, findings = validate_tables(tables, config)
+    findings = built + findings
     seed = config.random_state
     prepared = {name: prepare_dataset(name, t, config.datasets[name], seed) for name, t in checked.items()}
     clustered = {

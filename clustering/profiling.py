@@ -76,8 +76,8 @@ def segment_profiles(final: pd.Series, tables: dict[str, pd.DataFrame]) -> pd.Da
     table = pd.concat({name: frame.stack(future_stack=True) for name, frame in long.items()}, axis=1)
     table.index.names = ["segment", "feature"]
     table = table.reset_index()
-    table.insert(1, "stores", table["segment"].map(sizes).astype(int))
-    table.insert(2, "share", (table["stores"] / sizes.sum()).round(6))
+    table.insert(1, "size", table["segment"].map(sizes).astype(int))
+    table.insert(2, "share", (table["size"] / sizes.sum()).round(6))
     table.insert(4, "overall_mean", table["feature"].map(overall_mean))
     order = {name: i for i, name in enumerate(values.columns)}
     table = table.sort_values(
@@ -293,7 +293,7 @@ def surrogate_rules(
                 "source": source,
                 "coverage": float(hits / is_segment.sum()),
                 "precision": float(hits / matched.sum()) if matched.any() else float("nan"),
-                "stores": int(is_segment.sum()),
+                "size": int(is_segment.sum()),
             }
         )
     rules = pd.DataFrame(records).assign(fidelity=fidelity)

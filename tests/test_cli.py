@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from clustering.cli import main
+from clustering.export import write_workbook
 
 
 def test_demo_then_run_writes_every_sheet(tmp_path, capsys):
@@ -71,3 +72,47 @@ def test_module_entry_point_reports_validation_errors(tmp_path):
     )
     assert completed.returncode == 2
     assert completed.stderr.startswith("error: bad.csv: ID column 'store_id' is missing")
+
+
+def test_previous_results_carry_analyst_names_to_a_rerun(tmp_path, demo_workbook):
+    first = tmp_path / "first.xlsx"
+    assert main(["run", "--input", str(demo_workbook), "--output", str(first)]) == 0
+    sheets = {
+        name: pd.read_excel(first, sheet_name=name, engine="calamine") for name in ["assignments", "labels"]
+    }
+    target = sheets["labels"].loc[0, "segment"]
+    sheets["labels"].loc[0, ["label", "source"]] = ["Flagship corridor", "analyst"]
+    edited = tmp_path / "edited.xlsx"
+    write_workbook(sheets, edited)
+    second = tmp_path / "second.xlsx"
+    args = [
+        "run",
+        "--input",
+        str(demo_workbook),
+        "--output",
+        str(second),
+        "--seed",
+        "11",
+        "--previous",
+        str(edited),
+    ]
+    assert main(args) == 0
+    before = sheets["assignments"].set_index("store_id")["final_cluster"]
+    after = pd.read_excel(second, sheet_name="assignments", engine="calamine").set_index("store_id")
+    named = after.index[after["segment_name"] == "Flagship corridor"]
+    original = before.index[before == target]
+    assert len(named.intersection(original)) / len(original) >= 0.95
+
+
+def test_previous_file_that_is_not_a_results_workbook(tmp_path, demo_workbook, capsys):
+    args = [
+        "run",
+        "--input",
+        str(demo_workbook),
+        "--output",
+        str(tmp_path / "o.xlsx"),
+        "--previous",
+        str(demo_workbook),
+    ]
+    assert main(args) == 2
+    assert "has no sheet 'assignments'" in capsys.readouterr().err

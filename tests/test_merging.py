@@ -61,9 +61,9 @@ def test_merge_log_records_source_target_sizes_and_distance():
     result = merge_segments(labels, matrices, MergeConfig(min_segment_size=10))
     log = result.log.set_index(["source", "target"])
     entry = log.loc[("I3-E1", "I2-E1")]
-    assert entry["stores"] == 3 and entry["source_size"] == 3 and entry["target_size"] == 30
+    assert entry["moved"] == 3 and entry["source_size"] == 3 and entry["target_size"] == 30
     assert entry["mean_distance"] > 0
-    assert "below the minimum of 10" in entry["reason"]
+    assert "below the minimum size of 10" in entry["reason"]
 
 
 def test_percentage_minimum_size():

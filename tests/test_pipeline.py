@@ -117,7 +117,7 @@ def test_profiles_describe_each_final_segment(demo_result):
     profiles = demo_result.profiles
     sizes = demo_result.assignments["final_cluster"].value_counts()
     per_segment = profiles.drop_duplicates("segment").set_index("segment")
-    assert per_segment["stores"].to_dict() == sizes.to_dict()
+    assert per_segment["size"].to_dict() == sizes.to_dict()
     assert per_segment["share"].sum() == pytest.approx(1.0, abs=1e-6)
     features = set(profiles["feature"])
     assert {"revenue", "median_income", "format = hypermarket", "urbanicity = rural"} <= features

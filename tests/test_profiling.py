@@ -26,7 +26,7 @@ def test_profile_statistics(planted):
     revenue = tables["internal"]["revenue"]
     a = revenue[final == "A"]
     row = profiles.loc[("A", "revenue")]
-    assert row["stores"] == 100 and row["share"] == pytest.approx(1 / 3)
+    assert row["size"] == 100 and row["share"] == pytest.approx(1 / 3)
     assert row["mean"] == pytest.approx(a.mean())
     assert row["median"] == pytest.approx(a.median())
     assert row["std"] == pytest.approx(a.std(ddof=0))

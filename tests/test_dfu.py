@@ -1,0 +1,87 @@
+"""DFU demand segmentation end to end on 5,000 demo DFUs with planted patterns."""
+
+import pandas as pd
+import pytest
+from sklearn.metrics import adjusted_rand_score
+
+from clustering.cli import main
+from clustering.config import load_config
+from clustering.demo import DFU_PATTERNS, dfu_demo
+from clustering.pipeline import run
+
+PATTERN_WORDS = {
+    "steady_high": "steady",
+    "seasonal": "seasonal",
+    "intermittent_low": "intermittent",
+    "growing": "trending up",
+    "declining": "trending down",
+    "volatile": "volatile",
+}
+
+
+@pytest.fixture(scope="module")
+def dfu_sheets():
+    return dfu_demo(5000, 36, seed=7)
+
+
+@pytest.fixture(scope="module")
+def dfu_result(dfu_sheets):
+    return run(load_config("dfu"), dfu_sheets)
+
+
+def test_demo_sheets(dfu_sheets):
+    assert set(dfu_sheets) == {"sales_monthly", "dim_dfu", "dim_item", "truth"}
+    assert list(dfu_sheets["sales_monthly"].columns) == ["dfu_id", "month", "units"]
+    assert set(dfu_sheets["truth"]["true_pattern"]) == set(DFU_PATTERNS)
+    per_dfu = dfu_sheets["sales_monthly"].groupby("dfu_id").size()
+    assert (per_dfu < 36).mean() > 0.3  # missing months
+    assert (per_dfu < 20).sum() > 50  # short histories
+    assert "cluster_assignment" in dfu_sheets["dim_dfu"].columns
+    assert set(dfu_sheets["dim_dfu"]["item_id"]) <= set(dfu_sheets["dim_item"]["item_id"])
+
+
+def test_same_seed_same_data():
+    first, second = dfu_demo(50, 24, seed=3), dfu_demo(50, 24, seed=3)
+    for name in first:
+        pd.testing.assert_frame_equal(first[name], second[name])
+
+
+def test_segments_recover_the_planted_patterns(dfu_result, dfu_sheets):
+    joined = dfu_result.assignments.merge(dfu_sheets["truth"], on="dfu_id")
+    assert adjusted_rand_score(joined["true_pattern"], joined["final_cluster"]) >= 0.8
+
+
+def test_majority_label_of_each_pattern_names_it(dfu_result, dfu_sheets):
+    joined = dfu_result.assignments.merge(dfu_sheets["truth"], on="dfu_id")
+    majority = joined.groupby("true_pattern")["segment_name"].agg(lambda names: names.mode().iloc[0])
+    for pattern, word in PATTERN_WORDS.items():
+        assert word in majority[pattern], (pattern, majority[pattern])
+    high = joined[joined["true_pattern"] == "steady_high"]["segment_name"]
+    assert high.str.startswith("High volume").mean() > 0.8
+
+
+def test_short_histories_are_reported_and_left_out(dfu_result, dfu_sheets):
+    ids = set(dfu_result.assignments["dfu_id"])
+    assert len(ids) < len(dfu_sheets["truth"])
+    notes = [f.message for f in dfu_result.findings if f.source == "sales_monthly"]
+    assert notes and "fewer than 12 months of history" in notes[0]
+
+
+def test_attributes_describe_segments_without_driving_them(dfu_result):
+    features = set(dfu_result.prepared["dfu"].preprocessor.feature_names_out_)
+    assert not features & {"category", "brand", "service_level_group"}
+    assert {"category", "service_level_group"} <= set(dfu_result.explanation.feature_tests["feature"])
+
+
+def test_cli_demo_dfu_and_run(tmp_path, capsys):
+    workbook = tmp_path / "dfu.xlsx"
+    assert (
+        main(["demo", "dfu", "--dfus", "600", "--months", "36", "--seed", "2", "--output", str(workbook)])
+        == 0
+    )
+    out = tmp_path / "result.xlsx"
+    assert main(["run", "--config", "config/dfu.yml", "--input", str(workbook), "--output", str(out)]) == 0
+    sheets = pd.ExcelFile(out, engine="calamine").sheet_names
+    assert {"assignments", "segments", "profiles", "feature_tests", "rules", "stability"} <= set(sheets)
+    assignments = pd.read_excel(out, sheet_name="assignments", engine="calamine")
+    assert assignments["segment_name"].notna().all()
