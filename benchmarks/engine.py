@@ -23,9 +23,14 @@ from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silho
 
 from clustering.config import load_config
 from clustering.demo import store_demo
-from clustering.merging import merge_segments
-from clustering.pipeline import cluster_dataset, prepare_dataset, validate_tables
-from clustering.profiling import segment_profiles
+from clustering.pipeline import (
+    assess_stability,
+    cluster_dataset,
+    combine_segments,
+    explain_segments,
+    prepare_dataset,
+    validate_tables,
+)
 
 
 @contextmanager
@@ -41,7 +46,7 @@ def stage(name: str, results: dict[str, list[float]], memory: bool):
 
 
 def run_stages(tables: dict, memory: bool) -> dict[str, list[float]]:
-    """Run validate -> prepare -> cluster -> merge -> profile, recording each stage."""
+    """Run validate -> prepare -> cluster -> merge -> explain -> stability, recording each stage."""
     config = load_config("store")
     seed = config.random_state
     out: dict[str, list[float]] = {}
@@ -56,14 +61,12 @@ def run_stages(tables: dict, memory: bool) -> dict[str, list[float]]:
                 prepared[name], config.datasets[name], config.prefix(name), seed
             )
     with stage("merge", out, memory):
-        merge = merge_segments(
-            {n: c.labels for n, c in clustered.items()},
-            {n: p.matrix for n, p in prepared.items()},
-            config.merge,
-            seed,
-        )
-    with stage("profile", out, memory):
-        segment_profiles(merge.assignments["final_cluster"], {n: t.frame for n, t in checked.items()})
+        assignments, _ = combine_segments(clustered, prepared, config)
+    with stage("explain (profiles, tests, rules, labels)", out, memory):
+        explain_segments(assignments["final_cluster"], checked, config)
+    for name in clustered:
+        with stage(f"stability {name} (20 refits)", out, memory):
+            assess_stability(prepared[name], clustered[name], config)
     return out
 
 
@@ -75,10 +78,12 @@ def report(n_stores: int) -> None:
     peaks = run_stages(tables, memory=True)
     tracemalloc.stop()
     print(f"\n{n_stores:,} stores")
-    print(f"{'stage':<38}{'seconds':>9}{'peak MB':>10}")
+    print(f"{'stage':<44}{'seconds':>9}{'peak MB':>10}")
     for name, value in times.items():
-        print(f"{name:<38}{value[0]:>9.2f}{peaks[name][0]:>10.1f}")
-    print(f"{'end to end':<38}{sum(v[0] for v in times.values()):>9.2f}")
+        print(f"{name:<44}{value[0]:>9.2f}{peaks[name][0]:>10.1f}")
+    core = sum(v[0] for n, v in times.items() if not n.startswith(("explain", "stability")))
+    print(f"{'end to end: validate to merge':<44}{core:>9.2f}")
+    print(f"{'end to end: with explain and stability':<44}{sum(v[0] for v in times.values()):>9.2f}")
 
 
 def timed(function: Callable[[], object]) -> float:

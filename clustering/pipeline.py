@@ -356,7 +356,8 @@ def combine_segments(
     prepared: dict[str, PreparedDataset],
     config: RunConfig,
 ) -> tuple[pd.DataFrame, MergeResult | None]:
-    """Assignments of every ID: the merge of two labelings, or one dataset's labels as final."""
+    """Assignments of every ID (the index): the merge of two labelings, or one dataset's
+    labels as final; with a ``<dataset>_inferred`` flag where HDBSCAN noise was reassigned."""
     if len(clustered) == 2 and config.merge.enabled:
         merge = merge_segments(
             {name: c.labels for name, c in clustered.items()},
@@ -364,11 +365,14 @@ def combine_segments(
             config.merge,
             config.random_state,
         )
-        return merge.assignments, merge
-    frames = [c.labels.rename(f"{name}_cluster") for name, c in clustered.items()]
-    assignments = pd.concat(frames, axis=1)
-    assignments["final_cluster"] = assignments.iloc[:, 0].astype("string")
-    return assignments, None
+        assignments = merge.assignments
+    else:
+        merge = None
+        assignments = pd.concat([c.labels.rename(f"{name}_cluster") for name, c in clustered.items()], axis=1)
+        assignments["final_cluster"] = assignments.iloc[:, 0].astype("string")
+    assignments = _add_inferred_flags(assignments, clustered)
+    assignments.index.name = config.id_column
+    return assignments, merge
 
 
 def _add_inferred_flags(assignments: pd.DataFrame, clustered: dict[str, ClusteredDataset]) -> pd.DataFrame:
@@ -434,17 +438,42 @@ def assess_stability(
     return table.assign(ari_mean=result.ari_mean, ari_std=result.ari_std, rows=result.rows)
 
 
+def check_sheets(
+    config: RunConfig, sheets: dict[str, pd.DataFrame]
+) -> tuple[dict[str, ValidatedTable], list[Finding]]:
+    """Build each dataset's table (DFU features included) and validate it."""
+    tables, built = dataset_tables(config, sheets)
+    checked, findings = validate_tables(tables, config)
+    return checked, built + findings
+
+
+def with_segment_names(assignments: pd.DataFrame, names: pd.DataFrame) -> pd.DataFrame:
+    """Assignments with a ``segment_name`` column after ``final_cluster``."""
+    named = assignments.drop(columns="segment_name", errors="ignore")
+    labels = named["final_cluster"].map(names.set_index("segment")["label"])
+    named.insert(named.columns.get_loc("final_cluster") + 1, "segment_name", labels)
+    return named
+
+
+def check_stability(
+    prepared: dict[str, PreparedDataset], clustered: dict[str, ClusteredDataset], config: RunConfig
+) -> pd.DataFrame:
+    """Bootstrap stability of every dataset's segments (empty when turned off)."""
+    if not config.stability.enabled:
+        return pd.DataFrame()
+    return pd.concat(
+        [assess_stability(prepared[n], clustered[n], config) for n in clustered], ignore_index=True
+    )
+
+
 def run(config: RunConfig, sheets: dict[str, pd.DataFrame], previous: PreviousRun | None = None) -> RunResult:
     """Validate, prepare, cluster, merge, explain, name and check the stability of the segments.
 
     ``sheets`` holds the input tables by sheet name (see ``load_tables``); others are ignored.
-
     ``previous`` (the last run's assignments and analyst names) keeps names on the same
     entities across reruns.
     """
-    tables, built = dataset_tables(config, sheets)
-    checked, findings = validate_tables(tables, config)
-    findings = built + findings
+    checked, findings = check_sheets(config, sheets)
     seed = config.random_state
     prepared = {name: prepare_dataset(name, t, config.datasets[name], seed) for name, t in checked.items()}
     clustered = {
@@ -452,21 +481,8 @@ def run(config: RunConfig, sheets: dict[str, pd.DataFrame], previous: PreviousRu
         for name, p in prepared.items()
     }
     assignments, merge = combine_segments(clustered, prepared, config)
-    assignments = _add_inferred_flags(assignments, clustered)
-    assignments.index.name = config.id_column
     explanation = explain_segments(assignments["final_cluster"], checked, config, previous)
-    names = explanation.names.set_index("segment")["label"]
-    assignments.insert(
-        assignments.columns.get_loc("final_cluster") + 1,
-        "segment_name",
-        assignments["final_cluster"].map(names),
-    )
     findings += [Finding("warning", "labels", note) for note in explanation.notes]
-    stability = pd.DataFrame()
-    if config.stability.enabled:
-        stability = pd.concat(
-            [assess_stability(prepared[n], clustered[n], config) for n in clustered], ignore_index=True
-        )
-    return RunResult(
-        config, prepared, clustered, merge, assignments.reset_index(), explanation, stability, findings
-    )
+    stability = check_stability(prepared, clustered, config)
+    named = with_segment_names(assignments, explanation.names).reset_index()
+    return RunResult(config, prepared, clustered, merge, named, explanation, stability, findings)
