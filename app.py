@@ -4,5 +4,18 @@ import streamlit as st
 
 st.set_page_config(page_title="Clustering Studio", page_icon="🧩", layout="wide")
 
-pages = [st.Page("pages/home.py", title="Home", icon="🏠", default=True)]
+pages = {
+    "Start": [st.Page("pages/home.py", title="Home", icon="🏠", default=True)],
+    "Workflow": [
+        st.Page("pages/data.py", title="Data", icon="📂"),
+        st.Page("pages/prepare.py", title="Prepare", icon="🧹"),
+        st.Page("pages/cluster.py", title="Cluster", icon="🎯"),
+        st.Page("pages/merge.py", title="Merge & compare", icon="🔀"),
+        st.Page("pages/profiles.py", title="Profiles & labels", icon="🏷️"),
+    ],
+    "Explore & export": [
+        st.Page("pages/explore.py", title="Explore", icon="🔎"),
+        st.Page("pages/export.py", title="Export", icon="📤"),
+    ],
+}
 st.navigation(pages).run()

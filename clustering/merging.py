@@ -187,3 +187,9 @@ def _before_after(
         ("NMI before vs after", np.nan, nmi),
     ]
     return pd.DataFrame(rows, columns=["metric", "before", "after"]).assign(scope="merged")
+
+
+def contingency(assignments: pd.DataFrame, rows: str, columns: str) -> pd.DataFrame:
+    """Counts of IDs per pair of labels (e.g. internal x external segments), with totals."""
+    present = assignments.dropna(subset=[rows, columns])
+    return pd.crosstab(present[rows], present[columns], margins=True, margins_name="total")

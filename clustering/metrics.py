@@ -102,3 +102,22 @@ def separation_scores(X: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
 def agreement(before: np.ndarray, after: np.ndarray) -> tuple[float, float]:
     """ARI and NMI between two labelings of the same rows."""
     return float(adjusted_rand_score(before, after)), float(normalized_mutual_info_score(before, after))
+
+
+def silhouette_values(
+    X: np.ndarray, labels: np.ndarray, sample_size: int = 5_000, random_state: int | None = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-row silhouette of a fixed-seed sample (for a silhouette plot): the sample's
+    positions and their values, computed blockwise like ``silhouette_many``."""
+    positions = np.sort(sample_positions(len(X), sample_size, random_state))
+    sample = np.asarray(X, dtype=np.float64)[positions]
+    _, code = np.unique(np.asarray(labels)[positions], return_inverse=True)
+    onehot = np.zeros((len(sample), int(code.max()) + 1))
+    onehot[np.arange(len(sample)), code] = 1.0
+    counts = onehot.sum(axis=0)
+    values = np.empty(len(sample))
+    for start in range(0, len(sample), BLOCK_ROWS):
+        block = slice(start, min(start + BLOCK_ROWS, len(sample)))
+        sums = euclidean_distances(sample[block], sample) @ onehot
+        values[block] = _silhouettes_from_sums(sums, code[block], counts)
+    return positions, values

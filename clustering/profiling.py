@@ -298,3 +298,20 @@ def surrogate_rules(
         )
     rules = pd.DataFrame(records).assign(fidelity=fidelity)
     return Surrogate(fidelity, rules, tree, list(inputs.columns))
+
+
+def correlation_matrix(
+    frame: pd.DataFrame, sample: int = 50_000, random_state: int | None = 0
+) -> pd.DataFrame:
+    """Pearson correlation of the numeric columns, on a fixed-seed sample of large tables."""
+    numeric = frame.select_dtypes("number")
+    if len(numeric) > sample:
+        numeric = numeric.sample(sample, random_state=random_state)
+    return numeric.corr()
+
+
+def labeled_data(assignments: pd.DataFrame, tables: dict[str, pd.DataFrame], id_column: str) -> pd.DataFrame:
+    """Assignments with every original feature beside them, for exploring and export."""
+    features = original_features(tables)
+    joined = assignments.set_index(id_column).join(features, how="left")
+    return joined.reset_index()

@@ -87,3 +87,23 @@ class FAMD(TransformerMixin, BaseEstimator):
         table.columns = [f"F{i + 1}" for i in range(table.shape[1])]
         table.index.name = "variable"
         return table
+
+
+def embedding(
+    X: np.ndarray, method: str = "pca", dimensions: int = 2, sample: int = 5_000, random_state: int | None = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Low-dimensional coordinates for a scatter plot: positions of a fixed-seed sample of at
+    most ``sample`` rows (all rows when fewer) and their PCA or t-SNE coordinates."""
+    from sklearn.decomposition import PCA
+    from sklearn.manifold import TSNE
+
+    rows = np.arange(len(X))
+    if len(X) > sample:
+        rows = np.sort(np.random.default_rng(random_state).choice(len(X), sample, replace=False))
+    points = np.asarray(X, dtype=np.float64)[rows]
+    dimensions = min(dimensions, points.shape[1])
+    if method == "tsne":
+        perplexity = max(2.0, min(30.0, (len(points) - 1) / 3))
+        model = TSNE(dimensions, perplexity=perplexity, init="pca", random_state=random_state)
+        return rows, model.fit_transform(points)
+    return rows, PCA(dimensions, random_state=random_state).fit_transform(points)

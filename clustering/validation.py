@@ -220,3 +220,28 @@ def compare_ids(tables: dict[str, ValidatedTable], entity: str = "stores") -> li
                 )
             )
     return findings
+
+
+def column_summary(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per column: type, missing %, distinct values and an example, for a data preview."""
+    rows = []
+    for name in frame.columns:
+        column = frame[name]
+        present = column.dropna()
+        kind = (
+            "number"
+            if pd.api.types.is_numeric_dtype(column)
+            else "date"
+            if pd.api.types.is_datetime64_any_dtype(column)
+            else "text"
+        )
+        rows.append(
+            {
+                "column": str(name),
+                "type": kind,
+                "missing %": round(100 * column.isna().mean(), 2) if len(column) else 0.0,
+                "distinct": int(present.nunique()),
+                "example": str(present.iloc[0]) if len(present) else "",
+            }
+        )
+    return pd.DataFrame(rows)

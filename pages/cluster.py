@@ -1,0 +1,211 @@
+"""Cluster: algorithm and parameters per dataset, k selection, and the segments found."""
+
+import numpy as np
+import streamlit as st
+
+from clustering.config import ClusterConfig, HdbscanConfig
+from clustering.metrics import silhouette_values
+from clustering.reduction import embedding
+from ui import charts
+from ui.state import checked_tables, cluster_key, clustered, current, prepared
+from ui.widgets import attempt, page, require, sample_note, segment_colors
+
+PLOT_SAMPLE = 5_000
+ALGORITHMS = {
+    "kmeans": "KMeans",
+    "minibatch_kmeans": "MiniBatch KMeans (large data)",
+    "agglomerative": "Agglomerative (Ward)",
+    "gmm": "Gaussian mixture",
+    "hdbscan": "HDBSCAN (density, no k)",
+}
+SELECTIONS = ["silhouette", "elbow", "calinski_harabasz", "davies_bouldin", "gap", "bic", "consensus"]
+
+ws = page("cluster", "🎯 Cluster", "Pick the algorithm and how k is chosen for each dataset, then run.")
+require(ws, "prepared", "Prepare every dataset first.")
+tables, _ = checked_tables(ws)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _embedding(key: str, method: str, dims: int, _matrix: np.ndarray, seed: int):
+    return embedding(_matrix, method, dims, PLOT_SAMPLE, seed)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _silhouettes(key: str, _matrix: np.ndarray, _labels: np.ndarray, seed: int):
+    return silhouette_values(_matrix, _labels, PLOT_SAMPLE, seed)
+
+
+def size_spec(label: str, spec: int | str, key: str) -> int | str:
+    """A minimum size as a count of rows or a percentage of rows."""
+    left, right = st.columns([2, 1])
+    percent = isinstance(spec, str)
+    unit = right.radio(
+        "unit",
+        ["% of rows", "rows"],
+        index=0 if percent else 1,
+        key=key + "unit",
+        label_visibility="collapsed",
+    )
+    if unit == "% of rows":
+        value = left.number_input(
+            label, 0.0, 50.0, float(str(spec).rstrip("%")) if percent else 2.0, step=0.5, key=key + "pct"
+        )
+        return f"{value:g}%"
+    return int(left.number_input(label, 0, 1_000_000, spec if not percent else 30, key=key + "rows"))
+
+
+def options(name: str, cluster: ClusterConfig) -> dict:
+    k = ws.widget_key(name, "c_")
+    chosen = cluster.model_dump()
+    left, right = st.columns(2)
+    with left:
+        chosen["algorithm"] = st.selectbox(
+            "Algorithm",
+            list(ALGORITHMS),
+            index=list(ALGORITHMS).index(cluster.algorithm),
+            format_func=ALGORITHMS.get,
+            key=k + "alg",
+        )
+        if chosen["algorithm"] != "hdbscan":
+            fixed = st.toggle("Fix k myself", cluster.k is not None, key=k + "fixed")
+            if fixed:
+                chosen["k"] = int(st.number_input("k", 2, 100, cluster.k or 5, key=k + "k"))
+            else:
+                chosen["k"] = None
+                chosen["k_min"], chosen["k_max"] = st.slider(
+                    "Try k from … to …", 2, 30, (cluster.k_min, cluster.k_max), key=k + "range"
+                )
+                pick = [s for s in SELECTIONS if s != "bic" or chosen["algorithm"] == "gmm"]
+                current_pick = cluster.selection if cluster.selection in pick else "silhouette"
+                chosen["selection"] = st.selectbox(
+                    "k is chosen by", pick, index=pick.index(current_pick), key=k + "sel"
+                )
+    with right:
+        chosen["min_segment_size"] = size_spec(
+            "Smallest acceptable segment", cluster.min_segment_size, k + "min"
+        )
+        if chosen["algorithm"] == "hdbscan":
+            h = cluster.hdbscan
+            density = h.model_dump()
+            density["min_cluster_size"] = size_spec(
+                "HDBSCAN min cluster size", h.min_cluster_size, k + "hmin"
+            )
+            samples = int(
+                st.number_input(
+                    "min_samples (0 = same as min cluster size)", 0, 1000, h.min_samples or 0, key=k + "hs"
+                )
+            )
+            density["min_samples"] = samples or None
+            density["cluster_selection_epsilon"] = st.number_input(
+                "cluster_selection_epsilon", 0.0, 10.0, h.cluster_selection_epsilon, key=k + "eps"
+            )
+            density["cluster_selection_method"] = st.selectbox(
+                "cluster_selection_method",
+                ["eom", "leaf"],
+                index=["eom", "leaf"].index(h.cluster_selection_method),
+                key=k + "meth",
+            )
+            density["metric"] = st.selectbox(
+                "metric",
+                ["euclidean", "manhattan", "chebyshev"],
+                index=["euclidean", "manhattan", "chebyshev"].index(h.metric),
+                key=k + "metric",
+            )
+            policies = ["keep", "random_forest", "nearest"]
+            density["noise_policy"] = st.selectbox(
+                "Noise points",
+                policies,
+                index=policies.index(h.noise_policy),
+                key=k + "noise",
+                help="keep: segment 0; random_forest: predicted from confident core points; nearest: nearest segment centroid",
+            )
+            chosen["hdbscan"] = density
+    return chosen
+
+
+def show_results(name: str, result, data) -> None:
+    matrix = data.matrix.to_numpy()
+    labels = result.labels.to_numpy(dtype=str)
+    colors = segment_colors(list(labels))
+    key = cluster_key(ws, name)
+    for note in result.notes:
+        st.info(note)
+    if result.selection is not None:
+        selection = result.selection
+        st.markdown(f"**k = {selection.chosen_k}**: {selection.rule}.")
+        st.plotly_chart(
+            charts.k_selection(selection.scores, selection.chosen_k, selection.elbow_k), key=f"k_{name}"
+        )
+        st.caption(
+            f"Models fitted on {selection.sample_rows:,} rows; silhouette on a fixed-seed sample of {selection.silhouette_rows:,} rows."
+        )
+        st.dataframe(selection.consensus, hide_index=True, width="stretch")
+    st.dataframe(result.metrics[["metric", "after"]].rename(columns={"after": "value"}), hide_index=True)
+    sizes = result.labels.value_counts().sort_index()
+    st.plotly_chart(charts.segment_sizes(sizes, colors, "Segment sizes"), key=f"sizes_{name}")
+
+    k = ws.widget_key(name, "plot_")
+    left, middle, right = st.columns(3)
+    method = left.selectbox(
+        "Projection", ["pca", "tsne"], format_func=lambda m: "PCA" if m == "pca" else "t-SNE", key=k + "proj"
+    )
+    dims = middle.radio("Dimensions", [2, 3], horizontal=True, key=k + "dims")
+    rows, coords = _embedding(key, method, int(dims), matrix, ws.config.random_state)
+    sample_note(len(rows), len(matrix))
+    st.plotly_chart(
+        charts.scatter(coords, labels[rows], colors, list(data.matrix.index[rows].astype(str))),
+        key=f"scatter_{name}",
+    )
+
+    features = list(data.matrix.columns)
+    chosen = st.multiselect(
+        "Parallel coordinates: features", features, default=features[: min(6, len(features))], key=k + "par"
+    )
+    if chosen:
+        st.plotly_chart(
+            charts.parallel_coordinates(data.matrix.iloc[rows][chosen], labels[rows], colors),
+            key=f"par_{name}",
+        )
+
+    original = tables[name].frame.select_dtypes("number")
+    if not original.empty:
+        feature = right.selectbox("Distribution of", list(original.columns), key=k + "feat")
+        violin = right.toggle("Violin", key=k + "violin")
+        values = original[feature].reindex(data.matrix.index).iloc[rows]
+        st.plotly_chart(charts.distribution(values, labels[rows], colors, violin), key=f"dist_{name}")
+
+    positions, silhouettes = _silhouettes(key, matrix, labels, ws.config.random_state)
+    st.markdown("**Silhouette plot**")
+    sample_note(len(positions), len(matrix), "rows")
+    st.plotly_chart(charts.silhouette_plot(silhouettes, labels[positions], colors), key=f"sil_{name}")
+
+
+for tab, name in zip(st.tabs(list(ws.config.datasets)), ws.config.datasets, strict=True):
+    with tab:
+        dataset = ws.config.datasets[name]
+        chosen = options(name, dataset.cluster)
+        new = attempt(
+            lambda chosen=chosen: ClusterConfig(**{**chosen, "hdbscan": HdbscanConfig(**chosen["hdbscan"])})
+        )
+        if new is not None and new != dataset.cluster:
+            dataset.cluster = new
+        if st.button(f"Run clustering on {name}", type="primary", key=ws.widget_key(name, "run")):
+            with st.status(f"Clustering {name}…", expanded=False) as status:
+                done = attempt(lambda name=name: clustered(ws, name))
+                status.update(
+                    label=f"{name}: done" if done is not None else f"{name}: stopped",
+                    state="complete" if done is not None else "error",
+                )
+        result = current(ws, f"clustered:{name}", cluster_key(ws, name))
+        if result is None:
+            st.info("Press **Run clustering** to segment this dataset with these options.")
+            continue
+        show_results(name, result, prepared(ws, name))
+
+if all(current(ws, f"clustered:{n}", cluster_key(ws, n)) is not None for n in ws.config.datasets):
+    target = "pages/merge.py" if len(ws.config.datasets) == 2 else "pages/profiles.py"
+    st.page_link(
+        target,
+        label="Next: merge and compare" if len(ws.config.datasets) == 2 else "Next: profiles and labels",
+        icon="➡️",
+    )

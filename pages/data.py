@@ -1,0 +1,103 @@
+"""Data: upload files (or generate demo data), pick sheets and the ID column, check them."""
+
+import streamlit as st
+
+from clustering.pipeline import check_sheets
+from clustering.validation import column_summary
+from ui.loading import (
+    MODES,
+    NONE,
+    ROLES,
+    config_for,
+    default_option,
+    guess_id_column,
+    read_choice,
+    upload_options,
+)
+from ui.state import Stage, checked_tables, data_key, load_demo
+from ui.widgets import attempt, page
+
+ws = page("data", "📂 Data", "Upload Excel, CSV or Parquet files, or start from generated demo data.")
+
+source = st.radio("Source", ["Upload files", "Demo data"], horizontal=True, key="data_source")
+
+if source == "Demo data":
+    kind = st.selectbox("Demo", ["store", "dfu"], format_func=lambda k: MODES[k], key="demo_kind")
+    size = st.number_input(
+        "Stores" if kind == "store" else "DFUs", 100, 200_000, 2000 if kind == "store" else 5000, step=500
+    )
+    seed = st.number_input("Seed", 0, 10_000, 7)
+    if st.button("Generate demo data", type="primary"):
+        attempt(lambda: load_demo(ws, kind, int(size), int(seed)), spinner="Generating…")
+else:
+    mode = st.selectbox("What do you segment?", list(MODES), format_func=MODES.get, key="upload_mode")
+    files = st.file_uploader(
+        "Files",
+        type=["xlsx", "xlsm", "csv", "parquet"],
+        accept_multiple_files=True,
+        key="uploads",
+        help="Two datasets can be two files or two sheets of one workbook.",
+    )
+    options = attempt(lambda: upload_options(files or [])) or {}
+    if files and options:
+        labels = list(options)
+        choices = {}
+        columns = st.columns(len(ROLES[mode]))
+        for i, (role, required) in enumerate(ROLES[mode].items()):
+            pool = labels if required else [NONE, *labels]
+            default = (
+                default_option(pool, role, i)
+                if required
+                else (default_option(labels, role, 99) + 1 if any(role in lab for lab in labels) else 0)
+            )
+            picked = columns[i].selectbox(f"{role} table", pool, index=default, key=f"role_{mode}_{role}")
+            if picked != NONE:
+                choices[role] = options[picked]
+        frames = attempt(lambda: {role: read_choice(choice) for role, choice in choices.items()})
+        if frames:
+            main_roles = [r for r in frames if ROLES[mode][r]]
+            shared = [
+                c for c in frames[main_roles[0]].columns if all(c in frames[r].columns for r in main_roles)
+            ]
+            preferred = {"store": "store_id", "dfu": "dfu_id"}.get(mode, "id")
+            id_column = st.selectbox(
+                "ID column",
+                shared or list(frames[main_roles[0]].columns),
+                index=guess_id_column(shared, preferred) if shared else 0,
+                key=f"id_{mode}",
+            )
+            if st.button("Load and check", type="primary"):
+
+                def load() -> None:
+                    config = config_for(mode, str(id_column), frames)
+                    checked = check_sheets(config, frames)
+                    sources = {role: frame.attrs.get("source", role) for role, frame in frames.items()}
+                    ws.load(frames, sources, "store" if mode == "store" else mode, config)
+                    ws.stages["checked"] = Stage(data_key(ws), checked)
+
+                attempt(load, spinner="Reading and checking…")
+    elif not files:
+        st.info("Drop one workbook with sheets `internal` and `external`, or one file per dataset.")
+
+if not ws.sheets:
+    st.stop()
+
+st.divider()
+st.subheader("Loaded data")
+st.caption("; ".join(ws.sources.values()))
+result = attempt(lambda: checked_tables(ws), spinner="Checking…")
+if result is None:
+    st.stop()
+tables, findings = result
+for finding in findings:
+    (st.warning if finding.level == "warning" else st.info)(finding.text())
+if not findings:
+    st.success("No problems found: every ID is present once and every feature column is readable.")
+for name, table in tables.items():
+    with st.expander(
+        f"{name}: {len(table.frame):,} rows, {len(table.numeric)} numeric and {len(table.categorical)} text columns",
+        expanded=True,
+    ):
+        st.dataframe(column_summary(table.frame.reset_index()), hide_index=True, width="stretch")
+        st.dataframe(table.frame.head(20), width="stretch")
+st.page_link("pages/prepare.py", label="Next: prepare the data", icon="➡️")

@@ -1,0 +1,84 @@
+"""Export: the results workbook, the assignments, the run's config; reproduce a run from YAML."""
+
+import streamlit as st
+
+from clustering.config import config_from_yaml
+from clustering.export import result_sheets, workbook_bytes
+from ui.state import content_hash, run_result
+from ui.widgets import attempt, page, require
+
+ws = page("export", "📤 Export", "Download the labeled segments, or reproduce a run from its config.")
+
+
+@st.cache_data(show_spinner="Writing the workbook…", max_entries=4)
+def _workbook(key: str, _sheets) -> bytes:
+    return workbook_bytes(_sheets)
+
+
+def mark_exported() -> None:
+    ws.exported = True
+
+
+st.subheader("Reproduce a run")
+uploaded = st.file_uploader(
+    "Upload a run's config (YAML) to use it on the loaded data",
+    type=["yml", "yaml"],
+    key=ws.widget_key("yaml"),
+)
+if uploaded is not None and st.button("Use this config", key=ws.widget_key("use_yaml")):
+    config = attempt(lambda: config_from_yaml(uploaded.getvalue().decode("utf-8"), source=uploaded.name))
+    if config is not None:
+        ws.replace_config(config)
+        st.success(
+            f"Config {uploaded.name} loaded: the pages now use it. Export below runs every step with it."
+        )
+
+require(ws, "merged", "Run the workflow up to the merge (or cluster the one dataset) to export results.")
+result = attempt(lambda: run_result(ws), spinner="Collecting the results (runs any step the config changed)…")
+if result is None:
+    st.stop()
+sheets = result_sheets(result)
+key = content_hash(*sheets.values())
+stem = ws.config.name.replace(" ", "_") or "segments"
+
+st.subheader("Download")
+st.download_button(
+    "⬇️ Results workbook (.xlsx, every sheet)",
+    _workbook(key, sheets),
+    f"{stem}_results.xlsx",
+    mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    type="primary",
+    on_click=mark_exported,
+    key="dl_xlsx",
+)
+left, middle, right = st.columns(3)
+left.download_button(
+    "Assignments (.csv)",
+    result.assignments.to_csv(index=False).encode("utf-8"),
+    f"{stem}_assignments.csv",
+    "text/csv",
+    on_click=mark_exported,
+    key="dl_csv",
+)
+middle.download_button(
+    "Assignments (.parquet)",
+    result.assignments.to_parquet(index=False),
+    f"{stem}_assignments.parquet",
+    "application/octet-stream",
+    on_click=mark_exported,
+    key="dl_parquet",
+)
+right.download_button(
+    "Run config (.yml)",
+    result.config.to_yaml().encode("utf-8"),
+    f"{stem}_config.yml",
+    "application/x-yaml",
+    key="dl_yaml",
+)
+
+st.subheader("Preview")
+st.dataframe(result.assignments.head(200), hide_index=True, width="stretch")
+st.caption(
+    f"{len(result.assignments):,} rows in {result.assignments['final_cluster'].nunique()} segments. Workbook sheets: "
+    + ", ".join(sheets)
+)

@@ -1,0 +1,104 @@
+"""Merge & compare: combine internal and external segments and absorb the small ones."""
+
+import pandas as pd
+import streamlit as st
+
+from clustering.config import MergeConfig
+from clustering.merging import contingency
+from ui import charts
+from ui.state import current, merge_key, merged
+from ui.widgets import attempt, page, require, segment_colors
+
+ws = page(
+    "merge",
+    "🔀 Merge & compare",
+    "Pair each store's internal and external segments, then absorb segments below the minimum size.",
+)
+require(ws, "clustered", "Cluster every dataset first.")
+names = list(ws.config.datasets)
+
+if len(names) < 2:
+    st.info(f"This run has one dataset ({names[0]}): its segments are the final segments, nothing to merge.")
+    attempt(lambda: merged(ws))
+    st.page_link("pages/profiles.py", label="Next: profiles and labels", icon="➡️")
+    st.stop()
+
+k = ws.widget_key("merge_")
+merge = ws.config.merge
+left, middle, right = st.columns([2, 1, 2])
+percent = isinstance(merge.min_segment_size, str)
+unit = middle.radio(
+    "unit", ["% of stores", "stores"], index=0 if percent else 1, key=k + "unit", label_visibility="collapsed"
+)
+if unit == "% of stores":
+    value = left.number_input(
+        "Minimum segment size",
+        0.0,
+        50.0,
+        float(str(merge.min_segment_size).rstrip("%")) if percent else 2.0,
+        step=0.5,
+        key=k + "pct",
+    )
+    size: int | str = f"{value:g}%"
+else:
+    size = int(
+        left.number_input(
+            "Minimum segment size",
+            0,
+            1_000_000,
+            merge.min_segment_size if not percent else 30,
+            key=k + "rows",
+        )
+    )
+balance = right.toggle(
+    "Each dataset weighs the same in the distance", merge.balance_datasets, key=k + "balance"
+)
+new = attempt(
+    lambda: MergeConfig(**{**merge.model_dump(), "min_segment_size": size, "balance_datasets": balance})
+)
+if new is not None and new != merge:
+    ws.config.merge = new
+
+if st.button("Merge", type="primary", key=k + "run"):
+    attempt(lambda: merged(ws), spinner="Merging…")
+held = current(ws, "merged", merge_key(ws))
+if held is None:
+    st.info("Press **Merge** to combine the segments with this minimum size.")
+    st.stop()
+
+assignments, result = held
+for note in result.warnings:
+    st.warning(note)
+before = assignments["merged_cluster"].dropna()
+after = assignments["final_cluster"]
+colors = segment_colors(list(after.unique()) + list(before.unique()))
+a, b, c, d = st.columns(4)
+a.metric("Merged segments", before.nunique())
+b.metric("Final segments", after.nunique(), delta=int(after.nunique() - before.nunique()))
+c.metric("Stores moved", int(assignments["reassigned"].sum()))
+d.metric("Minimum size", f"{result.min_size} stores")
+
+left, right = st.columns(2)
+left.plotly_chart(charts.segment_sizes(before.value_counts().sort_index(), colors, "Before: merged segments"))
+right.plotly_chart(charts.segment_sizes(after.value_counts().sort_index(), colors, "After: final segments"))
+st.markdown("**Where the stores went**")
+complete = assignments["merged_cluster"].notna()
+st.plotly_chart(
+    charts.sankey(
+        assignments.loc[complete, "merged_cluster"], assignments.loc[complete, "final_cluster"], colors
+    )
+)
+
+st.markdown(f"**{names[0]} × {names[1]} segments** (stores in both datasets)")
+st.dataframe(contingency(assignments, f"{names[0]}_cluster", f"{names[1]}_cluster"), width="stretch")
+
+st.markdown("**Quality before and after the merge**")
+metrics = result.metrics.copy()
+metrics["change"] = pd.to_numeric(metrics["after"], errors="coerce") - pd.to_numeric(
+    metrics["before"], errors="coerce"
+)
+st.dataframe(metrics[["metric", "before", "after", "change"]], hide_index=True, width="stretch")
+
+st.markdown("**Merge log**")
+st.dataframe(result.log, hide_index=True, width="stretch")
+st.page_link("pages/profiles.py", label="Next: profiles and labels", icon="➡️")

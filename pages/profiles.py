@@ -1,0 +1,130 @@
+"""Profiles & labels: what makes each segment different, its rules, its stability, its name."""
+
+import streamlit as st
+
+from clustering.config import LabelsConfig
+from clustering.profiling import LEVEL_SEPARATOR
+from ui import charts
+from ui.state import checked_tables, explained, stability
+from ui.widgets import attempt, page, require
+
+ws = page(
+    "profiles",
+    "🏷️ Profiles & labels",
+    "Profiles, statistical tests, readable rules, stability, and business names you can edit.",
+)
+require(ws, "merged", "Merge the segments first (or cluster the one dataset).")
+tables, _ = checked_tables(ws)
+numeric_columns = sorted({c for t in tables.values() for c in t.numeric})
+text_columns = sorted({c for t in tables.values() for c in t.categorical})
+
+with st.expander("Label rules"):
+    labels = ws.config.labels
+    k = ws.widget_key("labels_")
+    volume = st.selectbox(
+        "Volume measure (tiers from per-entity percentiles)",
+        ["(none)", *numeric_columns],
+        index=(numeric_columns.index(labels.volume_column) + 1)
+        if labels.volume_column in numeric_columns
+        else 0,
+        key=k + "vol",
+    )
+    tiers = st.slider(
+        "Low at or below / High at or above these quantiles", 0.05, 0.95, tuple(labels.tiers), key=k + "tiers"
+    )
+    patterns = ["store", "dfu", "none"]
+    pattern = st.selectbox("Pattern", patterns, index=patterns.index(labels.pattern), key=k + "pattern")
+    mix = st.multiselect(
+        "Category share columns (store pattern)",
+        numeric_columns,
+        default=[c for c in labels.mix_columns if c in numeric_columns],
+        key=k + "mix",
+    )
+    market = st.selectbox(
+        "Market type column",
+        ["(none)", *text_columns],
+        index=(text_columns.index(labels.market_column) + 1) if labels.market_column in text_columns else 0,
+        key=k + "market",
+    )
+    update = {
+        "volume_column": None if volume == "(none)" else volume,
+        "tiers": tiers,
+        "pattern": pattern,
+        "mix_columns": mix,
+        "market_column": None if market == "(none)" else market,
+    }
+    new = attempt(lambda: LabelsConfig(**{**labels.model_dump(), **update}))
+    if new is not None and new != labels:
+        ws.config.labels = new
+
+explanation = attempt(lambda: explained(ws), spinner="Profiling the segments…")
+if explanation is None:
+    st.stop()
+for note in explanation.notes:
+    st.warning(note)
+names = explanation.names
+
+st.subheader("Segment names")
+st.caption(
+    "Edit a name and it is used on every page and in every export. Names stay on the same stores when you rerun."
+)
+editor = names[["segment", "auto_label", "label"]].rename(
+    columns={"auto_label": "automatic label", "label": "name"}
+)
+edited = st.data_editor(
+    editor,
+    hide_index=True,
+    width="stretch",
+    disabled=["segment", "automatic label"],
+    key=ws.widget_key("names", len(names), names["segment"].str.cat()),
+)
+overrides = {
+    row["segment"]: str(row["name"]).strip()
+    for _, row in edited.iterrows()
+    if str(row["name"]).strip() and str(row["name"]).strip() != row["automatic label"]
+}
+if overrides != ws.config.labels.overrides:
+    ws.config.labels.overrides = overrides
+    st.rerun()
+
+stable = attempt(lambda: stability(ws), spinner="Refitting on subsamples for stability…")
+single = len(ws.config.datasets) == 1
+overview = explanation.overview(stable if single else None)
+st.subheader("Segments at a glance")
+st.dataframe(overview, hide_index=True, width="stretch")
+
+st.subheader("How each segment differs from all stores (z-score of its mean)")
+profiles = explanation.profiles
+numeric = profiles[~profiles["feature"].str.contains(LEVEL_SEPARATOR, regex=False)]
+zscores = numeric.pivot(index="segment", columns="feature", values="z_score").dropna(axis=1, how="all")
+zscores.index = [f"{s} · {names.set_index('segment').loc[s, 'label']}" for s in zscores.index]
+st.plotly_chart(charts.heatmap(zscores, "", zmax=3.0))
+
+left, right = st.columns(2)
+with left:
+    st.markdown("**Feature tests** (does the feature differ across segments?)")
+    st.dataframe(explanation.feature_tests, hide_index=True, width="stretch")
+with right:
+    surrogate = explanation.surrogate
+    st.markdown(
+        f"**Rules** from a depth-4 decision tree that imitates the segments: fidelity {surrogate.fidelity:.1%}"
+    )
+    st.dataframe(surrogate.rules.drop(columns="fidelity"), hide_index=True, width="stretch")
+
+st.subheader("Stability")
+if stable is not None and not stable.empty:
+    st.caption(
+        "Mean Jaccard similarity of each segment to its best match over refits on subsamples; below 0.6 is unstable."
+    )
+    st.dataframe(stable, hide_index=True, width="stretch")
+    unstable = stable[~stable["stable"]]
+    if not unstable.empty:
+        st.warning(
+            "Unstable segments: " + ", ".join(unstable["segment"].astype(str)) + ". Consider fewer segments."
+        )
+elif stable is not None:
+    st.info("Stability is turned off in the config.")
+
+with st.expander("Full profiles (mean, median, std, z-score, effect size per segment and feature)"):
+    st.dataframe(profiles, hide_index=True, width="stretch")
+st.page_link("pages/explore.py", label="Next: explore", icon="➡️")

@@ -1,0 +1,154 @@
+"""The analyst's whole workflow in a real browser (Debian's Chromium), with every request
+that would leave the machine blocked and counted."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from clustering.demo import store_demo
+from clustering.export import write_workbook
+from tests.e2e.conftest import ARTIFACTS
+
+NEW_NAME = "Flagship corridor"
+
+
+@pytest.fixture(scope="module")
+def workbook(tmp_path_factory) -> str:
+    path = tmp_path_factory.mktemp("e2e") / "stores.xlsx"
+    write_workbook(store_demo(1500, seed=3), path)
+    return str(path)
+
+
+class Analyst:
+    """Small helpers that read like the steps an analyst takes."""
+
+    def __init__(self, page) -> None:
+        self.page = page
+
+    def open(self, name: str) -> None:
+        self.page.get_by_role("link", name=name, exact=True).first.click()
+        self.page.wait_for_timeout(1000)
+
+    def sees(self, text: str, timeout: float = 120_000) -> None:
+        self.page.locator(f"text={text} >> visible=true").first.wait_for(timeout=timeout)
+
+    def press(self, name: str) -> None:
+        self.page.get_by_role("button", name=name, exact=True).click()
+
+    def tab(self, name: str) -> None:
+        self.page.get_by_role("tab", name=name, exact=True).click()
+
+    def shot(self, name: str) -> None:
+        self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+    def rename_first_segment(self, name: str) -> None:
+        """Type a new name into the first row of the names editor (a canvas grid)."""
+        grid = self.page.locator("[data-testid=stDataFrameResizable]").first
+        grid.scroll_into_view_if_needed()
+        box = grid.bounding_box()
+        editor = self.page.locator("textarea.gdg-input, #portal textarea").first
+        for _ in range(5):
+            self.page.mouse.dblclick(box["x"] + box["width"] * 0.8, box["y"] + 52)  # row 1, "name"
+            try:
+                editor.wait_for(timeout=3000)
+                break
+            except Exception:  # the grid was still re-rendering
+                self.page.wait_for_timeout(1000)
+        editor.fill(name)
+        editor.press("Enter")
+        self.page.wait_for_timeout(1500)
+
+    def on_chart(self, walker, field: str, wait: bool = True) -> bool:
+        """Whether ``field`` shows anywhere beyond the field list (a shelf or an axis title)."""
+        for _ in range(20 if wait else 1):
+            if walker.locator(f"text={field} >> visible=true").count() > 1:
+                return True
+            self.page.wait_for_timeout(500)
+        return False
+
+    def walker_frame(self):
+        """PyGWalker's frame, once its field list shows the segment name field."""
+        for _ in range(90):
+            for frame in self.page.frames:
+                if frame.url.startswith("about:srcdoc"):
+                    try:
+                        frame.locator("text=segment_name").first.wait_for(timeout=500)
+                        return frame
+                    except Exception:  # not rendered yet
+                        pass
+            self.page.wait_for_timeout(1000)
+        raise AssertionError("PyGWalker's field list never appeared")
+
+
+def test_upload_to_download_in_the_browser(browser_page, app_url, workbook):
+    page = browser_page
+    me = Analyst(page)
+    page.goto(app_url)
+    me.sees("Start with demo stores", 60_000)
+    me.shot("home")
+
+    me.open("Data")
+    page.locator("input[type=file]").set_input_files(workbook)
+    me.press("Load and check")
+    me.sees("Loaded data")
+    me.shot("data")
+
+    me.open("Prepare")
+    me.press("Prepare internal")
+    me.sees("What each step did")
+    me.tab("external")
+    me.press("Prepare external")
+    me.sees("What each step did")
+    me.shot("prepare")
+
+    me.open("Cluster")
+    me.press("Run clustering on internal")
+    me.sees("Silhouette plot")
+    me.tab("external")
+    me.press("Run clustering on external")
+    me.sees("Silhouette plot")
+    me.shot("cluster")
+
+    me.open("Merge & compare")
+    me.press("Merge")
+    me.sees("Merge log")
+    me.shot("merge")
+
+    me.open("Profiles & labels")
+    me.sees("Segments at a glance")
+    me.rename_first_segment(NEW_NAME)
+    me.sees("Segments at a glance")
+    me.sees(NEW_NAME)
+    me.shot("profiles")
+
+    me.open("Explore")
+    walker = me.walker_frame()
+    assert not me.on_chart(walker, "segment_name", wait=False)
+    field = walker.locator("text=segment_name").first.bounding_box()
+    axis = walker.locator("text=X-Axis").first.bounding_box()
+    page.mouse.move(field["x"] + 20, field["y"] + field["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(field["x"] + 40, field["y"] + field["height"] / 2 + 5, steps=5)
+    page.mouse.move(axis["x"] + axis["width"] + 100, axis["y"] + axis["height"] / 2, steps=20)
+    page.mouse.up()
+    assert me.on_chart(walker, "segment_name")
+    page.wait_for_timeout(3000)  # the component sends the new chart spec to the app
+    me.shot("explore")
+
+    me.open("Profiles & labels")
+    me.sees("Segments at a glance")
+    me.open("Explore")
+    walker = me.walker_frame()
+    assert me.on_chart(walker, "segment_name")  # the chart came back
+    me.shot("explore_after_page_switch")
+
+    me.open("Export")
+    with page.expect_download(timeout=120_000) as download:
+        page.get_by_role("button", name="Results workbook").click()
+    me.shot("export")
+    assignments = pd.read_excel(download.value.path(), sheet_name="assignments", engine="calamine")
+    assert (assignments["segment_name"] == NEW_NAME).sum() > 0
+    assert len(assignments) == 1500
+
+    assert page.blocked_requests == [], f"the app tried to reach: {page.blocked_requests}"

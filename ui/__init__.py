@@ -1,0 +1,1 @@
+"""Streamlit view helpers: session state, shared widgets and Plotly charts (no analytics)."""

@@ -1,0 +1,222 @@
+"""Plotly figures of the app. They draw what the engine computed; they compute nothing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+CRITERIA = [
+    ("inertia", "Inertia (elbow)"),
+    ("silhouette", "Silhouette (higher is better)"),
+    ("calinski_harabasz", "Calinski-Harabasz (higher)"),
+    ("davies_bouldin", "Davies-Bouldin (lower)"),
+    ("gap", "Gap statistic (±1 s.e.)"),
+    ("bic", "BIC (lower)"),
+]
+
+
+def k_selection(scores: pd.DataFrame, chosen: int, elbow: int | None) -> go.Figure:
+    """One panel per criterion over k; the chosen k marked on each, infeasible k greyed."""
+    panels = [(c, t) for c, t in CRITERIA if c in scores]
+    rows = (len(panels) + 2) // 3
+    figure = make_subplots(rows=rows, cols=3, subplot_titles=[t for _, t in panels], horizontal_spacing=0.07)
+    for i, (column, _) in enumerate(panels):
+        row, col = i // 3 + 1, i % 3 + 1
+        error = dict(type="data", array=scores["gap_se"]) if column == "gap" else None
+        figure.add_trace(
+            go.Scatter(
+                x=scores["k"],
+                y=scores[column],
+                mode="lines+markers",
+                error_y=error,
+                showlegend=False,
+                marker=dict(color=np.where(scores["feasible"], "#2F6FDE", "#C0C4CC")),
+            ),
+            row=row,
+            col=col,
+        )
+        figure.add_vline(x=chosen, line_dash="dash", line_color="#E4572E", row=row, col=col)
+        if column == "inertia" and elbow is not None:
+            figure.add_vline(x=elbow, line_dash="dot", line_color="#17BEBB", row=row, col=col)
+    figure.update_layout(height=300 * rows, margin=dict(t=40, b=20, l=20, r=20))
+    return figure
+
+
+def segment_sizes(sizes: pd.Series, colors: dict[str, str], title: str) -> go.Figure:
+    figure = go.Figure(
+        go.Bar(
+            x=sizes.index.astype(str),
+            y=sizes.to_numpy(),
+            marker_color=[colors.get(str(s), "#888") for s in sizes.index],
+        )
+    )
+    figure.update_layout(
+        title=title, xaxis_title="segment", yaxis_title="rows", height=340, margin=dict(t=40, b=20)
+    )
+    return figure
+
+
+def scatter(
+    coords: np.ndarray, labels: np.ndarray, colors: dict[str, str], hover: list[str] | None = None
+) -> go.Figure:
+    """2D or 3D scatter, one trace per segment so the legend toggles segments."""
+    figure = go.Figure()
+    for segment in sorted(pd.unique(labels), key=str):
+        mask = labels == segment
+        marker = dict(
+            size=4 if coords.shape[1] == 3 else 6, color=colors.get(str(segment), "#888"), opacity=0.75
+        )
+        text = np.asarray(hover)[mask] if hover is not None else None
+        if coords.shape[1] == 3:
+            figure.add_trace(
+                go.Scatter3d(
+                    x=coords[mask, 0],
+                    y=coords[mask, 1],
+                    z=coords[mask, 2],
+                    mode="markers",
+                    name=str(segment),
+                    marker=marker,
+                    text=text,
+                )
+            )
+        else:
+            figure.add_trace(
+                go.Scattergl(
+                    x=coords[mask, 0],
+                    y=coords[mask, 1],
+                    mode="markers",
+                    name=str(segment),
+                    marker=marker,
+                    text=text,
+                )
+            )
+    figure.update_layout(height=560, legend_title="segment", margin=dict(t=20, b=20))
+    return figure
+
+
+def parallel_coordinates(frame: pd.DataFrame, labels: np.ndarray, colors: dict[str, str]) -> go.Figure:
+    """Each sampled row as a line across the features, colored by segment."""
+    segments = sorted(pd.unique(labels), key=str)
+    codes = pd.Categorical(labels, categories=segments).codes
+    scale = [[i / max(len(segments) - 1, 1), colors.get(str(s), "#888")] for i, s in enumerate(segments)]
+    dimensions = [dict(label=str(c), values=frame[c].to_numpy()) for c in frame.columns]
+    dimensions.append(
+        dict(
+            label="segment",
+            values=codes,
+            tickvals=list(range(len(segments))),
+            ticktext=[str(s) for s in segments],
+        )
+    )
+    figure = go.Figure(
+        go.Parcoords(
+            line=dict(color=codes, colorscale=scale, cmin=0, cmax=max(len(segments) - 1, 1)),
+            dimensions=dimensions,
+        )
+    )
+    figure.update_layout(height=480, margin=dict(t=40, b=20, l=60, r=60))
+    return figure
+
+
+def distribution(values: pd.Series, labels: np.ndarray, colors: dict[str, str], violin: bool) -> go.Figure:
+    figure = go.Figure()
+    for segment in sorted(pd.unique(labels), key=str):
+        data = values[labels == segment]
+        color = colors.get(str(segment), "#888")
+        if violin:
+            figure.add_trace(
+                go.Violin(
+                    y=data, name=str(segment), line_color=color, box_visible=True, meanline_visible=True
+                )
+            )
+        else:
+            figure.add_trace(go.Box(y=data, name=str(segment), marker_color=color, boxmean=True))
+    figure.update_layout(height=420, showlegend=False, yaxis_title=str(values.name), margin=dict(t=20, b=20))
+    return figure
+
+
+def silhouette_plot(values: np.ndarray, labels: np.ndarray, colors: dict[str, str]) -> go.Figure:
+    """Sorted silhouette values per segment, stacked: the classic silhouette plot."""
+    figure = go.Figure()
+    offset = 0
+    for segment in sorted(pd.unique(labels), key=str):
+        part = np.sort(values[labels == segment])
+        figure.add_trace(
+            go.Bar(
+                x=part,
+                y=np.arange(offset, offset + len(part)),
+                orientation="h",
+                name=str(segment),
+                marker_color=colors.get(str(segment), "#888"),
+                marker_line_width=0,
+                width=1.0,
+            )
+        )
+        offset += len(part) + 10
+    figure.add_vline(x=float(values.mean()), line_dash="dash", line_color="#E4572E")
+    figure.update_layout(
+        height=480,
+        bargap=0,
+        yaxis=dict(showticklabels=False),
+        xaxis_title="silhouette",
+        margin=dict(t=20, b=20),
+    )
+    return figure
+
+
+def sankey(before: pd.Series, after: pd.Series, colors: dict[str, str]) -> go.Figure:
+    """Flows from merged segments (before) to final segments (after)."""
+    flows = (
+        pd.DataFrame({"before": before.astype(str), "after": after.astype(str)})
+        .value_counts()
+        .reset_index(name="n")
+    )
+    left = sorted(flows["before"].unique())
+    right = sorted(flows["after"].unique())
+    nodes = [f"{s} (before)" for s in left] + [f"{s} (after)" for s in right]
+    node_colors = [colors.get(s, "#C0C4CC") for s in left] + [colors.get(s, "#888") for s in right]
+    source = flows["before"].map({s: i for i, s in enumerate(left)})
+    target = flows["after"].map({s: i + len(left) for i, s in enumerate(right)})
+    link_colors = [_rgba(colors.get(s, "#888888"), 0.35) for s in flows["after"]]
+    figure = go.Figure(
+        go.Sankey(
+            node=dict(label=nodes, color=node_colors, pad=8),
+            link=dict(source=source, target=target, value=flows["n"], color=link_colors),
+        )
+    )
+    figure.update_layout(height=max(420, 14 * len(left)), margin=dict(t=20, b=20))
+    return figure
+
+
+def heatmap(matrix: pd.DataFrame, title: str, diverging: bool = True, zmax: float | None = None) -> go.Figure:
+    bound = zmax if zmax is not None else float(np.nanmax(np.abs(matrix.to_numpy()))) if matrix.size else 1.0
+    figure = go.Figure(
+        go.Heatmap(
+            z=matrix.to_numpy(),
+            x=[str(c) for c in matrix.columns],
+            y=[str(i) for i in matrix.index],
+            colorscale="RdBu" if diverging else "Blues",
+            reversescale=diverging,
+            zmid=0 if diverging else None,
+            zmin=-bound if diverging else None,
+            zmax=bound if diverging else None,
+        )
+    )
+    figure.update_layout(title=title, height=max(360, 24 * len(matrix) + 120), margin=dict(t=40, b=20))
+    return figure
+
+
+def bars(frame: pd.DataFrame, x: str, y: str, title: str) -> go.Figure:
+    figure = go.Figure(go.Bar(x=frame[x], y=frame[y], marker_color="#2F6FDE"))
+    figure.update_layout(title=title, height=320, margin=dict(t=40, b=20))
+    return figure
+
+
+def _rgba(color: str, alpha: float) -> str:
+    if color.startswith("rgb"):
+        return color.replace("rgb(", "rgba(").replace(")", f", {alpha})")
+    color = color.lstrip("#")
+    red, green, blue = (int(color[i : i + 2], 16) for i in (0, 2, 4))
+    return f"rgba({red}, {green}, {blue}, {alpha})"

@@ -1,0 +1,105 @@
+"""Turn the analyst's uploads into sheets and a run config (the app's side of loading)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from clustering.config import RunConfig, config_from_dict, load_config
+from clustering.sources import list_sheets, read_table
+
+MODES = {
+    "store": "Stores: internal performance + external market data",
+    "table": "One table of entities (stores, customers, sites…)",
+    "dfu": "DFUs: monthly sales (+ DFU and item attributes)",
+}
+ROLES = {
+    "store": {"internal": True, "external": True},
+    "table": {"entities": True},
+    "dfu": {"sales_monthly": True, "dim_dfu": False, "dim_item": False},
+}
+NONE = "(none)"
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _sheets_of(data: bytes, name: str) -> list[str]:
+    return list_sheets(data, filename=name)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _table(data: bytes, name: str, sheet: str | None) -> pd.DataFrame:
+    return read_table(data, sheet, filename=name)
+
+
+def upload_options(files: list) -> dict[str, tuple[bytes, str, str | None]]:
+    """Every table in the uploads: label -> (bytes, file name, sheet)."""
+    options: dict[str, tuple[bytes, str, str | None]] = {}
+    for file in files:
+        data = file.getvalue()
+        sheets = _sheets_of(data, file.name)
+        for sheet in sheets or [None]:
+            label = f"{file.name} › {sheet}" if sheet else file.name
+            options[label] = (data, file.name, sheet)
+    return options
+
+
+def default_option(options: list[str], role: str, position: int) -> int:
+    """Pick the table whose sheet or file is named like the role, else the n-th table."""
+    for i, label in enumerate(options):
+        if label.lower().endswith((f"› {role}", f"{role}.csv", f"{role}.parquet")):
+            return i
+    return min(position, len(options) - 1)
+
+
+def read_choice(choice: tuple[bytes, str, str | None]) -> pd.DataFrame:
+    data, name, sheet = choice
+    frame = _table(data, name, sheet).copy()
+    frame.attrs["source"] = f"{name}, sheet '{sheet}'" if sheet else name
+    return frame
+
+
+def guess_id_column(columns: list[str], preferred: str) -> int:
+    """The preset's ID column if present, else the first column whose name says ID."""
+    if preferred in columns:
+        return columns.index(preferred)
+    for i, column in enumerate(columns):
+        lowered = column.lower()
+        if lowered == "id" or lowered.endswith(("_id", " id", "id")) or lowered.startswith("id"):
+            return i
+    return 0
+
+
+def _prune(names: list[str] | None, available: set[str]) -> list[str] | None:
+    return None if names is None else [n for n in names if n in available]
+
+
+def config_for(mode: str, id_column: str, sheets: dict[str, pd.DataFrame]) -> RunConfig:
+    """The preset of the mode, fitted to the uploaded columns (excludes of absent columns dropped)."""
+    if mode == "table":
+        return config_from_dict(
+            {
+                "name": "segmentation",
+                "id_column": id_column,
+                "datasets": {"entities": {"prefix": "S"}},
+                "merge": {"enabled": False},
+                "labels": {"pattern": "none", "market_column": None},
+            }
+        )
+    config = load_config(mode)
+    config.id_column = id_column
+    if mode == "dfu":
+        features = config.datasets["dfu"].features
+        features.id_column = id_column
+        features.attributes = [a for a in features.attributes if a.sheet in sheets]
+        joined = {c for a in features.attributes for c in a.columns}
+        every_attribute = {
+            c for a in load_config("dfu").datasets["dfu"].features.attributes for c in a.columns
+        }
+        preprocess = config.datasets["dfu"].preprocess
+        preprocess.exclude = [c for c in preprocess.exclude if c in joined or c not in every_attribute]
+        return config
+    for name, dataset in config.datasets.items():
+        columns = set(sheets[name].columns)
+        dataset.preprocess.include = _prune(dataset.preprocess.include, columns)
+        dataset.preprocess.exclude = _prune(dataset.preprocess.exclude, columns) or []
+    return config

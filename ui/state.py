@@ -1,0 +1,270 @@
+"""The analyst's workspace in ``st.session_state`` and the run's stages, keyed by content.
+
+Every stage result is stored with the key it was computed from: a hash of the input data
+and of the config sections it depends on. A page shows a result only while its key
+matches the current data and options, so changing an option invalidates exactly the
+stages that depend on it. Stage computations are also cached across sessions by the
+same key (``st.cache_resource``; ``st.cache_data`` would hash only a sample of large
+frames). Nothing here computes analytics: it calls the engine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+from pydantic import BaseModel
+
+from clustering.config import RunConfig, load_config
+from clustering.demo import dfu_demo, store_demo
+from clustering.labels import ANALYST, PreviousRun, segment_names
+from clustering.pipeline import (
+    ClusteredDataset,
+    Explanation,
+    PreparedDataset,
+    RunResult,
+    check_sheets,
+    check_stability,
+    cluster_dataset,
+    combine_segments,
+    explain_segments,
+    prepare_dataset,
+    with_segment_names,
+)
+from clustering.validation import Finding, ValidatedTable
+
+WORKSPACE = "ws"
+STEPS = ("loaded", "prepared", "clustered", "merged", "labeled", "exported")
+
+
+def content_hash(*parts: object) -> str:
+    """A short, stable hash of frames, config models and plain values."""
+    digest = hashlib.sha256()
+    for part in parts:
+        if isinstance(part, pd.DataFrame):
+            digest.update(pd.util.hash_pandas_object(part, index=True).to_numpy().tobytes())
+            digest.update(json.dumps([str(c) for c in part.columns]).encode())
+        elif isinstance(part, BaseModel):
+            digest.update(part.model_dump_json().encode())
+        else:
+            digest.update(json.dumps(part, sort_keys=True, default=str).encode())
+    return digest.hexdigest()[:20]
+
+
+@dataclass
+class Stage:
+    key: str
+    value: Any
+
+
+@dataclass
+class Workspace:
+    """Everything the analyst has in this browser session."""
+
+    kind: str = "store"
+    config: RunConfig = field(default_factory=lambda: load_config("store"))
+    sheets: dict[str, pd.DataFrame] = field(default_factory=dict)
+    sheet_hashes: dict[str, str] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+    stages: dict[str, Stage] = field(default_factory=dict)
+    previous: PreviousRun | None = None
+    explore_spec: str = ""
+    explore_snapshot: str = ""
+    exported: bool = False
+    fits: int = 0
+    page: str = ""
+    generation: int = 0
+
+    def widget_key(self, *parts: object) -> str:
+        """Widget keys change when data or config are replaced, so widgets show the new values."""
+        return "_".join(str(p) for p in (self.generation, *parts))
+
+    def replace_config(self, config: RunConfig) -> None:
+        """Use another config on the same data (e.g. an uploaded YAML); stages recompute as needed."""
+        self.config = config
+        self.generation += 1
+
+    def load(
+        self, sheets: dict[str, pd.DataFrame], sources: dict[str, str], kind: str, config: RunConfig
+    ) -> None:
+        """Replace the data (and the config) and forget every stage computed on the old data."""
+        self.sheets, self.sources, self.kind, self.config = sheets, sources, kind, config
+        self.sheet_hashes = {name: content_hash(frame) for name, frame in sheets.items()}
+        self.stages.clear()
+        self.previous, self.explore_spec, self.explore_snapshot, self.exported = None, "", "", False
+        self.generation += 1
+
+
+def load_demo(ws: Workspace, kind: str, size: int | None = None, seed: int = 7) -> None:
+    """Generated demo data with its preset (stores: internal + external; DFUs: sales + dimensions)."""
+    sheets = dfu_demo(size or 5000, 36, seed) if kind == "dfu" else store_demo(size or 2000, seed)
+    sources = {name: f"demo {kind} data (seed {seed}), sheet '{name}'" for name in sheets}
+    ws.load(sheets, sources, kind, load_config(kind))
+
+
+def workspace() -> Workspace:
+    """This session's workspace (created on first use)."""
+    if WORKSPACE not in st.session_state:
+        st.session_state[WORKSPACE] = Workspace()
+    return st.session_state[WORKSPACE]
+
+
+# -- keys -----------------------------------------------------------------------------------
+
+
+def data_key(ws: Workspace) -> str:
+    sources = {n: (d.sheet, d.features) for n, d in ws.config.datasets.items()}
+    return content_hash(ws.sheet_hashes, ws.config.id_column, {n: str(v) for n, v in sources.items()})
+
+
+def prepare_key(ws: Workspace, name: str) -> str:
+    return content_hash(data_key(ws), ws.config.datasets[name].preprocess, ws.config.random_state)
+
+
+def cluster_key(ws: Workspace, name: str) -> str:
+    dataset = ws.config.datasets[name]
+    return content_hash(prepare_key(ws, name), dataset.cluster, ws.config.prefix(name))
+
+
+def merge_key(ws: Workspace) -> str:
+    return content_hash(*[cluster_key(ws, n) for n in ws.config.datasets], ws.config.merge)
+
+
+def explain_key(ws: Workspace) -> str:
+    labels = ws.config.labels.model_copy(update={"overrides": {}})
+    return content_hash(merge_key(ws), labels)
+
+
+def stability_key(ws: Workspace) -> str:
+    return content_hash(*[cluster_key(ws, n) for n in ws.config.datasets], ws.config.stability)
+
+
+def current(ws: Workspace, stage: str, key: str) -> Any | None:
+    """A stage's result if it was computed from the current data and options, else None."""
+    held = ws.stages.get(stage)
+    return held.value if held is not None and held.key == key else None
+
+
+@st.cache_resource(max_entries=24, show_spinner=False)
+def _cached(stage: str, key: str, _compute: Callable[[], Any]) -> Any:
+    """Stage results shared across sessions, keyed by content (the callable is not hashed)."""
+    return _compute()
+
+
+def _run(ws: Workspace, stage: str, key: str, compute: Callable[[], Any]) -> Any:
+    held = current(ws, stage, key)
+    if held is None:
+        held = _cached(stage, key, compute)
+        ws.stages[stage] = Stage(key, held)
+    return held
+
+
+# -- stages ---------------------------------------------------------------------------------
+
+
+def checked_tables(ws: Workspace) -> tuple[dict[str, ValidatedTable], list[Finding]]:
+    """Validated tables (DFU features built); raises UserInputError on bad input."""
+    return _run(ws, "checked", data_key(ws), lambda: check_sheets(ws.config, ws.sheets))
+
+
+def prepared(ws: Workspace, name: str) -> PreparedDataset:
+    tables, _ = checked_tables(ws)
+    config, seed = ws.config.datasets[name], ws.config.random_state
+    return _run(
+        ws,
+        f"prepared:{name}",
+        prepare_key(ws, name),
+        lambda: prepare_dataset(name, tables[name], config, seed),
+    )
+
+
+def clustered(ws: Workspace, name: str) -> ClusteredDataset:
+    data = prepared(ws, name)
+    config, prefix, seed = ws.config.datasets[name], ws.config.prefix(name), ws.config.random_state
+
+    def fit() -> ClusteredDataset:
+        ws.fits += 1
+        return cluster_dataset(data, config, prefix, seed)
+
+    return _run(ws, f"clustered:{name}", cluster_key(ws, name), fit)
+
+
+def merged(ws: Workspace) -> tuple[pd.DataFrame, Any]:
+    """Assignments (indexed by ID) and the merge result (None for one dataset)."""
+    results = {name: clustered(ws, name) for name in ws.config.datasets}
+    data = {name: prepared(ws, name) for name in ws.config.datasets}
+    key = merge_key(ws)
+    old = ws.stages.get("merged")
+    if old is not None and old.key != key and ws.config.labels.overrides:
+        ws.previous = PreviousRun(old.value[0]["final_cluster"], dict(ws.config.labels.overrides))
+    return _run(ws, "merged", key, lambda: combine_segments(results, data, ws.config))
+
+
+def explained(ws: Workspace) -> Explanation:
+    """Profiles, tests, rules and names; analyst names follow their stores across reruns."""
+    assignments, _ = merged(ws)
+    tables, _ = checked_tables(ws)
+    config = ws.config.model_copy(update={"labels": ws.config.labels.model_copy(update={"overrides": {}})})
+    explanation = _run(
+        ws,
+        "explained",
+        explain_key(ws),
+        lambda: explain_segments(assignments["final_cluster"], tables, config),
+    )
+    automatic = explanation.names.set_index("segment")["auto_label"]
+    final = assignments["final_cluster"]
+    if ws.previous is not None:
+        carried = segment_names(final, automatic, {}, ws.previous)
+        ws.config.labels.overrides = dict(
+            zip(
+                carried["segment"][carried["source"] == ANALYST],
+                carried["label"][carried["source"] == ANALYST],
+                strict=True,
+            )
+        )
+        ws.previous = None
+    names = segment_names(final, automatic, ws.config.labels.overrides)
+    return Explanation(
+        explanation.profiles, explanation.feature_tests, explanation.surrogate, names, explanation.notes
+    )
+
+
+def stability(ws: Workspace) -> pd.DataFrame:
+    data = {name: prepared(ws, name) for name in ws.config.datasets}
+    results = {name: clustered(ws, name) for name in ws.config.datasets}
+    return _run(ws, "stability", stability_key(ws), lambda: check_stability(data, results, ws.config))
+
+
+def run_result(ws: Workspace) -> RunResult:
+    """The whole run as the engine's RunResult (for export), with the analyst's names."""
+    _, findings = checked_tables(ws)
+    data = {name: prepared(ws, name) for name in ws.config.datasets}
+    results = {name: clustered(ws, name) for name in ws.config.datasets}
+    assignments, merge = merged(ws)
+    explanation = explained(ws)
+    named = with_segment_names(assignments, explanation.names).reset_index()
+    notes = [Finding("warning", "labels", note) for note in explanation.notes]
+    return RunResult(ws.config, data, results, merge, named, explanation, stability(ws), findings + notes)
+
+
+def progress(ws: Workspace) -> dict[str, bool]:
+    """Which steps of the workflow are done for the current data and options."""
+    names = list(ws.config.datasets)
+    done = {
+        "loaded": bool(ws.sheets) and current(ws, "checked", data_key(ws)) is not None,
+        "prepared": all(current(ws, f"prepared:{n}", prepare_key(ws, n)) is not None for n in names),
+        "clustered": all(current(ws, f"clustered:{n}", cluster_key(ws, n)) is not None for n in names),
+        "merged": current(ws, "merged", merge_key(ws)) is not None,
+        "labeled": current(ws, "explained", explain_key(ws)) is not None,
+        "exported": ws.exported,
+    }
+    done["prepared"] &= done["loaded"]
+    done["clustered"] &= done["prepared"]
+    done["merged"] &= done["clustered"]
+    done["labeled"] &= done["merged"]
+    return done

@@ -1,0 +1,88 @@
+"""Widgets every page shares: the page header, the progress strip, errors and guards."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import plotly.express as px
+import streamlit as st
+
+from clustering.errors import UserInputError
+from ui.state import STEPS, Workspace, progress, workspace
+
+PAGES = {
+    "loaded": ("pages/data.py", "Data"),
+    "prepared": ("pages/prepare.py", "Prepare"),
+    "clustered": ("pages/cluster.py", "Cluster"),
+    "merged": ("pages/merge.py", "Merge & compare"),
+    "labeled": ("pages/profiles.py", "Profiles & labels"),
+    "exported": ("pages/export.py", "Export"),
+}
+PALETTE = px.colors.qualitative.Dark24 + px.colors.qualitative.Light24
+NOISE_COLOR = "#9CA3AF"
+
+
+def page(name: str, title: str, intro: str) -> Workspace:
+    """Header of a page; remembers which page the analyst is on."""
+    ws = workspace()
+    ws.page = name
+    st.title(title)
+    st.caption(intro)
+    return ws
+
+
+def status_strip(ws: Workspace) -> None:
+    """One badge per workflow step, done or not, each linking to its page."""
+    done = progress(ws)
+    columns = st.columns(len(STEPS))
+    for column, step in zip(columns, STEPS, strict=True):
+        path, label = PAGES[step]
+        mark = "✅" if done[step] else "⬜"
+        column.page_link(path, label=f"{mark} {step}", help=f"Go to {label}")
+
+
+def require(ws: Workspace, step: str, message: str) -> None:
+    """Stop the page with a pointer to the page that does ``step`` when it is not done."""
+    if not progress(ws)[step]:
+        path, label = PAGES[step]
+        st.info(message)
+        st.page_link(path, label=f"Go to {label}", icon="➡️")
+        st.stop()
+
+
+def attempt(action: Callable[[], Any], *, spinner: str | None = None) -> Any | None:
+    """Run an engine call; show a user error as ``st.error`` (the session keeps its data)."""
+    try:
+        if spinner:
+            with st.spinner(spinner):
+                return action()
+        return action()
+    except UserInputError as error:
+        for line in str(error).splitlines():
+            st.error(line, icon="🚫")
+        return None
+
+
+def segment_colors(segments: list[str]) -> dict[str, str]:
+    """The same color for a segment on every chart and page: by sorted segment ID."""
+    ordered = sorted({str(s) for s in segments}, key=_natural)
+    colors = {segment: PALETTE[i % len(PALETTE)] for i, segment in enumerate(ordered)}
+    for segment in ordered:
+        if segment.endswith("0") and segment[:-1].isalpha():
+            colors[segment] = NOISE_COLOR  # HDBSCAN noise kept as segment 0
+    return colors
+
+
+def _natural(text: str) -> tuple:
+    """Sort 'I2' before 'I10'."""
+    import re
+
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text))
+
+
+def sample_note(shown: int, total: int, what: str = "points") -> None:
+    if shown < total:
+        st.caption(
+            f"ℹ️ Showing a fixed-seed random sample of {shown:,} of {total:,} {what} to keep the browser responsive."
+        )
