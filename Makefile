@@ -15,8 +15,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+DEMO ?= store
+
 run: install
-	$(VENV)/bin/streamlit run app.py --server.port $(PORT)
+	CLUSTERING_DEMO=$(DEMO) $(VENV)/bin/streamlit run app.py --server.port $(PORT)
 
 test: install
 	$(PY) -m ruff check .

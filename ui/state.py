@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +40,7 @@ from clustering.pipeline import (
 from clustering.validation import Finding, ValidatedTable
 
 WORKSPACE = "ws"
+DEMO_VARIABLE = "CLUSTERING_DEMO"  # "store" or "dfu": every new session starts on that demo data
 STEPS = ("loaded", "prepared", "clustered", "merged", "labeled", "exported")
 
 
@@ -110,7 +112,11 @@ def load_demo(ws: Workspace, kind: str, size: int | None = None, seed: int = 7) 
 def workspace() -> Workspace:
     """This session's workspace (created on first use)."""
     if WORKSPACE not in st.session_state:
-        st.session_state[WORKSPACE] = Workspace()
+        ws = Workspace()
+        demo = os.environ.get(DEMO_VARIABLE, "").strip()
+        if demo in ("store", "dfu"):
+            load_demo(ws, demo)
+        st.session_state[WORKSPACE] = ws
     return st.session_state[WORKSPACE]
 
 

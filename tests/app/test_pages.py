@@ -1,0 +1,255 @@
+"""Every page of the app with AppTest: the happy path on demo data and bad input, whose
+message must be specific and must leave what was loaded before intact."""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+import yaml
+
+from clustering.demo import store_demo
+from clustering.export import workbook_bytes
+from tests.app.conftest import button, errors, load_demo_stores, no_exceptions, run_to
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def workspace(at):
+    return at.session_state["ws"]
+
+
+def test_home_starts_the_demo_and_shows_the_status(app):
+    assert app.title[0].value.startswith("🧩 Clustering Studio")
+    assert next(p.label for p in app.get("page_link")) == "⬜ loaded"
+    button(app, "🏬 Start with demo stores").click().run()
+    no_exceptions(app)
+    assert app.title[0].value == "📂 Data"
+    assert set(workspace(app).sheets) == {"internal", "external", "truth"}
+    app.switch_page("pages/home.py").run()
+    assert next(p.label for p in app.get("page_link")) == "✅ loaded"
+
+
+def test_data_page_uploads_a_workbook_and_reports_findings(app):
+    sheets = store_demo(300, seed=2)
+    app.switch_page("pages/data.py").run()
+    app.file_uploader[0].set_value(("stores.xlsx", workbook_bytes(sheets), XLSX)).run()
+    assert app.selectbox(key="id_store").value == "store_id"
+    button(app, "Load and check").click().run()
+    no_exceptions(app)
+    assert not errors(app)
+    assert any("are in internal but not in external" in w.value for w in app.warning)
+    assert workspace(app).sources["internal"] == "stores.xlsx, sheet 'internal'"
+    assert any(e.label.startswith("internal: ") for e in app.expander)
+
+
+def test_data_page_bad_uploads_keep_the_loaded_data(app):
+    load_demo_stores(app)
+    before = workspace(app).sheets["internal"]
+    broken = store_demo(300, seed=2)
+    broken["internal"] = broken["internal"].rename(columns={"store_id": "shop"})
+    app.switch_page("pages/data.py").run()
+    app.radio(key="data_source").set_value("Upload files").run()
+    app.file_uploader[0].set_value(("broken.xlsx", workbook_bytes(broken), XLSX)).run()
+    app.selectbox(key="id_store").set_value("store_id").run() if "store_id" in app.selectbox(
+        key="id_store"
+    ).options else None
+    button(app, "Load and check").click().run()
+    no_exceptions(app)
+    assert workspace(app).sheets["internal"] is before  # nothing lost
+
+    app.file_uploader[0].set_value(("fake.xlsx", b"not a workbook", XLSX)).run()
+    no_exceptions(app)
+    assert any("fake.xlsx is not a readable Excel workbook" in e for e in errors(app))
+    assert workspace(app).sheets["internal"] is before
+
+
+def test_data_page_missing_id_column_suggests_the_near_match(app):
+    sheets = store_demo(300, seed=2)
+    sheets["external"] = sheets["external"].rename(columns={"store_id": "Store ID"})
+    app.switch_page("pages/data.py").run()
+    app.file_uploader[0].set_value(("stores.xlsx", workbook_bytes(sheets), XLSX)).run()
+    assert app.selectbox(key="id_store").value == "store_id"
+    button(app, "Load and check").click().run()
+    no_exceptions(app)
+    message = next(e for e in errors(app) if "sheet 'external'" in e)
+    assert "ID column 'store_id' is missing" in message and "A column named 'Store ID' exists" in message
+    assert not workspace(app).sheets
+
+
+def test_prepare_page_runs_and_reports_each_step(app):
+    load_demo_stores(app)
+    run_to(app, "prepared")
+    no_exceptions(app)
+    assert "What each step did" in [m.value.strip("*") for m in app.markdown]
+    steps = app.dataframe[0].value
+    assert {"drop", "impute", "clip"} <= set(steps["step"])
+    assert workspace(app).stages["prepared:internal"].value.matrix.shape[0] > 0
+
+
+def test_prepare_page_bad_options_explain_and_keep_results(app):
+    load_demo_stores(app)
+    run_to(app, "prepared")
+    kept = workspace(app).stages["prepared:internal"]
+    generation = workspace(app).generation
+    app.multiselect(key=f"{generation}_internal_include").set_value(["fiscal_weeks"]).run()
+    button(app, "Prepare internal").click().run()
+    no_exceptions(app)
+    assert any("Every feature column was dropped" in e for e in errors(app))
+    assert workspace(app).stages["prepared:internal"] is kept
+
+
+def test_cluster_page_shows_k_selection_and_plot_options_refit_nothing(app):
+    load_demo_stores(app)
+    run_to(app, "clustered")
+    no_exceptions(app)
+    assert any(m.value.startswith("**k = ") for m in app.markdown)
+    ws = workspace(app)
+    fits, key = ws.fits, ws.stages["clustered:internal"].key
+    assert fits == 2
+    generation = ws.generation
+    app.selectbox(key=f"{generation}_internal_plot_proj").set_value("tsne").run()
+    app.radio(key=f"{generation}_internal_plot_dims").set_value(3).run()
+    app.toggle(key=f"{generation}_internal_plot_violin").set_value(True).run()
+    no_exceptions(app)
+    assert ws.fits == fits and ws.stages["clustered:internal"].key == key
+
+
+def test_cluster_page_k_larger_than_rows_is_explained(app):
+    load_demo_stores(app, stores=120)
+    run_to(app, "prepared")
+    app.switch_page("pages/cluster.py").run()
+    generation = workspace(app).generation
+    app.toggle(key=f"{generation}_internal_c_fixed").set_value(True).run()
+    app.number_input(key=f"{generation}_internal_c_k").set_value(90).run()
+    button(app, "Run clustering on internal").click().run()
+    no_exceptions(app)
+    assert any("k = 90 needs at least 180 rows" in e for e in errors(app))
+    assert workspace(app).sheets  # the data is still there
+
+
+def test_merge_page_compares_before_and_after(app):
+    load_demo_stores(app)
+    run_to(app, "merged")
+    assert app.metric[0].label == "Merged segments"
+    assert "**Merge log**" in [m.value for m in app.markdown]
+    assignments, merge = workspace(app).stages["merged"].value
+    assert assignments["final_cluster"].value_counts().min() >= merge.min_size
+
+
+def test_merge_page_minimum_larger_than_the_data_warns(app):
+    load_demo_stores(app)
+    run_to(app, "clustered")
+    app.switch_page("pages/merge.py").run()
+    generation = workspace(app).generation
+    app.radio(key=f"{generation}_merge_unit").set_value("stores").run()
+    app.number_input(key=f"{generation}_merge_rows").set_value(100_000).run()
+    button(app, "Merge").click().run()
+    no_exceptions(app)
+    assert any("No merged segment reaches the minimum size" in w.value for w in app.warning)
+
+
+def test_profiles_page_names_show_in_the_editor_and_overview(app):
+    load_demo_stores(app)
+    run_to(app, "merged")
+    app.switch_page("pages/profiles.py").run()
+    no_exceptions(app)
+    ws = workspace(app)
+    segment = ws.stages["explained"].value.names["segment"].iloc[0]
+    ws.config.labels.overrides = {segment: "Heartland"}
+    app.run()
+    no_exceptions(app)
+    tables = [d.value for d in app.dataframe]
+    overview = next(t for t in tables if {"label", "size", "top_features"} <= set(t.columns))
+    assert overview.set_index("segment").loc[segment, "label"] == "Heartland"
+    assert overview.set_index("segment").loc[segment, "source"] == "analyst"
+
+
+def test_profiles_page_without_results_points_back(app):
+    load_demo_stores(app)
+    app.switch_page("pages/profiles.py").run()
+    no_exceptions(app)
+    assert app.info[0].value.startswith("Merge the segments first")
+
+
+def test_explore_page_samples_and_says_so(app):
+    load_demo_stores(app, stores=1500)
+    run_to(app, "merged")
+    app.switch_page("pages/explore.py").run()
+    no_exceptions(app)
+    generation = workspace(app).generation
+    app.slider(key=f"{generation}_explore_rows").set_value(1000).run()
+    no_exceptions(app)
+    notes = [c.value for c in app.caption]
+    assert any("random sample of 1,000 of 1,500 rows" in note for note in notes), notes
+
+
+def test_explore_page_before_clustering_points_back(app):
+    app.switch_page("pages/explore.py").run()
+    no_exceptions(app)
+    assert app.info[0].value.startswith("Merge the segments first")
+
+
+def test_export_page_downloads_and_yaml_reproduces_the_labels(app):
+    load_demo_stores(app)
+    run_to(app, "merged")
+    app.switch_page("pages/export.py").run()
+    no_exceptions(app)
+    labels = [b.label for b in app.get("download_button")]
+    assert labels[0].startswith("⬇️ Results workbook")
+    ws = workspace(app)
+    first = ws.stages["merged"].value[0]["final_cluster"].copy()
+    exported = ws.config.to_yaml()
+
+    ws.config.random_state = 999  # the analyst changed things since
+    app.file_uploader[0].set_value(("run.yml", exported.encode(), "application/x-yaml")).run()
+    button(app, "Use this config").click().run()
+    no_exceptions(app)
+    assert ws.config.random_state == yaml.safe_load(exported)["random_state"]
+    again = ws.stages["merged"].value[0]["final_cluster"]
+    pd.testing.assert_series_equal(first, again)
+
+
+def test_export_page_bad_yaml_is_explained_and_config_kept(app):
+    load_demo_stores(app)
+    run_to(app, "merged")
+    app.switch_page("pages/export.py").run()
+    ws = workspace(app)
+    before = ws.config
+    app.file_uploader[0].set_value(("bad.yml", b"datasets: [1, 2", "application/x-yaml")).run()
+    button(app, "Use this config").click().run()
+    no_exceptions(app)
+    assert any("bad.yml is not valid YAML" in e for e in errors(app))
+    app.file_uploader[0].set_value(("typo.yml", b"colour: blue\n", "application/x-yaml")).run()
+    button(app, "Use this config").click().run()
+    assert any("unknown key 'colour'" in e for e in errors(app))
+    assert ws.config is before
+
+
+def test_workbook_download_has_the_names(app):
+    load_demo_stores(app)
+    run_to(app, "merged")
+    ws = workspace(app)
+    app.switch_page("pages/profiles.py").run()
+    segment = ws.stages["explained"].value.names["segment"].iloc[1]
+    ws.config.labels.overrides = {segment: "Weekend traffic"}
+    from clustering.export import result_sheets
+    from ui.state import run_result
+
+    sheets = result_sheets(run_result(ws))
+    data = io.BytesIO(workbook_bytes(sheets))
+    assignments = pd.read_excel(data, sheet_name="assignments", engine="calamine")
+    assert (assignments["segment_name"] == "Weekend traffic").sum() == (
+        assignments["final_cluster"] == segment
+    ).sum()
+
+
+def test_make_run_starts_on_demo_data(monkeypatch):
+    monkeypatch.setenv("CLUSTERING_DEMO", "dfu")
+    at = new_app().run()
+    no_exceptions(at)
+    assert set(workspace(at).sheets) == {"sales_monthly", "dim_dfu", "dim_item", "truth"}
+    assert next(p.label for p in at.get("page_link")) == "⬜ loaded"
+    at.switch_page("pages/data.py").run()
+    no_exceptions(at)
+    assert any("DFU(s) have fewer than 12 months" in w.value for w in at.warning)
