@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from ui.state import load_demo
-from ui.widgets import page, status_strip
+from ui.state import checked_tables, load_demo
+from ui.widgets import attempt, page, status_strip
 
 ws = page(
     "home", "🧩 Clustering Studio", "Segment stores and demand units, explain the segments, export them."
@@ -22,6 +22,8 @@ if right.button("📦 Start with demo DFUs", width="stretch"):
     st.switch_page("pages/data.py")
 
 st.subheader("Your run so far")
+if ws.sheets:
+    attempt(lambda: checked_tables(ws))
 status_strip(ws)
 if ws.sheets:
     st.caption("Loaded: " + "; ".join(ws.sources.values()))

@@ -10,7 +10,7 @@ import yaml
 
 from clustering.demo import store_demo
 from clustering.export import workbook_bytes
-from tests.app.conftest import button, errors, load_demo_stores, no_exceptions, run_to
+from tests.app.conftest import button, errors, load_demo_stores, new_app, no_exceptions, run_to
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -249,7 +249,7 @@ def test_make_run_starts_on_demo_data(monkeypatch):
     at = new_app().run()
     no_exceptions(at)
     assert set(workspace(at).sheets) == {"sales_monthly", "dim_dfu", "dim_item", "truth"}
-    assert next(p.label for p in at.get("page_link")) == "⬜ loaded"
+    assert next(p.label for p in at.get("page_link")) == "✅ loaded"
     at.switch_page("pages/data.py").run()
     no_exceptions(at)
     assert any("DFU(s) have fewer than 12 months" in w.value for w in at.warning)
