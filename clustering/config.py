@@ -230,6 +230,27 @@ class StabilityConfig(StrictModel):
     threshold: float = Field(0.6, gt=0, lt=1)
 
 
+class WriteBackConfig(StrictModel):
+    """Where segments are written back (see clustering.writeback)."""
+
+    table: str = "dim_dfu"
+    key_column: str | None = None
+    column: str = "cluster_assignment"
+    value: Literal["label", "segment"] = "label"
+    history_table: str = "segment_assignments"
+
+
+class DatabaseConfig(StrictModel):
+    """Tables of a run that reads from a database (the URL is never part of the config)."""
+
+    tables: dict[str, str] = Field(default_factory=dict)
+    schema_name: str | None = None
+    pushdown: bool = True
+    statement_timeout_seconds: float = Field(60.0, gt=0)
+    preview_rows: int = Field(1000, ge=1, le=1_000_000)
+    write_back: WriteBackConfig = Field(default_factory=WriteBackConfig)
+
+
 class RunConfig(StrictModel):
     """The whole run: one or two datasets keyed by name, the merge, and the seed."""
 
@@ -243,6 +264,7 @@ class RunConfig(StrictModel):
     merge: MergeConfig = Field(default_factory=MergeConfig)
     labels: LabelsConfig = Field(default_factory=LabelsConfig)
     stability: StabilityConfig = Field(default_factory=StabilityConfig)
+    database: DatabaseConfig = Field(default_factory=DatabaseConfig)
 
     @field_validator("datasets")
     @classmethod

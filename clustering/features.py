@@ -193,6 +193,13 @@ def _month_tables(width: int, first_calendar: int) -> tuple[np.ndarray, np.ndarr
     return after @ onehot, (after * t) @ onehot, calendar
 
 
+AGGREGATES = (
+    "first", "total", "squares", "slope", "head6", "tail6", "first_year", "last_year", "recent3",
+    "slope_first_half", "slope_second_half", "explained", "month_groups", "index_mean", "index_square_mean",
+    "peak_month", "yoy_correlation", "zeros", "outliers", "volume_min", "volume_max", "volume_median",
+)  # fmt: skip
+
+
 def _range_sums(y: np.ndarray, first: np.ndarray) -> dict[str, np.ndarray]:
     """Every sum and slope over a contiguous range of months, from one pair of prefix sums
     (freed on return, so later steps have the memory)."""
@@ -203,50 +210,35 @@ def _range_sums(y: np.ndarray, first: np.ndarray) -> dict[str, np.ndarray]:
     return {
         "total": ranges.total(first, end),
         "slope": np.nan_to_num(ranges.slope(first, end)),
-        "head": ranges.total(first, first + 6) / 6,
-        "tail": ranges.total(end - 6, end) / 6,
+        "head6": ranges.total(first, np.minimum(first + 6, width)),
+        "tail6": ranges.total(end - 6, end),
         "first_year": ranges.total(first, np.minimum(first + 12, width)),
-        "last_year": ranges.total(end - 12, end),
-        "acceleration": ranges.slope(middle, end) - ranges.slope(first, middle),
-        "recent": ranges.total(end - 3, end) / 3,
-        "before_recent": ranges.total(first, end - 3),
+        "last_year": ranges.total(np.maximum(end - 12, 0), end),
+        "recent3": ranges.total(end - 3, end),
+        "slope_first_half": ranges.slope(first, middle),
+        "slope_second_half": ranges.slope(middle, end),
     }
 
 
-def grid_features(grid: DemandGrid) -> pd.DataFrame:
-    """Every demand feature of every DFU on the grid (see the module docstring)."""
-    y = grid.units
-    n, width = y.shape
-    first = grid.first.astype(np.int64)
-    end = np.full(n, width)
+def trend_terms(first: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Months of history, mean month index, and sum of squared month deviations (closed forms)."""
+    end = np.full(len(first), width)
     count = (end - first).astype(np.float64)
-    sums = _range_sums(y, first)
-    out: dict[str, np.ndarray] = {}
-
-    total, slope = sums["total"], sums["slope"]
-    mean = total / count
-    syy = np.maximum(np.einsum("ij,ij->i", y, y) - total * mean, 0.0)
-    std = np.sqrt(syy / count)
-    out |= {
-        "volume_mean": mean,
-        "volume_median": _from_first(y, first, np.median),
-        "volume_std": std,
-        "cv": _safe_divide(std, mean),
-        "volume_min": _from_first(y, first, np.min),
-        "volume_max": y.max(axis=1),
-        "volume_total": total,
-    }
-
     t_mean = _sum_t(first, end) / count
     sxx = _sum_t2(first, end) - _sum_t(first, end) ** 2 / count
-    sse = np.maximum(syy - slope**2 * sxx, 0.0)
-    slope_norm = _safe_divide(slope, mean)
-    out |= {
-        "trend_slope_norm": slope_norm,
-        "trend_pct_change": _safe_divide(sums["tail"] - sums["head"], sums["head"]),
-        "trend_direction": np.where(np.abs(np.nan_to_num(slope_norm)) < FLAT_SLOPE, 0.0, np.sign(slope_norm)),
-        "trend_r2": 1 - _safe_divide(sse, syy),
-    }
+    return count, t_mean, sxx
+
+
+def grid_aggregates(grid: DemandGrid) -> pd.DataFrame:
+    """Per DFU, the sums and per-row statistics every feature is finished from (``AGGREGATES``);
+    ``clustering.pushdown`` computes the same table inside a database."""
+    y = grid.units
+    width = y.shape[1]
+    first = grid.first.astype(np.int64)
+    count, t_mean, _ = trend_terms(first, width)
+    out: dict[str, np.ndarray] = {"first": first.astype(np.float64), **_range_sums(y, first)}
+    slope, mean = out["slope"], out["total"] / count
+    out["squares"] = np.einsum("ij,ij->i", y, y)
 
     month_count_by_first, month_t_by_first, calendar = _month_tables(width, grid.first_month.month - 1)
     month_count = month_count_by_first[first]
@@ -254,40 +246,83 @@ def grid_features(grid: DemandGrid) -> pd.DataFrame:
         month_t_by_first[first] - t_mean[:, None] * month_count
     )
     month_mean = _safe_divide(month_sum, month_count)
-    explained = np.nansum(month_count * (month_mean - mean[:, None]) ** 2, axis=1)
-    eta2 = _safe_divide(explained, sse)
-    adjusted = 1 - (1 - eta2) * _safe_divide(count - 1, count - (month_count > 0).sum(axis=1))
-    peak = np.nanargmax(np.where(month_count > 0, month_mean, -np.inf), axis=1) + 1
+    index = _safe_divide(month_mean, mean[:, None])
     out |= {
-        "seasonality_strength": np.clip(np.nan_to_num(adjusted), 0.0, 1.0),
-        "peak_month": peak.astype(np.float64),
-        "seasonal_index_std": np.nanstd(_safe_divide(month_mean, mean[:, None]), axis=1),
+        "explained": np.nansum(month_count * (month_mean - mean[:, None]) ** 2, axis=1),
+        "month_groups": (month_count > 0).sum(axis=1).astype(np.float64),
+        "index_mean": np.nanmean(index, axis=1),
+        "index_square_mean": np.nanmean(index**2, axis=1),
+        "peak_month": (np.nanargmax(np.where(month_count > 0, month_mean, -np.inf), axis=1) + 1).astype(
+            np.float64
+        ),
         "yoy_correlation": _year_over_year(y, slope, t_mean, count),
     }
-
-    irregular_std = np.sqrt(np.maximum(sse - explained, 0.0) / count)
+    syy = np.maximum(out["squares"] - out["total"] * mean, 0.0)
+    _, _, sxx = trend_terms(first, width)
+    within = np.maximum(syy - slope**2 * sxx - out["explained"], 0.0)
     history = np.arange(width)[None, :] >= first[:, None]
-    beyond = _irregular_outliers(y, slope, t_mean, np.nan_to_num(month_mean), calendar, irregular_std)
+    beyond = _irregular_outliers(y, slope, t_mean, np.nan_to_num(month_mean), calendar, within / count)
     beyond &= history
-    zeros = ((y == 0) & history).sum(axis=1)
     out |= {
-        "zero_share": zeros / count,
-        "adi": count / np.maximum(count - zeros, 1),
-        "outlier_count": np.where(irregular_std > 0, beyond.sum(axis=1), 0).astype(np.float64),
-        "residual_cv": _safe_divide(irregular_std, mean),
+        "zeros": ((y == 0) & history).sum(axis=1).astype(np.float64),
+        "outliers": np.where(within > 0, beyond.sum(axis=1), 0).astype(np.float64),
+        "volume_min": _from_first(y, first, np.min),
+        "volume_max": y.max(axis=1),
+        "volume_median": _from_first(y, first, np.median),
     }
+    return pd.DataFrame(out, index=grid.ids)[list(AGGREGATES)]
 
+
+def finish_features(aggregates: pd.DataFrame, width: int) -> pd.DataFrame:
+    """Every demand feature from the per-DFU aggregates (cheap, vectorized, row by row)."""
+    a = {name: aggregates[name].to_numpy(dtype=np.float64) for name in AGGREGATES}
+    first = a["first"].astype(np.int64)
+    count, _, sxx = trend_terms(first, width)
+    total, slope = a["total"], a["slope"]
+    mean = total / count
+    syy = np.maximum(a["squares"] - total * mean, 0.0)
+    std = np.sqrt(syy / count)
+    sse = np.maximum(syy - slope**2 * sxx, 0.0)
+    slope_norm = _safe_divide(slope, mean)
+    head, tail = a["head6"] / 6, a["tail6"] / 6
+    eta2 = _safe_divide(a["explained"], sse)
+    adjusted = 1 - (1 - eta2) * _safe_divide(count - 1, count - a["month_groups"])
+    within = np.maximum(sse - a["explained"], 0.0)
     years = (count - 12) / 12
-    first_year, last_year = sums["first_year"], sums["last_year"]
     with np.errstate(invalid="ignore", divide="ignore"):
-        cagr = np.where((count >= 24) & (first_year > 0), (last_year / first_year) ** (1 / years) - 1, np.nan)
-    out |= {
+        ratio = a["last_year"] / a["first_year"]
+        cagr = np.where((count >= 24) & (a["first_year"] > 0), ratio ** (1 / years) - 1, np.nan)
+    out = {
+        "volume_mean": mean,
+        "volume_median": a["volume_median"],
+        "volume_std": std,
+        "cv": _safe_divide(std, mean),
+        "volume_min": a["volume_min"],
+        "volume_max": a["volume_max"],
+        "volume_total": total,
+        "trend_slope_norm": slope_norm,
+        "trend_pct_change": _safe_divide(tail - head, head),
+        "trend_direction": np.where(np.abs(np.nan_to_num(slope_norm)) < FLAT_SLOPE, 0.0, np.sign(slope_norm)),
+        "trend_r2": 1 - _safe_divide(sse, syy),
+        "seasonality_strength": np.clip(np.nan_to_num(adjusted), 0.0, 1.0),
+        "peak_month": a["peak_month"],
+        "seasonal_index_std": np.sqrt(np.maximum(a["index_square_mean"] - a["index_mean"] ** 2, 0.0)),
+        "yoy_correlation": a["yoy_correlation"],
+        "zero_share": a["zeros"] / count,
+        "adi": count / np.maximum(count - a["zeros"], 1),
+        "outlier_count": a["outliers"],
+        "residual_cv": _safe_divide(np.sqrt(within / count), mean),
         "cagr": cagr,
-        "acceleration": _safe_divide(sums["acceleration"], mean),
-        "recent_vs_history": _safe_divide(sums["recent"], sums["before_recent"] / (count - 3)),
+        "acceleration": _safe_divide(a["slope_second_half"] - a["slope_first_half"], mean),
+        "recent_vs_history": _safe_divide(a["recent3"] / 3, (total - a["recent3"]) / (count - 3)),
         "history_months": count,
     }
-    return pd.DataFrame(out, index=grid.ids)
+    return pd.DataFrame(out, index=aggregates.index)
+
+
+def grid_features(grid: DemandGrid) -> pd.DataFrame:
+    """Every demand feature of every DFU on the grid (see the module docstring)."""
+    return finish_features(grid_aggregates(grid), grid.months)
 
 
 def _irregular_outliers(
@@ -296,18 +331,19 @@ def _irregular_outliers(
     t_mean: np.ndarray,
     month_mean: np.ndarray,
     calendar: np.ndarray,
-    irregular_std: np.ndarray,
+    irregular_var: np.ndarray,
 ) -> np.ndarray:
     """Cells whose irregular part (y minus trend minus month-of-year mean) lies more than
-    OUTLIER_SIGMAS standard deviations from zero; computed in cache-sized row blocks."""
+    OUTLIER_SIGMAS standard deviations from zero (compared squared, as SQL does); computed
+    in cache-sized row blocks."""
     t = np.arange(y.shape[1], dtype=np.float64)
     beyond = np.empty(y.shape, dtype=bool)
     for block in range(0, len(y), ROW_BLOCK):
         rows = slice(block, block + ROW_BLOCK)
         irregular = y[rows] - slope[rows, None] * (t[None, :] - t_mean[rows, None])
         irregular -= month_mean[rows][:, calendar]
-        np.abs(irregular, out=irregular)
-        beyond[rows] = irregular > OUTLIER_SIGMAS * irregular_std[rows, None]
+        np.square(irregular, out=irregular)
+        beyond[rows] = irregular > OUTLIER_SIGMAS**2 * irregular_var[rows, None]
     return beyond
 
 

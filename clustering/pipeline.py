@@ -12,11 +12,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sqlalchemy.engine import Engine
 
 from clustering.config import DatasetConfig, RunConfig, resolve_size
+from clustering.database import read_table
 from clustering.density import DensityResult, fit_density
 from clustering.errors import UserInputError
-from clustering.features import demand_features
+from clustering.features import demand_features, join_attributes
 from clustering.kselection import KSelection, select_k
 from clustering.labels import PreviousRun, automatic_labels, segment_names
 from clustering.merging import MergeResult, merge_segments
@@ -31,7 +33,8 @@ from clustering.profiling import (
     surrogate_rules,
     top_features,
 )
-from clustering.sources import read_table
+from clustering.pushdown import pushdown_features
+from clustering.sources import read_table as read_file
 from clustering.stability import segment_stability
 from clustering.validation import Finding, ValidatedTable, check_table, compare_ids
 
@@ -198,9 +201,37 @@ def dataset_sources(
 
 def load_tables(config: RunConfig, input_path: str | Path | None = None) -> dict[str, pd.DataFrame]:
     """Read every table the run needs, keyed by sheet (see ``dataset_sources``)."""
-    return {
-        key: read_table(path, sheet) for key, (path, sheet) in dataset_sources(config, input_path).items()
-    }
+    return {key: read_file(path, sheet) for key, (path, sheet) in dataset_sources(config, input_path).items()}
+
+
+def precomputed_key(dataset: str) -> str:
+    """Key of a dataset's DFU features computed elsewhere (in the database)."""
+    return f"{dataset}.features"
+
+
+def database_sheets(engine: Engine, config: RunConfig) -> dict[str, pd.DataFrame]:
+    """Every table the run needs, read from the database (``database.tables`` maps sheet
+    names to tables); DFU features are computed in the database when ``pushdown`` is on."""
+    db = config.database
+    sheets: dict[str, pd.DataFrame] = {}
+    for name, dataset in config.datasets.items():
+        wanted = [dataset.sheet or name]
+        if dataset.features is not None:
+            wanted = [j.sheet for j in dataset.features.attributes]
+            sales = db.tables.get(dataset.features.sales_sheet, dataset.features.sales_sheet)
+            if db.pushdown:
+                features, dropped = pushdown_features(engine, sales, dataset.features, db.schema_name)
+                features = features.set_index(dataset.features.id_column)
+                features.attrs["dropped"] = dropped
+                sheets[precomputed_key(name)] = features
+            else:
+                wanted.append(dataset.features.sales_sheet)
+        for sheet in wanted:
+            table = db.tables.get(sheet, sheet)
+            sheets[sheet] = read_table(
+                engine, table, schema=db.schema_name, timeout=db.statement_timeout_seconds
+            )
+    return sheets
 
 
 def dataset_tables(
@@ -215,7 +246,12 @@ def dataset_tables(
                 raise UserInputError(f"No table was given for dataset '{name}' (sheet '{key}').")
             tables[name] = sheets[key]
             continue
-        table, dropped = demand_features(sheets, dataset.features)
+        precomputed = sheets.get(precomputed_key(name))
+        if precomputed is not None:
+            table = join_attributes(precomputed.copy(), sheets, dataset.features).reset_index()
+            dropped = precomputed.attrs.get("dropped", [])
+        else:
+            table, dropped = demand_features(sheets, dataset.features)
         table.attrs["source"] = f"{name} (features from '{dataset.features.sales_sheet}')"
         tables[name] = table
         if dropped:

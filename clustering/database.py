@@ -1,0 +1,284 @@
+"""Databases through SQLAlchemy: connect, browse, read safely, and write demo warehouses.
+
+Safety rules: table and column names are only ever taken from what the database itself
+lists (so a name can't smuggle SQL in), filter values are bound parameters, and a typed
+query must be one read-only SELECT (checked by parsing it with sqlglot), which then runs
+in a read-only transaction where the dialect has one (PostgreSQL, SQLite), with a
+statement timeout, fetching at most the preview row limit. Passwords never appear in
+messages: URLs are shown with the password masked.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import tomllib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy as sa
+import sqlglot
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlglot import exp
+
+from clustering.errors import UserInputError
+
+URL_VARIABLE = "CLUSTERING_DB_URL"
+SECRETS = Path(".streamlit/secrets.toml")
+FILTER_OPERATORS = ("=", "!=", "<", "<=", ">", ">=", "in", "like")
+WRITES = (
+    exp.Insert,
+    exp.Update,
+    exp.Delete,
+    exp.Merge,
+    exp.Create,
+    exp.Drop,
+    exp.Alter,
+    exp.Command,
+    exp.TruncateTable,
+)
+DIALECTS = {
+    "postgresql": "postgres",
+    "sqlite": "sqlite",
+    "duckdb": "duckdb",
+    "mysql": "mysql",
+    "trino": "trino",
+}
+
+
+def masked(url: str | sa.URL) -> str:
+    """The URL with its password hidden, for messages and the UI."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL at all: show nothing of it
+        return "(unreadable database URL)"
+
+
+def resolve_url(explicit: str | None = None, secrets: Path = SECRETS) -> str | None:
+    """The database URL: given explicitly, else $CLUSTERING_DB_URL, else secrets.toml's
+    ``[connections.sql] url``."""
+    if explicit:
+        return explicit
+    if os.environ.get(URL_VARIABLE):
+        return os.environ[URL_VARIABLE]
+    if secrets.is_file():
+        data = tomllib.loads(secrets.read_text(encoding="utf-8"))
+        return data.get("connections", {}).get("sql", {}).get("url")
+    return None
+
+
+def connect(url: str) -> Engine:
+    """An engine for ``url``, checked with a trivial query; failures name the masked URL."""
+    try:
+        engine = sa.create_engine(url)
+        with engine.connect() as connection:
+            connection.execute(sa.select(sa.literal(1)))
+        return engine
+    except sa.exc.ArgumentError:
+        raise UserInputError(
+            f"'{masked(url)}' is not a database URL, e.g. sqlite:///demo.db or postgresql+psycopg://user@host/db."
+        ) from None
+    except sa.exc.NoSuchModuleError:
+        raise UserInputError(
+            f"No driver for '{masked(url)}': install it (duckdb-engine, psycopg...)."
+        ) from None
+    except sa.exc.SQLAlchemyError as error:
+        reason = str(getattr(error, "orig", error)).splitlines()[0]
+        raise UserInputError(f"Cannot connect to {masked(url)}: {reason}") from None
+
+
+def schemas(engine: Engine) -> list[str]:
+    return sorted(sa.inspect(engine).get_schema_names())
+
+
+def tables(engine: Engine, schema: str | None = None) -> list[str]:
+    inspector = sa.inspect(engine)
+    return sorted(inspector.get_table_names(schema=schema) + inspector.get_view_names(schema=schema))
+
+
+def _checked_table(engine: Engine, name: str, schema: str | None) -> sa.TableClause:
+    known = tables(engine, schema)
+    if name not in known:
+        raise UserInputError(f"Table '{name}' does not exist. Tables: {', '.join(known) or 'none'}.")
+    return sa.table(name, schema=schema)
+
+
+def columns(engine: Engine, name: str, schema: str | None = None) -> list[str]:
+    """Column names of a listed table, read from an empty result (works on every dialect)."""
+    table = _checked_table(engine, name, schema)
+    with engine.connect() as connection:
+        return list(connection.execute(sa.select(sa.text("*")).select_from(table).where(sa.false())).keys())
+
+
+def table_ref(engine: Engine, name: str, schema: str | None = None) -> sa.TableClause:
+    """A table with its real columns, for building queries from known identifiers only."""
+    return sa.table(name, *[sa.column(c) for c in columns(engine, name, schema)], schema=schema)
+
+
+def _filter(table: sa.TableClause, column: str, operator: str, value: object) -> sa.ColumnElement:
+    if column not in table.c:
+        raise UserInputError(
+            f"Column '{column}' is not in table '{table.name}'. Columns: {', '.join(table.c.keys())}."
+        )
+    if operator not in FILTER_OPERATORS:
+        raise UserInputError(
+            f"Filter operator '{operator}' is not allowed; use one of {', '.join(FILTER_OPERATORS)}."
+        )
+    target = table.c[column]
+    if operator == "in":
+        return target.in_(list(value) if isinstance(value, list | tuple | set) else [value])
+    if operator == "like":
+        return target.like(str(value))
+    return target.op(operator)(sa.bindparam(None, value))
+
+
+def read_table(
+    engine: Engine,
+    name: str,
+    wanted: Sequence[str] | None = None,
+    filters: Sequence[tuple[str, str, object]] = (),
+    limit: int | None = None,
+    schema: str | None = None,
+    timeout: float = 60.0,
+) -> pd.DataFrame:
+    """Rows of a table: chosen columns, filters as (column, operator, value), optional limit."""
+    table = table_ref(engine, name, schema)
+    missing = [c for c in wanted or [] if c not in table.c]
+    if missing:
+        raise UserInputError(f"Table '{name}' has no column(s) {', '.join(missing)}.")
+    query = sa.select(*(table.c[c] for c in wanted)) if wanted else sa.select(table)
+    query = query.where(*[_filter(table, c, op, v) for c, op, v in filters])
+    if limit is not None:
+        query = query.limit(limit)
+    with read_only(engine, timeout) as connection:
+        frame = pd.read_sql(query, connection)
+    frame.attrs["source"] = f"table '{name}'"
+    return frame
+
+
+def check_select(sql: str, dialect: str = "") -> str:
+    """The SQL text if it is exactly one read-only SELECT; else a user error saying why."""
+    if not sql.strip():
+        raise UserInputError("The query is empty: write one SELECT statement.")
+    try:
+        statements = [s for s in sqlglot.parse(sql, read=DIALECTS.get(dialect)) if s is not None]
+    except sqlglot.errors.ParseError as error:
+        raise UserInputError(f"The query cannot be parsed: {str(error).splitlines()[0]}") from None
+    if len(statements) != 1:
+        raise UserInputError(
+            f"Only one statement may run; this text has {len(statements)}. Remove the extra ';' statements."
+        )
+    statement = statements[0]
+    if not isinstance(statement, exp.Query):
+        raise UserInputError(f"Only a SELECT may run here, not {statement.key.upper()}.")
+    if any(isinstance(node, WRITES) for node in statement.walk()):
+        raise UserInputError(
+            "The query writes to the database (INSERT, UPDATE, DELETE, DDL...): only reading is allowed."
+        )
+    if statement.find(exp.Into) is not None:
+        raise UserInputError("SELECT ... INTO creates a table: only reading is allowed.")
+    return sql.strip().rstrip(";")
+
+
+@contextmanager
+def _timeout(connection: Connection, seconds: float) -> Iterator[None]:
+    """Interrupt the running statement after ``seconds`` (PostgreSQL uses statement_timeout)."""
+    driver = connection.connection.driver_connection
+    driver = getattr(driver, "_ConnectionWrapper__c", driver)  # duckdb_engine wraps the connection
+    interrupt = getattr(driver, "interrupt", None)
+    timer = threading.Timer(seconds, interrupt) if interrupt is not None else None
+    if timer is not None:
+        timer.start()
+    try:
+        yield
+    finally:
+        if timer is not None:
+            timer.cancel()
+
+
+@contextmanager
+def read_only(engine: Engine, timeout: float = 60.0) -> Iterator[Connection]:
+    """A connection in a read-only transaction where the dialect allows, with a timeout."""
+    dialect = engine.dialect.name
+    with engine.connect() as connection:
+        if dialect == "postgresql":
+            connection.execute(sa.text("SET TRANSACTION READ ONLY"))
+            connection.execute(sa.text(f"SET LOCAL statement_timeout = {int(timeout * 1000)}"))
+        elif dialect == "sqlite":
+            connection.exec_driver_sql("PRAGMA query_only = ON")
+        try:
+            with _timeout(connection, timeout):
+                yield connection
+        except sa.exc.OperationalError as error:
+            text = str(getattr(error, "orig", error)).lower()
+            if "interrupt" in text or "timeout" in text or "cancel" in text:
+                raise UserInputError(
+                    f"The query ran longer than {timeout:g} s and was stopped. Narrow it down."
+                ) from None
+            raise UserInputError(
+                f"The database refused the query: {str(error.orig).splitlines()[0]}"
+            ) from None
+        finally:
+            if dialect == "sqlite":
+                connection.exec_driver_sql("PRAGMA query_only = OFF")
+            connection.rollback()
+
+
+def run_select(engine: Engine, sql: str, limit: int = 1000, timeout: float = 60.0) -> pd.DataFrame:
+    """Run one read-only SELECT and return at most ``limit`` rows."""
+    text = check_select(sql, engine.dialect.name)
+    with read_only(engine, timeout) as connection:
+        try:
+            result = connection.execute(sa.text(text))
+            rows = result.fetchmany(limit)
+            frame = pd.DataFrame(rows, columns=list(result.keys()))
+        except sa.exc.ProgrammingError as error:
+            raise UserInputError(
+                f"The database refused the query: {str(error.orig).splitlines()[0]}"
+            ) from None
+    frame.attrs["source"] = "SQL query"
+    return frame
+
+
+def write_frame(engine: Engine, name: str, frame: pd.DataFrame) -> None:
+    """Create (or replace) a table from a frame; DuckDB gets a fast bulk path."""
+    if engine.dialect.name == "duckdb":
+        with engine.begin() as connection:
+            raw = connection.connection.driver_connection
+            raw = getattr(raw, "_ConnectionWrapper__c", raw)
+            raw.register("_incoming", frame)
+            raw.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM _incoming')
+            raw.unregister("_incoming")
+        return
+    frame.to_sql(name, engine, if_exists="replace", index=False, chunksize=10_000)
+
+
+def demo_warehouse(engine: Engine, kind: str, sheets: dict[str, pd.DataFrame]) -> list[str]:
+    """Write demo sheets as warehouse tables; returns the table names.
+
+    Stores: ``dim_store`` (with an empty ``cluster_assignment`` text column),
+    ``store_internal``, ``store_external``. DFUs: ``fact_sales_monthly``, ``dim_dfu`` (with
+    ``cluster_assignment``), ``dim_item``.
+    """
+    empty = pd.Series(pd.NA, dtype="string")
+    if kind == "store":
+        internal, external = sheets["internal"], sheets["external"]
+        ids = pd.Index(internal["store_id"]).union(pd.Index(external["store_id"]))
+        dim = pd.DataFrame({"store_id": ids.astype(str)})
+        dim["format"] = dim["store_id"].map(internal.set_index("store_id")["format"]).astype("string")
+        dim["region"] = dim["store_id"].map(external.set_index("store_id")["region"]).astype("string")
+        dim["cluster_assignment"] = empty.reindex(dim.index)
+        frames = {"dim_store": dim, "store_internal": internal, "store_external": external}
+    else:
+        dim_dfu = sheets["dim_dfu"].copy()
+        dim_dfu["cluster_assignment"] = empty.reindex(dim_dfu.index)
+        frames = {
+            "fact_sales_monthly": sheets["sales_monthly"],
+            "dim_dfu": dim_dfu,
+            "dim_item": sheets["dim_item"],
+        }
+    for name, frame in frames.items():
+        write_frame(engine, name, frame)
+    return list(frames)
