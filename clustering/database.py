@@ -73,6 +73,8 @@ def connect(url: str) -> Engine:
     """An engine for ``url``, checked with a trivial query; failures name the masked URL."""
     try:
         engine = sa.create_engine(url)
+        if engine.dialect.name == "sqlite":
+            _transactional_ddl(engine)
         with engine.connect() as connection:
             connection.execute(sa.select(sa.literal(1)))
         return engine
@@ -87,6 +89,19 @@ def connect(url: str) -> Engine:
     except sa.exc.SQLAlchemyError as error:
         reason = str(getattr(error, "orig", error)).splitlines()[0]
         raise UserInputError(f"Cannot connect to {masked(url)}: {reason}") from None
+
+
+def _transactional_ddl(engine: Engine) -> None:
+    """Let SQLite roll back CREATE TABLE with the rest of a transaction (SQLAlchemy's recipe:
+    the sqlite3 module would otherwise commit before DDL)."""
+
+    @sa.event.listens_for(engine, "connect")
+    def _no_implicit_transactions(dbapi_connection: object, _: object) -> None:
+        dbapi_connection.isolation_level = None
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN")
 
 
 def schemas(engine: Engine) -> list[str]:
@@ -211,7 +226,7 @@ def read_only(engine: Engine, timeout: float = 60.0) -> Iterator[Connection]:
         try:
             with _timeout(connection, timeout):
                 yield connection
-        except sa.exc.OperationalError as error:
+        except sa.exc.DBAPIError as error:
             text = str(getattr(error, "orig", error)).lower()
             if "interrupt" in text or "timeout" in text or "cancel" in text:
                 raise UserInputError(

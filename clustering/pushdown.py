@@ -312,7 +312,7 @@ def pushdown_features(
         )
     with engine.connect() as connection:
         aggregates = pd.read_sql(aggregates_query(fact, config), connection)
-        every = connection.execute(sa.select(sa.distinct(fact.c[config.id_column]))).scalars().all()
+        every = connection.execute(sa.select(fact.c[config.id_column]).distinct()).scalars().all()
     aggregates[config.id_column] = aggregates[config.id_column].astype(str)
     features = finish_features(aggregates.set_index(config.id_column), config.window_months)
     dropped = sorted(set(map(str, every)) - set(features.index))
