@@ -16,9 +16,16 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 DEMO ?= store
+DEMO_DB := demo.db
 
-run: install
-	CLUSTERING_DEMO=$(DEMO) $(VENV)/bin/streamlit run app.py --server.port $(PORT)
+# A demo warehouse (SQLite, generated from a seed, git-ignored) so the Database source works.
+$(DEMO_DB): | $(STAMP)
+	$(PY) -m clustering demo store --database sqlite:///$(DEMO_DB)
+	$(PY) -m clustering demo dfu --database sqlite:///$(DEMO_DB)
+
+run: install $(DEMO_DB)
+	CLUSTERING_DEMO=$(DEMO) CLUSTERING_DB_URL=$${CLUSTERING_DB_URL:-sqlite:///$(DEMO_DB)} \
+		$(VENV)/bin/streamlit run app.py --server.port $(PORT)
 
 test: install
 	$(PY) -m ruff check .
@@ -36,6 +43,7 @@ format: install
 bench: install
 	$(PY) benchmarks/engine.py
 	$(PY) benchmarks/features.py
+	$(PY) benchmarks/database.py
 
 clean:
-	rm -rf $(VENV) artifacts .pytest_cache .ruff_cache
+	rm -rf $(VENV) artifacts .pytest_cache .ruff_cache $(DEMO_DB)

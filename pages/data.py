@@ -4,6 +4,7 @@ import streamlit as st
 
 from clustering.pipeline import check_sheets
 from clustering.validation import column_summary
+from ui.database_source import database_source
 from ui.loading import (
     MODES,
     NONE,
@@ -19,9 +20,11 @@ from ui.widgets import attempt, page
 
 ws = page("data", "📂 Data", "Upload Excel, CSV or Parquet files, or start from generated demo data.")
 
-source = st.radio("Source", ["Upload files", "Demo data"], horizontal=True, key="data_source")
+source = st.radio("Source", ["Upload files", "Database", "Demo data"], horizontal=True, key="data_source")
 
-if source == "Demo data":
+if source == "Database":
+    database_source(ws)
+elif source == "Demo data":
     kind = st.selectbox("Demo", ["store", "dfu"], format_func=lambda k: MODES[k], key="demo_kind")
     size = st.number_input(
         "Stores" if kind == "store" else "DFUs", 100, 200_000, 2000 if kind == "store" else 5000, step=500

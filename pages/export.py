@@ -3,7 +3,9 @@
 import streamlit as st
 
 from clustering.config import config_from_yaml
+from clustering.database import connect
 from clustering.export import result_sheets, workbook_bytes
+from clustering.writeback import restore, runs, write_back
 from ui.state import content_hash, run_result
 from ui.widgets import attempt, page, require
 
@@ -82,3 +84,42 @@ st.caption(
     f"{len(result.assignments):,} rows in {result.assignments['final_cluster'].nunique()} segments. Workbook sheets: "
     + ", ".join(sheets)
 )
+
+st.subheader("Write back to the database")
+if not ws.database_url:
+    st.caption("Load the data from a database (Data page) to write the segments back to it.")
+    st.stop()
+target = ws.config.database.write_back
+engine = attempt(lambda: connect(ws.database_url))
+if engine is None:
+    st.stop()
+st.caption(
+    f"Sets `{target.table}.{target.column}` to each {ws.config.id_column}'s segment {target.value} and appends "
+    f"the run to `{target.history_table}`, in one transaction: all rows or none."
+)
+left, right = st.columns(2)
+if left.button("Dry run: what would change?", key=ws.widget_key("dry_run")):
+    report = attempt(
+        lambda: write_back(engine, result.assignments, target, ws.config.id_column, dry_run=True),
+        spinner="Comparing…",
+    )
+    if report is not None:
+        changed = int(report.changes["rows"].sum()) if not report.changes.empty else 0
+        st.info(f"{changed:,} of {report.rows:,} rows would change. Nothing was written.")
+        st.dataframe(report.changes, hide_index=True)
+if right.button("Write back", type="primary", key=ws.widget_key("write_back")):
+    report = attempt(
+        lambda: write_back(engine, result.assignments, target, ws.config.id_column), spinner="Writing…"
+    )
+    if report is not None:
+        st.success(f"Run {report.run_id}: {report.rows:,} rows written.")
+        mark_exported()
+history = attempt(lambda: runs(engine, target))
+if history is not None and not history.empty:
+    st.markdown("**Earlier write-backs**")
+    st.dataframe(history, hide_index=True)
+    chosen = st.selectbox("Restore run", list(history["run_id"]), key=ws.widget_key("restore_run"))
+    if st.button("Restore this run", key=ws.widget_key("restore")):
+        report = attempt(lambda: restore(engine, target, ws.config.id_column, chosen), spinner="Restoring…")
+        if report is not None:
+            st.success(f"Restored {chosen}: {report.rows:,} rows written as run {report.run_id}.")

@@ -103,3 +103,13 @@ def config_for(mode: str, id_column: str, sheets: dict[str, pd.DataFrame]) -> Ru
         dataset.preprocess.include = _prune(dataset.preprocess.include, columns)
         dataset.preprocess.exclude = _prune(dataset.preprocess.exclude, columns) or []
     return config
+
+
+def database_config(
+    mode: str, id_column: str, chosen: dict[str, str], pushdown: bool, columns: dict[str, list[str]]
+) -> RunConfig:
+    """The mode's preset reading the chosen tables (role -> table) from the database."""
+    config = config_for(mode, id_column, {role: pd.DataFrame(columns=columns[role]) for role in chosen})
+    config.database.tables = dict(chosen)
+    config.database.pushdown = pushdown
+    return config

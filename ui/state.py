@@ -81,6 +81,7 @@ class Workspace:
     fits: int = 0
     page: str = ""
     generation: int = 0
+    database_url: str | None = None  # in memory only: never shown, logged or exported
 
     def widget_key(self, *parts: object) -> str:
         """Widget keys change when data or config are replaced, so widgets show the new values."""

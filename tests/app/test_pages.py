@@ -253,3 +253,44 @@ def test_make_run_starts_on_demo_data(monkeypatch):
     at.switch_page("pages/data.py").run()
     no_exceptions(at)
     assert any("DFU(s) have fewer than 12 months" in w.value for w in at.warning)
+
+
+def test_data_page_database_source_and_export_write_back(app, tmp_path, monkeypatch):
+    from clustering.database import connect, demo_warehouse, read_table
+    from clustering.demo import dfu_demo
+
+    url = f"sqlite:///{tmp_path / 'warehouse.db'}"
+    demo_warehouse(connect(url), "dfu", dfu_demo(600, 36, seed=4))
+    monkeypatch.setenv("CLUSTERING_DB_URL", url)
+    app.switch_page("pages/data.py").run()
+    app.radio(key="data_source").set_value("Database").run()
+    no_exceptions(app)
+    assert "s3cret" not in str([c.value for c in app.caption])
+    app.selectbox(key="db_mode").set_value("dfu").run()
+    assert app.selectbox(key="db_role_dfu_sales_monthly").value == "fact_sales_monthly"
+    button(app, "Load from the database").click().run()
+    no_exceptions(app)
+    ws = workspace(app)
+    assert "dfu.features" in ws.sheets  # computed inside the database
+    assert ws.database_url == url
+    run_to(app, "merged")
+    app.switch_page("pages/export.py").run()
+    button(app, "Dry run: what would change?").click().run()
+    no_exceptions(app)
+    assert any("would change. Nothing was written." in i.value for i in app.info)
+    assert read_table(connect(url), "dim_dfu")["cluster_assignment"].isna().all()
+    button(app, "Write back").click().run()
+    no_exceptions(app)
+    assert any(s.value.startswith("Run ") for s in app.success)
+    assert read_table(connect(url), "dim_dfu")["cluster_assignment"].notna().sum() > 0
+
+
+def test_data_page_database_errors_are_explained(app, monkeypatch):
+    monkeypatch.delenv("CLUSTERING_DB_URL", raising=False)
+    app.switch_page("pages/data.py").run()
+    app.radio(key="data_source").set_value("Database").run()
+    app.text_input(key="db_url").set_value("postgresql+psycopg://analyst:s3cret@127.0.0.1:1/retail").run()
+    no_exceptions(app)
+    message = " ".join(errors(app))
+    assert "Cannot connect to postgresql+psycopg://analyst:***@127.0.0.1:1/retail" in message
+    assert "s3cret" not in message

@@ -1,0 +1,94 @@
+"""DFU features for 300k DFUs x 36 months in DuckDB: pushed down vs pulled into pandas.
+
+Usage: python benchmarks/database.py [--dfus 300000] [--months 36]
+
+Each path runs in its own Python process so that its peak memory (max RSS) is its own:
+- push-down: one SQLAlchemy Core query computes the per-DFU aggregates inside DuckDB; one
+  row per DFU comes back and numpy finishes the features;
+- pull: the whole sales table comes back as a DataFrame (DuckDB's fastest fetch) and the
+  in-memory builder computes the features.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+
+def build(path: Path, dfus: int, months: int) -> None:
+    import duckdb
+    from features import sales_table
+
+    sales = sales_table(dfus, months)
+    connection = duckdb.connect(str(path))
+    connection.register("incoming", sales)
+    connection.execute("CREATE TABLE fact_sales_monthly AS SELECT * FROM incoming")
+    connection.close()
+
+
+def measure(path: Path, mode: str, months: int) -> dict:
+    import duckdb
+    import sqlalchemy as sa
+
+    from clustering.config import DemandFeatureConfig
+    from clustering.features import demand_features
+    from clustering.pushdown import pushdown_features
+
+    config = DemandFeatureConfig(window_months=months)
+    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.perf_counter()
+    if mode == "pushdown":
+        engine = sa.create_engine(f"duckdb:///{path}")
+        features, _ = pushdown_features(engine, "fact_sales_monthly", config)
+    else:
+        connection = duckdb.connect(str(path), read_only=True)
+        sales = connection.execute("SELECT * FROM fact_sales_monthly").df()
+        features, _ = demand_features({"sales_monthly": sales}, config)
+    elapsed = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {
+        "mode": mode,
+        "seconds": elapsed,
+        "rows": len(features),
+        "peak_mb": peak / 1024,
+        "extra_mb": (peak - baseline) / 1024,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dfus", type=int, default=300_000)
+    parser.add_argument("--months", type=int, default=36)
+    parser.add_argument("--measure", choices=["pushdown", "pull"])
+    parser.add_argument("--path")
+    args = parser.parse_args()
+    if args.measure:
+        print(json.dumps(measure(Path(args.path), args.measure, args.months)))
+        return
+    folder = Path(tempfile.mkdtemp(prefix="bench-db-"))
+    path = folder / "sales.duckdb"
+    build(path, args.dfus, args.months)
+    print(f"{args.dfus:,} DFUs x {args.months} months in DuckDB ({path.stat().st_size / 2**20:.0f} MB file)")
+    for mode in ("pushdown", "pull"):
+        out = subprocess.run(
+            [sys.executable, __file__, "--measure", mode, "--path", str(path), "--months", str(args.months)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        result = json.loads(out.stdout.strip().splitlines()[-1])
+        print(
+            f"{mode:<9} {result['seconds']:7.2f} s   peak RSS {result['peak_mb']:7.0f} MB   (+{result['extra_mb']:.0f} MB over the process at start)"
+        )
+
+
+if __name__ == "__main__":
+    main()

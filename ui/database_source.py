@@ -1,0 +1,100 @@
+"""The Data page's database source: connect, browse, preview a SELECT, load tables."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from clustering.database import columns, connect, masked, resolve_url, run_select, tables
+from clustering.pipeline import check_sheets, database_sheets
+from ui.loading import MODES, NONE, ROLES, database_config, guess_id_column
+from ui.state import Stage, Workspace, data_key
+from ui.widgets import attempt
+
+ROLE_DEFAULTS = {
+    "internal": "store_internal",
+    "external": "store_external",
+    "sales_monthly": "fact_sales_monthly",
+    "dim_dfu": "dim_dfu",
+    "dim_item": "dim_item",
+}
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _engine(url: str):
+    return connect(url)
+
+
+def database_source(ws: Workspace) -> None:
+    configured = resolve_url()
+    typed = st.text_input(
+        "SQLAlchemy URL",
+        type="password",
+        key="db_url",
+        placeholder="sqlite:///demo.db · duckdb:///warehouse.duckdb · postgresql+psycopg://user@host/db",
+        help="Leave empty to use $CLUSTERING_DB_URL or [connections.sql] in .streamlit/secrets.toml. The password is never shown.",
+    )
+    url = typed or configured
+    if not url:
+        st.info(
+            "Type a database URL, or set $CLUSTERING_DB_URL, or add [connections.sql] url to .streamlit/secrets.toml."
+        )
+        return
+    st.caption(f"Database: {masked(url)}")
+    engine = attempt(lambda: _engine(url), spinner="Connecting…")
+    if engine is None:
+        return
+    names = attempt(lambda: tables(engine)) or []
+    with st.expander(f"Browse: {len(names)} tables"):
+        picked = st.selectbox("Table", names, key="db_browse") if names else None
+        if picked:
+            st.dataframe({"column": columns(engine, picked)}, hide_index=True)
+    with st.expander("Preview a SELECT"):
+        sql = st.text_area(
+            "One read-only SELECT", key="db_sql", placeholder="SELECT * FROM dim_dfu WHERE region = 'North'"
+        )
+        if st.button("Preview", key="db_preview") and sql:
+            preview = attempt(
+                lambda: run_select(
+                    engine, sql, ws.config.database.preview_rows, ws.config.database.statement_timeout_seconds
+                )
+            )
+            if preview is not None:
+                st.caption(
+                    f"First {len(preview):,} rows (preview limit {ws.config.database.preview_rows:,})."
+                )
+                st.dataframe(preview, hide_index=True)
+
+    mode = st.selectbox("What do you segment?", list(MODES), format_func=MODES.get, key="db_mode")
+    chosen: dict[str, str] = {}
+    cols = st.columns(len(ROLES[mode]))
+    for i, (role, required) in enumerate(ROLES[mode].items()):
+        pool = names if required else [NONE, *names]
+        default = ROLE_DEFAULTS.get(role)
+        index = pool.index(default) if default in pool else 0
+        picked = cols[i].selectbox(f"{role} table", pool, index=index, key=f"db_role_{mode}_{role}")
+        if picked and picked != NONE:
+            chosen[role] = picked
+    if not chosen:
+        return
+    table_columns = {role: columns(engine, table) for role, table in chosen.items()}
+    main = [r for r in chosen if ROLES[mode][r]]
+    shared = [c for c in table_columns[main[0]] if all(c in table_columns[r] for r in main)]
+    preferred = {"store": "store_id", "dfu": "dfu_id"}.get(mode, "id")
+    id_column = st.selectbox(
+        "ID column", shared, index=guess_id_column(shared, preferred), key=f"db_id_{mode}"
+    )
+    pushdown = st.toggle(
+        "Compute DFU features inside the database", True, key="db_pushdown", disabled=mode != "dfu"
+    )
+    if st.button("Load from the database", type="primary", key="db_load"):
+
+        def load() -> None:
+            config = database_config(mode, str(id_column), chosen, pushdown, table_columns)
+            sheets = database_sheets(engine, config)
+            checked = check_sheets(config, sheets)
+            sources = {role: f"{masked(url)} › {table}" for role, table in chosen.items()}
+            ws.load(sheets, sources, "store" if mode == "store" else mode, config)
+            ws.database_url = url
+            ws.stages["checked"] = Stage(data_key(ws), checked)
+
+        attempt(load, spinner="Reading from the database…")
