@@ -4,7 +4,7 @@ The query returns, per DFU, the same aggregates as ``features.grid_aggregates`` 
 the month grid, month-of-year means, window-function medians, year-over-year
 correlations...), so only one row per DFU leaves the database; ``features.finish_features``
 then turns them into features exactly as for in-memory data. It uses portable SQL only
-(aggregates, CASE, CTEs, a self-join, ROW_NUMBER, SQRT), so it runs on SQLite, DuckDB and
+(aggregates, CASE, CTEs, a self-join, ROW_NUMBER, SQRT; PERCENTILE_CONT where the dialect has it), so it runs on SQLite, DuckDB and
 PostgreSQL and compiles for warehouse dialects such as Trino. This is how sales facts
 larger than one machine are handled: the warehouse does the heavy aggregation.
 
@@ -24,6 +24,8 @@ from clustering.database import table_ref
 from clustering.errors import UserInputError
 from clustering.features import AGGREGATES, OUTLIER_SIGMAS, finish_features
 
+ORDERED_SET_DIALECTS = ("postgresql", "duckdb")  # percentile_cont(...) WITHIN GROUP (ORDER BY ...)
+
 
 def _month_number(column: sa.ColumnElement) -> sa.ColumnElement:
     year = sa.cast(sa.extract("year", column), sa.Integer)
@@ -40,8 +42,9 @@ def _zero_if_null(value: sa.ColumnElement) -> sa.ColumnElement:
     return sa.func.coalesce(value, 0.0)
 
 
-def aggregates_query(fact: sa.TableClause, config: DemandFeatureConfig) -> Select:
-    """The per-DFU aggregates query over a monthly sales table (see the module docstring)."""
+def aggregates_query(fact: sa.TableClause, config: DemandFeatureConfig, dialect: str = "") -> Select:
+    """The per-DFU aggregates query over a monthly sales table (see the module docstring);
+    ``dialect`` picks the fastest portable form of the median."""
     width = config.window_months
     ident, date, units = fact.c[config.id_column], fact.c[config.date_column], fact.c[config.value_column]
     month = _month_number(date)
@@ -208,16 +211,7 @@ def aggregates_query(fact: sa.TableClause, config: DemandFeatureConfig) -> Selec
         .group_by(g.id)
         .cte("outliers")
     )
-    ranked = sa.select(
-        g.id, g.n, g.y, sa.func.row_number().over(partition_by=g.id, order_by=g.y).label("rn")
-    ).cte("ranked")
-    r = ranked.c
-    median = (
-        sa.select(r.id, sa.func.avg(r.y).label("volume_median"))
-        .where(sa.and_(r.rn * 2 >= r.n, r.rn * 2 <= r.n + 2))
-        .group_by(r.id)
-        .cte("median")
-    )
+    median = _median(grid, dialect)
     yoy = _year_over_year(grid, trend, width)
     columns = {
         "first": sa.cast(s.first, sa.Float),
@@ -256,6 +250,21 @@ def aggregates_query(fact: sa.TableClause, config: DemandFeatureConfig) -> Selec
         .select_from(joined)
         .order_by(s.id)
     )
+
+
+def _median(grid: sa.CTE, dialect: str) -> sa.CTE:
+    """Median demand per DFU: the ordered-set aggregate where the dialect has one, else the
+    average of the middle row(s) by ROW_NUMBER (SQLite, Trino)."""
+    g = grid.c
+    if dialect in ORDERED_SET_DIALECTS:
+        value = sa.func.percentile_cont(0.5).within_group(g.y)
+        return sa.select(g.id, value.label("volume_median")).group_by(g.id).cte("median")
+    ranked = sa.select(
+        g.id, g.n, g.y, sa.func.row_number().over(partition_by=g.id, order_by=g.y).label("rn")
+    ).cte("ranked")
+    r = ranked.c
+    middle = sa.and_(r.rn * 2 >= r.n, r.rn * 2 <= r.n + 2)
+    return sa.select(r.id, sa.func.avg(r.y).label("volume_median")).where(middle).group_by(r.id).cte("median")
 
 
 def _year_over_year(grid: sa.CTE, trend: sa.CTE, width: int) -> sa.CTE:
@@ -311,7 +320,7 @@ def pushdown_features(
             f"Table '{table}' has no column(s) {', '.join(missing)}: set features.id_column, date_column and value_column."
         )
     with engine.connect() as connection:
-        aggregates = pd.read_sql(aggregates_query(fact, config), connection)
+        aggregates = pd.read_sql(aggregates_query(fact, config, engine.dialect.name), connection)
         every = connection.execute(sa.select(fact.c[config.id_column]).distinct()).scalars().all()
     aggregates[config.id_column] = aggregates[config.id_column].astype(str)
     features = finish_features(aggregates.set_index(config.id_column), config.window_months)

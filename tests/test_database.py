@@ -70,8 +70,8 @@ def test_pushdown_sql_compiles_for_postgresql_and_trino():
     from trino.sqlalchemy.dialect import TrinoDialect
 
     fact = sa.table("fact_sales_monthly", sa.column("dfu_id"), sa.column("month"), sa.column("units"))
-    query = aggregates_query(fact, DemandFeatureConfig())
-    for dialect in (postgresql.dialect(), TrinoDialect()):
+    for name, dialect in (("postgresql", postgresql.dialect()), ("trino", TrinoDialect())):
+        query = aggregates_query(fact, DemandFeatureConfig(), name)
         sql = str(query.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
         assert sql.startswith("WITH") and "row_number() OVER" in sql.replace("ROW_NUMBER", "row_number")
         assert "fact_sales_monthly" in sql
