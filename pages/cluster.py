@@ -8,7 +8,7 @@ from clustering.metrics import silhouette_values
 from clustering.reduction import embedding
 from ui import charts
 from ui.state import checked_tables, cluster_key, clustered, current, prepared
-from ui.widgets import attempt, page, require, sample_note, segment_colors
+from ui.widgets import attempt, choice, page, require, sample_note, segment_colors, size_input
 
 PLOT_SAMPLE = 5_000
 ALGORITHMS = {
@@ -35,36 +35,13 @@ def _silhouettes(key: str, _matrix: np.ndarray, _labels: np.ndarray, seed: int):
     return silhouette_values(_matrix, _labels, PLOT_SAMPLE, seed)
 
 
-def size_spec(label: str, spec: int | str, key: str) -> int | str:
-    """A minimum size as a count of rows or a percentage of rows."""
-    left, right = st.columns([2, 1])
-    percent = isinstance(spec, str)
-    unit = right.radio(
-        "unit",
-        ["% of rows", "rows"],
-        index=0 if percent else 1,
-        key=key + "unit",
-        label_visibility="collapsed",
-    )
-    if unit == "% of rows":
-        value = left.number_input(
-            label, 0.0, 50.0, float(str(spec).rstrip("%")) if percent else 2.0, step=0.5, key=key + "pct"
-        )
-        return f"{value:g}%"
-    return int(left.number_input(label, 0, 1_000_000, spec if not percent else 30, key=key + "rows"))
-
-
 def options(name: str, cluster: ClusterConfig) -> dict:
     k = ws.widget_key(name, "c_")
     chosen = cluster.model_dump()
     left, right = st.columns(2)
     with left:
-        chosen["algorithm"] = st.selectbox(
-            "Algorithm",
-            list(ALGORITHMS),
-            index=list(ALGORITHMS).index(cluster.algorithm),
-            format_func=ALGORITHMS.get,
-            key=k + "alg",
+        chosen["algorithm"] = choice(
+            "Algorithm", list(ALGORITHMS), cluster.algorithm, k + "alg", format_func=ALGORITHMS.get
         )
         if chosen["algorithm"] != "hdbscan":
             fixed = st.toggle("Fix k myself", cluster.k is not None, key=k + "fixed")
@@ -77,17 +54,15 @@ def options(name: str, cluster: ClusterConfig) -> dict:
                 )
                 pick = [s for s in SELECTIONS if s != "bic" or chosen["algorithm"] == "gmm"]
                 current_pick = cluster.selection if cluster.selection in pick else "silhouette"
-                chosen["selection"] = st.selectbox(
-                    "k is chosen by", pick, index=pick.index(current_pick), key=k + "sel"
-                )
+                chosen["selection"] = choice("k is chosen by", pick, current_pick, k + "sel")
     with right:
-        chosen["min_segment_size"] = size_spec(
+        chosen["min_segment_size"] = size_input(
             "Smallest acceptable segment", cluster.min_segment_size, k + "min"
         )
         if chosen["algorithm"] == "hdbscan":
             h = cluster.hdbscan
             density = h.model_dump()
-            density["min_cluster_size"] = size_spec(
+            density["min_cluster_size"] = size_input(
                 "HDBSCAN min cluster size", h.min_cluster_size, k + "hmin"
             )
             samples = int(
@@ -99,24 +74,24 @@ def options(name: str, cluster: ClusterConfig) -> dict:
             density["cluster_selection_epsilon"] = st.number_input(
                 "cluster_selection_epsilon", 0.0, 10.0, h.cluster_selection_epsilon, key=k + "eps"
             )
-            density["cluster_selection_method"] = st.selectbox(
+            density["cluster_selection_method"] = choice(
                 "cluster_selection_method",
                 ["eom", "leaf"],
-                index=["eom", "leaf"].index(h.cluster_selection_method),
-                key=k + "meth",
+                h.cluster_selection_method,
+                k + "meth",
             )
-            density["metric"] = st.selectbox(
+            density["metric"] = choice(
                 "metric",
                 ["euclidean", "manhattan", "chebyshev"],
-                index=["euclidean", "manhattan", "chebyshev"].index(h.metric),
-                key=k + "metric",
+                h.metric,
+                k + "metric",
             )
             policies = ["keep", "random_forest", "nearest"]
-            density["noise_policy"] = st.selectbox(
+            density["noise_policy"] = choice(
                 "Noise points",
                 policies,
-                index=policies.index(h.noise_policy),
-                key=k + "noise",
+                h.noise_policy,
+                k + "noise",
                 help="keep: segment 0; random_forest: predicted from confident core points; nearest: nearest segment centroid",
             )
             chosen["hdbscan"] = density

@@ -7,7 +7,7 @@ from clustering.config import MergeConfig
 from clustering.merging import contingency
 from ui import charts
 from ui.state import current, merge_key, merged
-from ui.widgets import attempt, page, require, segment_colors
+from ui.widgets import attempt, page, require, segment_colors, size_input
 
 ws = page(
     "merge",
@@ -25,34 +25,8 @@ if len(names) < 2:
 
 k = ws.widget_key("merge_")
 merge = ws.config.merge
-left, middle, right = st.columns([2, 1, 2])
-percent = isinstance(merge.min_segment_size, str)
-unit = middle.radio(
-    "unit", ["% of stores", "stores"], index=0 if percent else 1, key=k + "unit", label_visibility="collapsed"
-)
-if unit == "% of stores":
-    value = left.number_input(
-        "Minimum segment size",
-        0.0,
-        50.0,
-        float(str(merge.min_segment_size).rstrip("%")) if percent else 2.0,
-        step=0.5,
-        key=k + "pct",
-    )
-    size: int | str = f"{value:g}%"
-else:
-    size = int(
-        left.number_input(
-            "Minimum segment size",
-            0,
-            1_000_000,
-            merge.min_segment_size if not percent else 30,
-            key=k + "rows",
-        )
-    )
-balance = right.toggle(
-    "Each dataset weighs the same in the distance", merge.balance_datasets, key=k + "balance"
-)
+size = size_input("Minimum segment size", merge.min_segment_size, k, noun="stores")
+balance = st.toggle("Each dataset weighs the same in the distance", merge.balance_datasets, key=k + "balance")
 new = attempt(
     lambda: MergeConfig(**{**merge.model_dump(), "min_segment_size": size, "balance_datasets": balance})
 )

@@ -6,7 +6,7 @@ from clustering.config import PreprocessConfig
 from clustering.profiling import correlation_matrix
 from ui import charts
 from ui.state import checked_tables, current, prepare_key, prepared
-from ui.widgets import attempt, page, require
+from ui.widgets import attempt, choice, page, require
 
 ws = page(
     "prepare", "🧹 Prepare", "Choose columns, imputation, outliers, scaling and reduction for each dataset."
@@ -37,11 +37,11 @@ def options(name: str, preprocess: PreprocessConfig, columns: list[str]) -> dict
         chosen["exclude"] = st.multiselect(
             "Never use", columns, default=[c for c in preprocess.exclude if c in columns], key=k + "exclude"
         )
-        chosen["categorical"] = st.selectbox(
+        chosen["categorical"] = choice(
             "Text columns",
             ["onehot", "drop"],
-            index=["onehot", "drop"].index(preprocess.categorical),
-            key=k + "cat",
+            preprocess.categorical,
+            k + "cat",
         )
         chosen["max_categories"] = st.number_input(
             "Levels kept per text column", 2, 200, preprocess.max_categories, key=k + "maxcat"
@@ -69,9 +69,7 @@ def options(name: str, preprocess: PreprocessConfig, columns: list[str]) -> dict
     with middle:
         st.markdown("**Values**")
         methods = ["median", "mean", "most_frequent", "knn"]
-        chosen["impute"] = st.selectbox(
-            "Impute missing values with", methods, index=methods.index(preprocess.impute), key=k + "impute"
-        )
+        chosen["impute"] = choice("Impute missing values with", methods, preprocess.impute, k + "impute")
         chosen["knn_neighbors"] = st.number_input(
             "KNN neighbours",
             1,
@@ -92,11 +90,11 @@ def options(name: str, preprocess: PreprocessConfig, columns: list[str]) -> dict
             disabled=not chosen["log_transform"],
         )
         outliers = ["none", "clip", "isolation_forest"]
-        chosen["outliers"] = st.selectbox(
+        chosen["outliers"] = choice(
             "Outliers",
             outliers,
-            index=outliers.index(preprocess.outliers),
-            key=k + "out",
+            preprocess.outliers,
+            k + "out",
             help="clip: cap at quantiles; isolation_forest: flag, fit without them, then assign them. No row is dropped.",
         )
         low, high = st.slider(
@@ -120,9 +118,7 @@ def options(name: str, preprocess: PreprocessConfig, columns: list[str]) -> dict
     with right:
         st.markdown("**Scale and reduce**")
         scalers = ["standard", "robust", "minmax", "none"]
-        chosen["scaler"] = st.selectbox(
-            "Scaler", scalers, index=scalers.index(preprocess.scaler), key=k + "scaler"
-        )
+        chosen["scaler"] = choice("Scaler", scalers, preprocess.scaler, k + "scaler")
         reductions = ["none", "PCA", "FAMD (mixed data)"]
         current_reduction = 2 if preprocess.famd_components else 1 if preprocess.pca_variance else 0
         reduction = st.radio("Reduction", reductions, index=current_reduction, key=k + "reduction")

@@ -5,8 +5,9 @@ import streamlit as st
 from clustering.config import LabelsConfig
 from clustering.profiling import LEVEL_SEPARATOR
 from ui import charts
+from ui.loading import NONE
 from ui.state import checked_tables, explained, stability
-from ui.widgets import attempt, page, require
+from ui.widgets import attempt, choice, page, require
 
 ws = page(
     "profiles",
@@ -21,37 +22,30 @@ text_columns = sorted({c for t in tables.values() for c in t.categorical})
 with st.expander("Label rules"):
     labels = ws.config.labels
     k = ws.widget_key("labels_")
-    volume = st.selectbox(
+    volume = choice(
         "Volume measure (tiers from per-entity percentiles)",
-        ["(none)", *numeric_columns],
-        index=(numeric_columns.index(labels.volume_column) + 1)
-        if labels.volume_column in numeric_columns
-        else 0,
-        key=k + "vol",
+        [NONE, *numeric_columns],
+        labels.volume_column,
+        k + "vol",
     )
     tiers = st.slider(
         "Low at or below / High at or above these quantiles", 0.05, 0.95, tuple(labels.tiers), key=k + "tiers"
     )
     patterns = ["store", "dfu", "none"]
-    pattern = st.selectbox("Pattern", patterns, index=patterns.index(labels.pattern), key=k + "pattern")
+    pattern = choice("Pattern", patterns, labels.pattern, k + "pattern")
     mix = st.multiselect(
         "Category share columns (store pattern)",
         numeric_columns,
         default=[c for c in labels.mix_columns if c in numeric_columns],
         key=k + "mix",
     )
-    market = st.selectbox(
-        "Market type column",
-        ["(none)", *text_columns],
-        index=(text_columns.index(labels.market_column) + 1) if labels.market_column in text_columns else 0,
-        key=k + "market",
-    )
+    market = choice("Market type column", [NONE, *text_columns], labels.market_column, k + "market")
     update = {
-        "volume_column": None if volume == "(none)" else volume,
+        "volume_column": None if volume == NONE else volume,
         "tiers": tiers,
         "pattern": pattern,
         "mix_columns": mix,
-        "market_column": None if market == "(none)" else market,
+        "market_column": None if market == NONE else market,
     }
     new = attempt(lambda: LabelsConfig(**{**labels.model_dump(), **update}))
     if new is not None and new != labels:

@@ -86,3 +86,24 @@ def sample_note(shown: int, total: int, what: str = "points") -> None:
         st.caption(
             f"ℹ️ Showing a fixed-seed random sample of {shown:,} of {total:,} {what} to keep the browser responsive."
         )
+
+
+def choice(label: str, options: list, current: object, key: str, where: Any = st, **kwargs: Any) -> Any:
+    """A selectbox opened on the current value (the first option when it is not offered)."""
+    index = options.index(current) if current in options else 0
+    return where.selectbox(label, options, index=index, key=key, **kwargs)
+
+
+def size_input(label: str, spec: int | str, key: str, noun: str = "rows") -> int | str:
+    """A size as a count (30) or a share of all rows ('2%'), as the config writes it."""
+    left, right = st.columns([2, 1])
+    percent = isinstance(spec, str)
+    units = [f"% of {noun}", noun]
+    unit = right.radio(
+        "unit", units, index=0 if percent else 1, key=key + "unit", label_visibility="collapsed"
+    )
+    if unit == units[0]:
+        default = float(str(spec).rstrip("%")) if percent else 2.0
+        value = left.number_input(label, 0.0, 50.0, default, step=0.5, key=key + "pct")
+        return f"{value:g}%"
+    return int(left.number_input(label, 0, 1_000_000, spec if not percent else 30, key=key + "rows"))
