@@ -244,6 +244,9 @@ class DatabaseConfig(StrictModel):
     """Tables of a run that reads from a database (the URL is never part of the config)."""
 
     tables: dict[str, str] = Field(default_factory=dict)
+    columns: dict[str, list[str]] = Field(default_factory=dict)
+    queries: dict[str, str] = Field(default_factory=dict)
+    max_rows: int = Field(5_000_000, ge=1)
     schema_name: str | None = None
     pushdown: bool = True
     statement_timeout_seconds: float = Field(60.0, gt=0)

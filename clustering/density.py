@@ -14,7 +14,9 @@ each noise point to the nearest segment centroid. Reassigned points are flagged
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from sklearn.ensemble import RandomForestClassifier
@@ -26,6 +28,17 @@ from clustering.kselection import sample_rows
 from clustering.models import canonical_order, centroids_of
 
 NOISE = -1
+
+
+def _writable_numba_cache() -> None:
+    """fast_hdbscan caches its compiled code next to its sources; where that folder is
+    read-only, use a per-user cache folder instead, so the ~10 s compile happens once."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("fast_hdbscan")
+    folder = Path(spec.origin).parent if spec and spec.origin else None
+    if folder is not None and not os.access(folder, os.W_OK):
+        os.environ.setdefault("NUMBA_CACHE_DIR", str(Path.home() / ".cache" / "clustering-studio" / "numba"))
 
 
 @dataclass
@@ -82,6 +95,7 @@ def _fit_hdbscan(
         "cluster_selection_method": config.cluster_selection_method,
     }
     if config.metric == "euclidean":
+        _writable_numba_cache()
         import fast_hdbscan
 
         model = fast_hdbscan.HDBSCAN(reproducible=True, **options).fit(X)

@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.engine import Engine
 
-from clustering.config import DatasetConfig, RunConfig, resolve_size
-from clustering.database import read_table
+from clustering.config import DatabaseConfig, DatasetConfig, RunConfig, resolve_size
+from clustering.database import read_table, run_select
 from clustering.density import DensityResult, fit_density
 from clustering.errors import UserInputError
 from clustering.features import demand_features, join_attributes
@@ -227,11 +227,22 @@ def database_sheets(engine: Engine, config: RunConfig) -> dict[str, pd.DataFrame
             else:
                 wanted.append(dataset.features.sales_sheet)
         for sheet in wanted:
-            table = db.tables.get(sheet, sheet)
-            sheets[sheet] = read_table(
-                engine, table, schema=db.schema_name, timeout=db.statement_timeout_seconds
-            )
+            sheets[sheet] = _database_sheet(engine, db, sheet)
     return sheets
+
+
+def _database_sheet(engine: Engine, db: DatabaseConfig, sheet: str) -> pd.DataFrame:
+    """One sheet from the database: its SELECT (``queries``), else its table's chosen columns."""
+    if sheet in db.queries:
+        frame = run_select(engine, db.queries[sheet], db.max_rows, db.statement_timeout_seconds)
+        if len(frame) == db.max_rows:
+            raise UserInputError(
+                f"The query for '{sheet}' returned {db.max_rows:,} rows or more: narrow it, or raise database.max_rows."
+            )
+        return frame
+    table = db.tables.get(sheet, sheet)
+    wanted = db.columns.get(sheet) or None
+    return read_table(engine, table, wanted, schema=db.schema_name, timeout=db.statement_timeout_seconds)
 
 
 def dataset_tables(

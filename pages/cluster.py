@@ -4,6 +4,7 @@ import numpy as np
 import streamlit as st
 
 from clustering.config import ClusterConfig, HdbscanConfig
+from clustering.density import warm_up
 from clustering.metrics import silhouette_values
 from clustering.reduction import embedding
 from ui import charts
@@ -23,6 +24,12 @@ SELECTIONS = ["silhouette", "elbow", "calinski_harabasz", "davies_bouldin", "gap
 ws = page("cluster", "🎯 Cluster", "Pick the algorithm and how k is chosen for each dataset, then run.")
 require(ws, "prepared", "Prepare every dataset first.")
 tables, _ = checked_tables(ws)
+
+
+@st.cache_resource(show_spinner="Compiling HDBSCAN once (about 10 s the first time)…")
+def _warm_hdbscan() -> bool:
+    warm_up()
+    return True
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -60,6 +67,7 @@ def options(name: str, cluster: ClusterConfig) -> dict:
             "Smallest acceptable segment", cluster.min_segment_size, k + "min"
         )
         if chosen["algorithm"] == "hdbscan":
+            _warm_hdbscan()
             h = cluster.hdbscan
             density = h.model_dump()
             density["min_cluster_size"] = size_input(

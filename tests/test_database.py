@@ -279,3 +279,33 @@ def test_store_warehouse_and_cli(tmp_path, capsys):
         main(["run", "--config", "store", "--database", url, "--output", str(out), "--restore", run_id]) == 0
     )
     assert f"restore-of-{run_id}" in capsys.readouterr().out
+
+
+def test_a_select_or_chosen_columns_can_feed_a_run(warehouse):
+    from clustering.config import config_from_dict
+
+    config = config_from_dict(
+        {
+            "id_column": "dfu_id",
+            "datasets": {"entities": {"cluster": {"k": 3}}},
+            "merge": {"enabled": False},
+            "labels": {"pattern": "none", "market_column": None},
+            "stability": {"enabled": False},
+            "database": {
+                "queries": {
+                    "entities": "SELECT dfu_id, lead_time_days, min_order_qty FROM dim_dfu WHERE region <> 'Central'"
+                }
+            },
+        }
+    )
+    sheets = database_sheets(warehouse, config)
+    assert list(sheets["entities"].columns) == ["dfu_id", "lead_time_days", "min_order_qty"]
+    result = run(config, sheets)
+    assert result.assignments["final_cluster"].nunique() == 3
+    config.database.queries = {}
+    config.database.tables = {"entities": "dim_dfu"}
+    config.database.columns = {"entities": ["dfu_id", "lead_time_days"]}
+    assert list(database_sheets(warehouse, config)["entities"].columns) == ["dfu_id", "lead_time_days"]
+    config.database.queries = {"entities": "DELETE FROM dim_dfu"}
+    with pytest.raises(UserInputError, match="Only a SELECT"):
+        database_sheets(warehouse, config)

@@ -65,18 +65,26 @@ def database_source(ws: Workspace) -> None:
                 st.dataframe(preview, hide_index=True)
 
     mode = st.selectbox("What do you segment?", list(MODES), format_func=MODES.get, key="db_mode")
-    chosen: dict[str, str] = {}
-    cols = st.columns(len(ROLES[mode]))
-    for i, (role, required) in enumerate(ROLES[mode].items()):
-        pool = names if required else [NONE, *names]
-        default = ROLE_DEFAULTS.get(role)
-        index = pool.index(default) if default in pool else 0
-        picked = cols[i].selectbox(f"{role} table", pool, index=index, key=f"db_role_{mode}_{role}")
-        if picked and picked != NONE:
-            chosen[role] = picked
+    query = ""
+    if (
+        mode == "table"
+        and st.radio("Read from", ["a table", "a SELECT"], horizontal=True, key="db_from") == "a SELECT"
+    ):
+        query = st.text_area("One read-only SELECT for the table of entities", key="db_source_sql")
+        if not query.strip():
+            return
+        sample = attempt(lambda: run_select(engine, query, 1, ws.config.database.statement_timeout_seconds))
+        if sample is None:
+            return
+        chosen, table_columns, picked_columns = (
+            {"entities": "(query)"},
+            {"entities": list(sample.columns)},
+            {},
+        )
+    else:
+        chosen, table_columns, picked_columns = _tables_and_columns(engine, mode, names)
     if not chosen:
         return
-    table_columns = {role: columns(engine, table) for role, table in chosen.items()}
     main = [r for r in chosen if ROLES[mode][r]]
     shared = [c for c in table_columns[main[0]] if all(c in table_columns[r] for r in main)]
     preferred = {"store": "store_id", "dfu": "dfu_id"}.get(mode, "id")
@@ -90,6 +98,11 @@ def database_source(ws: Workspace) -> None:
 
         def load() -> None:
             config = database_config(mode, str(id_column), chosen, pushdown, table_columns)
+            config.database.columns = {
+                r: [id_column, *[c for c in cs if c != id_column]] for r, cs in picked_columns.items() if cs
+            }
+            if query:
+                config.database.tables, config.database.queries = {}, {"entities": query}
             sheets = database_sheets(engine, config)
             checked = check_sheets(config, sheets)
             sources = {role: f"{masked(url)} › {table}" for role, table in chosen.items()}
@@ -98,3 +111,26 @@ def database_source(ws: Workspace) -> None:
             ws.stages["checked"] = Stage(data_key(ws), checked)
 
         attempt(load, spinner="Reading from the database…")
+
+
+def _tables_and_columns(
+    engine, mode: str, names: list[str]
+) -> tuple[dict[str, str], dict[str, list[str]], dict[str, list[str]]]:
+    """Per role: the table picked, its columns, and the columns to read (empty: all)."""
+    chosen: dict[str, str] = {}
+    cols = st.columns(len(ROLES[mode]))
+    for i, (role, required) in enumerate(ROLES[mode].items()):
+        pool = names if required else [NONE, *names]
+        default = ROLE_DEFAULTS.get(role)
+        index = pool.index(default) if default in pool else 0
+        picked = cols[i].selectbox(f"{role} table", pool, index=index, key=f"db_role_{mode}_{role}")
+        if picked and picked != NONE:
+            chosen[role] = picked
+    table_columns = {role: columns(engine, table) for role, table in chosen.items()}
+    picked_columns = {}
+    if mode != "dfu":  # DFU sales tables are read by the push-down query, whole
+        for role, available in table_columns.items():
+            picked_columns[role] = st.multiselect(
+                f"{role}: columns to read (empty: all)", available, key=f"db_cols_{mode}_{role}"
+            )
+    return chosen, table_columns, picked_columns

@@ -294,3 +294,28 @@ def test_data_page_database_errors_are_explained(app, monkeypatch):
     message = " ".join(errors(app))
     assert "Cannot connect to postgresql+psycopg://analyst:***@127.0.0.1:1/retail" in message
     assert "s3cret" not in message
+
+
+def test_data_page_loads_a_select_from_the_database(app, tmp_path, monkeypatch):
+    from clustering.database import connect, demo_warehouse
+
+    url = f"sqlite:///{tmp_path / 'stores.db'}"
+    demo_warehouse(connect(url), "store", store_demo(300, seed=6))
+    monkeypatch.setenv("CLUSTERING_DB_URL", url)
+    app.switch_page("pages/data.py").run()
+    app.radio(key="data_source").set_value("Database").run()
+    app.selectbox(key="db_mode").set_value("table").run()
+    app.radio(key="db_from").set_value("a SELECT").run()
+    app.text_area(key="db_source_sql").set_value("DROP TABLE dim_store").run()
+    assert any("Only a SELECT may run here" in e for e in errors(app))
+    app.text_area(key="db_source_sql").set_value(
+        "SELECT store_id, revenue, transactions FROM store_internal"
+    ).run()
+    no_exceptions(app)
+    button(app, "Load from the database").click().run()
+    no_exceptions(app)
+    ws = workspace(app)
+    assert list(ws.sheets["entities"].columns) == ["store_id", "revenue", "transactions"]
+    assert ws.config.database.queries == {
+        "entities": "SELECT store_id, revenue, transactions FROM store_internal"
+    }
