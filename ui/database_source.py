@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from clustering.database import columns, connect, masked, resolve_url, run_select, tables
+from clustering.database import columns, connect, masked, resolve_url, run_select, schemas, tables
 from clustering.pipeline import check_sheets, database_sheets
 from ui.loading import MODES, NONE, ROLES, database_config, guess_id_column
 from ui.state import Stage, Workspace, data_key
@@ -45,9 +45,14 @@ def database_source(ws: Workspace) -> None:
         return
     names = attempt(lambda: tables(engine)) or []
     with st.expander(f"Browse: {len(names)} tables"):
-        picked = st.selectbox("Table", names, key="db_browse") if names else None
+        available = attempt(lambda: schemas(engine)) or []
+        schema = st.selectbox(
+            "Schema", [None, *available], format_func=lambda s: s or "(default)", key="db_schema"
+        )
+        listed = attempt(lambda: tables(engine, schema)) or []
+        picked = st.selectbox("Table", listed, key="db_browse") if listed else None
         if picked:
-            st.dataframe({"column": columns(engine, picked)}, hide_index=True)
+            st.dataframe({"column": columns(engine, picked, schema)}, hide_index=True)
     with st.expander("Preview a SELECT"):
         sql = st.text_area(
             "One read-only SELECT", key="db_sql", placeholder="SELECT * FROM dim_dfu WHERE region = 'North'"
