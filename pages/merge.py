@@ -48,7 +48,7 @@ after = assignments["final_cluster"]
 colors = segment_colors(list(after.unique()) + list(before.unique()))
 a, b, c, d = st.columns(4)
 a.metric("Merged segments", before.nunique())
-b.metric("Final segments", after.nunique(), delta=int(after.nunique() - before.nunique()))
+b.metric("Final segments", after.nunique(), delta=int(after.nunique() - before.nunique()), delta_color="off")
 c.metric("Stores moved", int(assignments["reassigned"].sum()))
 d.metric("Minimum size", f"{result.min_size} stores")
 
