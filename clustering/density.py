@@ -24,7 +24,7 @@ from sklearn.metrics import pairwise_distances_argmin
 
 from clustering.config import HdbscanConfig, resolve_size
 from clustering.errors import UserInputError
-from clustering.kselection import sample_rows
+from clustering.metrics import sample_rows
 from clustering.models import canonical_order, centroids_of
 
 NOISE = -1
@@ -108,10 +108,12 @@ def _fit_hdbscan(
     return model.labels_.astype(np.int64), model.probabilities_, model.minimum_spanning_tree_.to_numpy()
 
 
-def warm_up() -> None:
-    """Compile (or load the cached compile of) fast_hdbscan's numba code on tiny data."""
+def warm_up() -> np.ndarray:
+    """Compile (or load the cached compile of) fast_hdbscan's numba code on tiny data: two
+    separated blobs, whose labels are returned."""
     rng = np.random.default_rng(0)
-    _fit_hdbscan(rng.normal(size=(60, 2)), HdbscanConfig(), 5)
+    blobs = np.vstack([rng.normal(0, 0.3, size=(30, 2)), rng.normal(5, 0.3, size=(30, 2))])
+    return _fit_hdbscan(blobs, HdbscanConfig(), 5)[0]
 
 
 def _exact_dbcv(

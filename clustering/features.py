@@ -235,7 +235,7 @@ def grid_aggregates(grid: DemandGrid) -> pd.DataFrame:
     y = grid.units
     width = y.shape[1]
     first = grid.first.astype(np.int64)
-    count, t_mean, _ = trend_terms(first, width)
+    count, t_mean, sxx = trend_terms(first, width)
     out: dict[str, np.ndarray] = {"first": first.astype(np.float64), **_range_sums(y, first)}
     slope, mean = out["slope"], out["total"] / count
     out["squares"] = np.einsum("ij,ij->i", y, y)
@@ -258,7 +258,6 @@ def grid_aggregates(grid: DemandGrid) -> pd.DataFrame:
         "yoy_correlation": _year_over_year(y, slope, t_mean, count),
     }
     syy = np.maximum(out["squares"] - out["total"] * mean, 0.0)
-    _, _, sxx = trend_terms(first, width)
     within = np.maximum(syy - slope**2 * sxx - out["explained"], 0.0)
     history = np.arange(width)[None, :] >= first[:, None]
     beyond = _irregular_outliers(y, slope, t_mean, np.nan_to_num(month_mean), calendar, within / count)

@@ -32,7 +32,7 @@ from threadpoolctl import threadpool_limits
 
 from clustering.config import ClusterConfig
 from clustering.errors import UserInputError
-from clustering.metrics import separation_scores, silhouette_many, within_sum_of_squares
+from clustering.metrics import sample_rows, separation_scores, silhouette_many, within_sum_of_squares
 from clustering.models import SegmentModel, cut_tree, ward_tree
 
 RULES = {
@@ -59,13 +59,6 @@ class KSelection:
     consensus: pd.DataFrame = field(default_factory=pd.DataFrame)
     warnings: list[str] = field(default_factory=list)
     models: dict[int, SegmentModel] = field(default_factory=dict, repr=False)
-
-
-def sample_rows(n_rows: int, size: int, random_state: int | None) -> np.ndarray:
-    """Sorted positions of a fixed-seed sample of at most ``size`` rows."""
-    if n_rows <= size:
-        return np.arange(n_rows)
-    return np.sort(np.random.default_rng(random_state).choice(n_rows, size, replace=False))
 
 
 def candidate_ks(config: ClusterConfig, n_rows: int) -> list[int]:

@@ -32,7 +32,7 @@ import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
 from clustering.config import LabelsConfig
-from clustering.profiling import LEVEL_SEPARATOR
+from clustering.profiling import LEVEL_SEPARATOR, zscore_matrix
 
 AUTO, ANALYST = "rule", "analyst"
 
@@ -112,8 +112,7 @@ def unique_labels(labels: pd.Series, sizes: pd.Series, profiles: pd.DataFrame | 
     'high <feature>' or 'low <feature>'); any label still shared is numbered by size."""
     labels = labels.copy()
     if profiles is not None:
-        numeric = profiles[~profiles["feature"].str.contains(LEVEL_SEPARATOR, regex=False)]
-        z = numeric.pivot(index="segment", columns="feature", values="z_score")
+        z = zscore_matrix(profiles)
         for _, group in labels.groupby(labels):
             if len(group) < 2:
                 continue

@@ -28,6 +28,13 @@ def sample_positions(n_rows: int, size: int, random_state: int | None) -> np.nda
     return np.random.RandomState(random_state).permutation(n_rows)[:size]
 
 
+def sample_rows(n_rows: int, size: int, random_state: int | None) -> np.ndarray:
+    """Sorted positions of a fixed-seed sample of at most ``size`` rows (all rows when fewer)."""
+    if n_rows <= size:
+        return np.arange(n_rows)
+    return np.sort(np.random.default_rng(random_state).choice(n_rows, size, replace=False))
+
+
 def _silhouettes_from_sums(sums: np.ndarray, own: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """Per-row silhouette given each row's summed distance to every cluster."""
     rows = np.arange(len(own))

@@ -15,6 +15,8 @@ from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.metrics import pairwise_distances_argmin
 from sklearn.mixture import GaussianMixture
 
+from clustering.metrics import sample_rows
+
 ALGORITHMS = ("kmeans", "minibatch_kmeans", "agglomerative", "gmm")
 
 
@@ -103,8 +105,7 @@ class SegmentModel(ClusterMixin, BaseEstimator):
         if len(X) <= self.max_fit_rows:
             return cut_tree(ward_tree(X), self.n_clusters)
         self.fitted_on_sample_ = True
-        rng = np.random.default_rng(self.random_state)
-        sample = np.sort(rng.choice(len(X), self.max_fit_rows, replace=False))
+        sample = sample_rows(len(X), self.max_fit_rows, self.random_state)
         sample_labels = cut_tree(ward_tree(X[sample]), self.n_clusters)
         centers = centroids_of(X[sample], sample_labels, self.n_clusters)
         return pairwise_distances_argmin(X, centers)

@@ -513,6 +513,22 @@ def check_stability(
     )
 
 
+def assemble_result(
+    config: RunConfig,
+    prepared: dict[str, PreparedDataset],
+    clustered: dict[str, ClusteredDataset],
+    assignments: pd.DataFrame,
+    merge: MergeResult | None,
+    explanation: Explanation,
+    stability: pd.DataFrame,
+    findings: list[Finding],
+) -> RunResult:
+    """A RunResult from the stages' outputs: named assignments, label notes among the findings."""
+    named = with_segment_names(assignments, explanation.names).reset_index()
+    notes = [Finding("warning", "labels", note) for note in explanation.notes]
+    return RunResult(config, prepared, clustered, merge, named, explanation, stability, findings + notes)
+
+
 def run(config: RunConfig, sheets: dict[str, pd.DataFrame], previous: PreviousRun | None = None) -> RunResult:
     """Validate, prepare, cluster, merge, explain, name and check the stability of the segments.
 
@@ -529,7 +545,5 @@ def run(config: RunConfig, sheets: dict[str, pd.DataFrame], previous: PreviousRu
     }
     assignments, merge = combine_segments(clustered, prepared, config)
     explanation = explain_segments(assignments["final_cluster"], checked, config, previous)
-    findings += [Finding("warning", "labels", note) for note in explanation.notes]
     stability = check_stability(prepared, clustered, config)
-    named = with_segment_names(assignments, explanation.names).reset_index()
-    return RunResult(config, prepared, clustered, merge, named, explanation, stability, findings)
+    return assemble_result(config, prepared, clustered, assignments, merge, explanation, stability, findings)

@@ -20,6 +20,8 @@ import pandas as pd
 from scipy import stats
 from sklearn.tree import DecisionTreeClassifier
 
+from clustering.metrics import sample_rows
+
 MAX_LEVELS = 20
 TOP_FEATURES = 5
 TREE_DEPTH = 4
@@ -84,6 +86,12 @@ def segment_profiles(final: pd.Series, tables: dict[str, pd.DataFrame]) -> pd.Da
         ["segment", "feature"], key=lambda s: s.map(order) if s.name == "feature" else s
     )
     return table.reset_index(drop=True)
+
+
+def zscore_matrix(profiles: pd.DataFrame) -> pd.DataFrame:
+    """Segments x numeric features: the z-score of each segment's mean (levels left out)."""
+    numeric = profiles[~profiles["feature"].str.contains(LEVEL_SEPARATOR, regex=False)]
+    return numeric.pivot(index="segment", columns="feature", values="z_score")
 
 
 def top_features(profiles: pd.DataFrame, top: int = TOP_FEATURES) -> pd.Series:
@@ -270,9 +278,7 @@ def surrogate_rules(
     the same depth, and the ``source`` column says so."""
     inputs = _tree_inputs(original_features(tables).reindex(final.index))
     target = final.astype("string").to_numpy(dtype=object)
-    rows = np.arange(len(inputs))
-    if len(rows) > TREE_SAMPLE:
-        rows = np.sort(np.random.default_rng(random_state).choice(len(inputs), TREE_SAMPLE, replace=False))
+    rows = sample_rows(len(inputs), TREE_SAMPLE, random_state)
     tree = _fit_tree(inputs, target, rows, random_state)
     predicted = tree.predict(inputs)
     fidelity = float((predicted == target).mean())

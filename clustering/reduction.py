@@ -97,9 +97,9 @@ def embedding(
     from sklearn.decomposition import PCA
     from sklearn.manifold import TSNE
 
-    rows = np.arange(len(X))
-    if len(X) > sample:
-        rows = np.sort(np.random.default_rng(random_state).choice(len(X), sample, replace=False))
+    from clustering.metrics import sample_rows
+
+    rows = sample_rows(len(X), sample, random_state)
     points = np.asarray(X, dtype=np.float64)[rows]
     dimensions = min(dimensions, points.shape[1])
     if method == "tsne":

@@ -19,7 +19,7 @@ import pandas as pd
 from sklearn.metrics import adjusted_rand_score
 
 from clustering.config import StabilityConfig
-from clustering.kselection import sample_rows
+from clustering.metrics import sample_rows
 
 Refit = Callable[[np.ndarray, int], np.ndarray]
 

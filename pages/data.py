@@ -48,11 +48,7 @@ else:
         columns = st.columns(len(ROLES[mode]))
         for i, (role, required) in enumerate(ROLES[mode].items()):
             pool = labels if required else [NONE, *labels]
-            default = (
-                default_option(pool, role, i)
-                if required
-                else (default_option(labels, role, 99) + 1 if any(role in lab for lab in labels) else 0)
-            )
+            default = default_option(pool, role, i if required else 0)  # optional roles default to (none)
             picked = columns[i].selectbox(f"{role} table", pool, index=default, key=f"role_{mode}_{role}")
             if picked != NONE:
                 choices[role] = options[picked]

@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from clustering.pipeline import with_segment_names
 from clustering.profiling import labeled_data
 from ui.explore import explorer, walker_html
 from ui.state import checked_tables, content_hash, explained, merged
@@ -26,8 +27,7 @@ if explanation is None:
     st.stop()
 assignments, _ = merged(ws)
 tables, _ = checked_tables(ws)
-names = explanation.names.set_index("segment")["label"]
-named = assignments.assign(segment_name=assignments["final_cluster"].map(names)).reset_index()
+named = with_segment_names(assignments, explanation.names).reset_index()
 data = labeled_data(named, {n: t.frame for n, t in tables.items()}, ws.config.id_column)
 
 rows = st.slider(

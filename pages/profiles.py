@@ -3,7 +3,7 @@
 import streamlit as st
 
 from clustering.config import LabelsConfig
-from clustering.profiling import LEVEL_SEPARATOR
+from clustering.profiling import zscore_matrix
 from ui import charts
 from ui.loading import NONE
 from ui.state import checked_tables, explained, stability
@@ -89,8 +89,7 @@ st.dataframe(overview, hide_index=True, width="stretch")
 
 st.subheader("How each segment differs from all stores (z-score of its mean)")
 profiles = explanation.profiles
-numeric = profiles[~profiles["feature"].str.contains(LEVEL_SEPARATOR, regex=False)]
-zscores = numeric.pivot(index="segment", columns="feature", values="z_score").dropna(axis=1, how="all")
+zscores = zscore_matrix(profiles).dropna(axis=1, how="all")
 zscores.index = [f"{s} · {names.set_index('segment').loc[s, 'label']}" for s in zscores.index]
 st.plotly_chart(charts.heatmap(zscores, "", zmax=3.0))
 

@@ -71,8 +71,10 @@ def test_all_noise_is_a_user_error():
         fit_density(X, HdbscanConfig(min_cluster_size=45, min_samples=40), random_state=0)
 
 
-def test_warm_up_compiles_once():
-    warm_up()
+def test_warm_up_runs_the_compiled_path():
+    labels = warm_up()
+    assert sorted(set(labels[:30])) == [labels[0]] and sorted(set(labels[30:])) == [labels[30]]
+    assert labels[0] != labels[30] and (labels >= 0).all()
 
 
 def test_demo_stores_archetypes_found_and_random_forest_leaves_no_noise(demo_sheets):

@@ -43,12 +43,12 @@ def upload_options(files: list) -> dict[str, tuple[bytes, str, str | None]]:
     return options
 
 
-def default_option(options: list[str], role: str, position: int) -> int:
-    """Pick the table whose sheet or file is named like the role, else the n-th table."""
+def default_option(options: list[str], role: str, fallback: int) -> int:
+    """Pick the table whose sheet or file is named like the role, else the ``fallback``-th."""
     for i, label in enumerate(options):
         if label.lower().endswith((f"› {role}", f"{role}.csv", f"{role}.parquet")):
             return i
-    return min(position, len(options) - 1)
+    return min(fallback, len(options) - 1)
 
 
 def read_choice(choice: tuple[bytes, str, str | None]) -> pd.DataFrame:

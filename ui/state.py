@@ -29,13 +29,13 @@ from clustering.pipeline import (
     Explanation,
     PreparedDataset,
     RunResult,
+    assemble_result,
     check_sheets,
     check_stability,
     cluster_dataset,
     combine_segments,
     explain_segments,
     prepare_dataset,
-    with_segment_names,
 )
 from clustering.validation import Finding, ValidatedTable
 
@@ -253,10 +253,9 @@ def run_result(ws: Workspace) -> RunResult:
     data = {name: prepared(ws, name) for name in ws.config.datasets}
     results = {name: clustered(ws, name) for name in ws.config.datasets}
     assignments, merge = merged(ws)
-    explanation = explained(ws)
-    named = with_segment_names(assignments, explanation.names).reset_index()
-    notes = [Finding("warning", "labels", note) for note in explanation.notes]
-    return RunResult(ws.config, data, results, merge, named, explanation, stability(ws), findings + notes)
+    return assemble_result(
+        ws.config, data, results, assignments, merge, explained(ws), stability(ws), findings
+    )
 
 
 def progress(ws: Workspace) -> dict[str, bool]:
