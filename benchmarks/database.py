@@ -41,8 +41,8 @@ def measure(path: Path, mode: str, months: int) -> dict:
     import sqlalchemy as sa
 
     from clustering.config import DemandFeatureConfig
-    from clustering.features import demand_features
-    from clustering.pushdown import pushdown_features
+    from clustering.io.pushdown import pushdown_features
+    from clustering.prep.features import demand_features
 
     config = DemandFeatureConfig(window_months=months)
     sampler = PeakRss()

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from clustering.config import DemandFeatureConfig
-from clustering.features import demand_grid, grid_features
+from clustering.prep.features import demand_grid, grid_features
 
 
 def sales_table(n_dfus: int, months: int, seed: int = 0) -> pd.DataFrame:

@@ -1,9 +1,10 @@
 """Clustering Studio engine: segment stores and demand units without any UI.
 
-The package is organised by stage: ``sources`` and ``validation`` (read and check
-input), ``preprocessing``, ``models`` and ``kselection`` (cluster and choose k),
-``merging``, ``profiling``, ``export``, ``config`` and ``cli``. ``pipeline`` ties
-the stages together for one run.
+The package is grouped by layer: ``io`` (read files and databases, validate, push
+features down, write results back, export), ``prep`` (DFU features, preprocessing,
+reduction), ``model`` (algorithms, k selection, density, metrics, stability),
+``explain`` (profiles, tests, rules, labels), then ``merging``, ``config``, ``cli`` and
+``pipeline``, which chains the stages for one run and is shared by every front end.
 """
 
 from clustering.errors import UserInputError

@@ -11,12 +11,12 @@ import time
 from pathlib import Path
 
 from clustering.config import load_config
-from clustering.database import URL_VARIABLE, connect, demo_warehouse, masked, resolve_url
 from clustering.demo import dfu_demo, store_demo
 from clustering.errors import UserInputError
-from clustering.export import read_previous_run, write_result, write_workbook
+from clustering.io.database import URL_VARIABLE, connect, demo_warehouse, masked, resolve_url
+from clustering.io.export import read_previous_run, write_result, write_workbook
+from clustering.io.writeback import restore, write_back
 from clustering.pipeline import database_sheets, load_tables, run
-from clustering.writeback import restore, write_back
 
 EXIT_USER_ERROR = 2
 

@@ -158,7 +158,7 @@ class AttributeJoin(StrictModel):
 
 
 class DemandFeatureConfig(StrictModel):
-    """Build one row per DFU from monthly sales (see clustering.features)."""
+    """Build one row per DFU from monthly sales (see clustering.prep.features)."""
 
     sales_sheet: str = "sales_monthly"
     id_column: str = "dfu_id"
@@ -198,7 +198,7 @@ class MergeConfig(StrictModel):
 
 
 class LabelsConfig(StrictModel):
-    """Business names of the final segments (see clustering.labels)."""
+    """Business names of the final segments (see clustering.explain.labels)."""
 
     enabled: bool = True
     volume_column: str | None = None
@@ -221,7 +221,7 @@ class LabelsConfig(StrictModel):
 
 
 class StabilityConfig(StrictModel):
-    """Bootstrap stability of each dataset's segments (see clustering.stability)."""
+    """Bootstrap stability of each dataset's segments (see clustering.model.stability)."""
 
     enabled: bool = True
     resamples: int = Field(20, ge=2, le=200)
@@ -231,7 +231,7 @@ class StabilityConfig(StrictModel):
 
 
 class WriteBackConfig(StrictModel):
-    """Where segments are written back (see clustering.writeback)."""
+    """Where segments are written back (see clustering.io.writeback)."""
 
     table: str = "dim_dfu"
     key_column: str | None = None

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from clustering.config import MergeConfig, resolve_size
-from clustering.metrics import agreement, separation_scores, silhouette_many
+from clustering.model.metrics import agreement, separation_scores, silhouette_many
 
 
 @dataclass

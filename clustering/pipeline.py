@@ -15,17 +15,9 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from clustering.config import DatabaseConfig, DatasetConfig, RunConfig, resolve_size
-from clustering.database import read_table, run_select
-from clustering.density import DensityResult, fit_density
 from clustering.errors import UserInputError
-from clustering.features import demand_features, join_attributes
-from clustering.kselection import KSelection, select_k
-from clustering.labels import PreviousRun, automatic_labels, segment_names
-from clustering.merging import MergeResult, merge_segments
-from clustering.metrics import separation_scores, silhouette_many
-from clustering.models import SegmentModel
-from clustering.preprocessing import Preprocessor, PreprocessReport
-from clustering.profiling import (
+from clustering.explain.labels import PreviousRun, automatic_labels, segment_names
+from clustering.explain.profiling import (
     Surrogate,
     feature_tests,
     original_features,
@@ -33,10 +25,18 @@ from clustering.profiling import (
     surrogate_rules,
     top_features,
 )
-from clustering.pushdown import pushdown_features
-from clustering.sources import read_table as read_file
-from clustering.stability import segment_stability
-from clustering.validation import Finding, ValidatedTable, check_table, compare_ids
+from clustering.io.database import read_table, run_select
+from clustering.io.pushdown import pushdown_features
+from clustering.io.sources import read_table as read_file
+from clustering.io.validation import Finding, ValidatedTable, check_table, compare_ids
+from clustering.merging import MergeResult, merge_segments
+from clustering.model.density import DensityResult, fit_density
+from clustering.model.kselection import KSelection, select_k
+from clustering.model.metrics import separation_scores, silhouette_many
+from clustering.model.models import SegmentModel
+from clustering.model.stability import segment_stability
+from clustering.prep.features import demand_features, join_attributes
+from clustering.prep.preprocessing import Preprocessor, PreprocessReport
 
 
 @dataclass

@@ -4,9 +4,9 @@ import numpy as np
 import streamlit as st
 
 from clustering.config import ClusterConfig, HdbscanConfig
-from clustering.density import warm_up
-from clustering.metrics import silhouette_values
-from clustering.reduction import embedding
+from clustering.model.density import warm_up
+from clustering.model.metrics import silhouette_values
+from clustering.prep.reduction import embedding
 from ui import charts
 from ui.state import checked_tables, cluster_key, clustered, current, prepared
 from ui.widgets import attempt, choice, page, require, sample_note, segment_colors, size_input

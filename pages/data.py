@@ -2,8 +2,8 @@
 
 import streamlit as st
 
+from clustering.io.validation import column_summary
 from clustering.pipeline import check_sheets
-from clustering.validation import column_summary
 from ui.database_source import database_source
 from ui.loading import (
     MODES,

@@ -2,8 +2,8 @@
 
 import streamlit as st
 
+from clustering.explain.profiling import labeled_data
 from clustering.pipeline import with_segment_names
-from clustering.profiling import labeled_data
 from ui.explore import explorer, walker_html
 from ui.state import checked_tables, content_hash, explained, merged
 from ui.widgets import attempt, page, require, sample_note

@@ -3,9 +3,9 @@
 import streamlit as st
 
 from clustering.config import config_from_yaml
-from clustering.database import connect
-from clustering.export import result_sheets, workbook_bytes
-from clustering.writeback import restore, runs, write_back
+from clustering.io.database import connect
+from clustering.io.export import result_sheets, workbook_bytes
+from clustering.io.writeback import restore, runs, write_back
 from ui.state import content_hash, run_result
 from ui.widgets import attempt, page, require
 

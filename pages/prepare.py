@@ -3,7 +3,7 @@
 import streamlit as st
 
 from clustering.config import PreprocessConfig
-from clustering.profiling import correlation_matrix
+from clustering.explain.profiling import correlation_matrix
 from ui import charts
 from ui.state import checked_tables, current, prepare_key, prepared
 from ui.widgets import attempt, choice, page, require

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from clustering.config import LabelsConfig
-from clustering.profiling import zscore_matrix
+from clustering.explain.profiling import zscore_matrix
 from ui import charts
 from ui.loading import NONE
 from ui.state import checked_tables, explained, stability

@@ -18,7 +18,7 @@ os.environ.setdefault("XDG_CONFIG_HOME", tempfile.mkdtemp(prefix="xdg-"))
 
 from clustering.config import load_config
 from clustering.demo import store_demo
-from clustering.export import write_workbook
+from clustering.io.export import write_workbook
 from clustering.pipeline import RunResult, run
 
 DEMO_STORES = 2000

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from clustering.cli import main
-from clustering.export import write_workbook
+from clustering.io.export import write_workbook
 
 
 def test_demo_then_run_writes_every_sheet(tmp_path, capsys):

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from clustering.demo import CATEGORIES, store_demo
-from clustering.export import workbook_bytes
+from clustering.io.export import workbook_bytes
 
 
 def test_sheets_and_planted_truth(demo_sheets):

@@ -6,7 +6,7 @@ from sklearn.metrics import adjusted_rand_score
 
 from clustering.config import config_from_dict, load_config, resolve_size
 from clustering.errors import UserInputError
-from clustering.export import result_sheets
+from clustering.io.export import result_sheets
 from clustering.pipeline import run
 
 

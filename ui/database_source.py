@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from clustering.database import columns, connect, masked, resolve_url, run_select, schemas, tables
+from clustering.io.database import columns, connect, masked, resolve_url, run_select, schemas, tables
 from clustering.pipeline import check_sheets, database_sheets
 from ui.loading import MODES, NONE, ROLES, database_config, guess_id_column
 from ui.state import Stage, Workspace, data_key

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from clustering.config import RunConfig, config_from_dict, load_config
-from clustering.sources import list_sheets, read_table
+from clustering.io.sources import list_sheets, read_table
 
 MODES = {
     "store": "Stores: internal performance + external market data",

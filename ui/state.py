@@ -23,7 +23,8 @@ from pydantic import BaseModel
 
 from clustering.config import RunConfig, load_config
 from clustering.demo import dfu_demo, store_demo
-from clustering.labels import ANALYST, PreviousRun, segment_names
+from clustering.explain.labels import ANALYST, PreviousRun, segment_names
+from clustering.io.validation import Finding, ValidatedTable
 from clustering.pipeline import (
     ClusteredDataset,
     Explanation,
@@ -37,7 +38,6 @@ from clustering.pipeline import (
     explain_segments,
     prepare_dataset,
 )
-from clustering.validation import Finding, ValidatedTable
 
 WORKSPACE = "ws"
 DEMO_VARIABLE = "CLUSTERING_DEMO"  # "store" or "dfu": every new session starts on that demo data

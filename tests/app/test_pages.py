@@ -9,7 +9,7 @@ import pandas as pd
 import yaml
 
 from clustering.demo import store_demo
-from clustering.export import workbook_bytes
+from clustering.io.export import workbook_bytes
 from tests.app.conftest import button, errors, load_demo_stores, new_app, no_exceptions, run_to
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -233,7 +233,7 @@ def test_workbook_download_has_the_names(app):
     app.switch_page("pages/profiles.py").run()
     segment = ws.stages["explained"].value.names["segment"].iloc[1]
     ws.config.labels.overrides = {segment: "Weekend traffic"}
-    from clustering.export import result_sheets
+    from clustering.io.export import result_sheets
     from ui.state import run_result
 
     sheets = result_sheets(run_result(ws))
@@ -256,8 +256,8 @@ def test_make_run_starts_on_demo_data(monkeypatch):
 
 
 def test_data_page_database_source_and_export_write_back(app, tmp_path, monkeypatch):
-    from clustering.database import connect, demo_warehouse, read_table
     from clustering.demo import dfu_demo
+    from clustering.io.database import connect, demo_warehouse, read_table
 
     url = f"sqlite:///{tmp_path / 'warehouse.db'}"
     demo_warehouse(connect(url), "dfu", dfu_demo(600, 36, seed=4))
@@ -297,7 +297,7 @@ def test_data_page_database_errors_are_explained(app, monkeypatch):
 
 
 def test_data_page_loads_a_select_from_the_database(app, tmp_path, monkeypatch):
-    from clustering.database import connect, demo_warehouse
+    from clustering.io.database import connect, demo_warehouse
 
     url = f"sqlite:///{tmp_path / 'stores.db'}"
     demo_warehouse(connect(url), "store", store_demo(300, seed=6))

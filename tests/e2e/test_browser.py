@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from clustering.demo import store_demo
-from clustering.export import write_workbook
+from clustering.io.export import write_workbook
 from tests.e2e.conftest import ARTIFACTS
 
 NEW_NAME = "Flagship corridor"

@@ -1,0 +1,1 @@
+"""Explanation: profiles, feature tests, surrogate rules and business labels of segments."""

@@ -1,0 +1,196 @@
+"""Business names for segments, and names that follow the stores from run to run.
+
+Automatic labels are "<tier> volume · <pattern>":
+
+- tier: the segment's median of ``volume_column`` against percentiles of the per-entity
+  values (not of segment centroids): at or above the ``tiers[1]`` quantile "High", at or
+  below ``tiers[0]`` "Low", else "Medium";
+- pattern, for stores: of the category-share columns ``mix_columns``, the one whose
+  segment mean stands highest above its overall mean in z-score ("apparel-led", the
+  common prefix of the names removed), and the most common value of ``market_column``
+  ("urban"); for DFUs, from the segment medians of the demand
+  features, first match wins: intermittent (zero-demand share >= ``intermittent``),
+  seasonal (seasonality strength >= ``seasonal``), trending up / down (|normalized
+  slope| >= ``trend``), volatile (cv >= ``volatile``), else steady.
+
+Labels are unique in a run: segments that share a label each get the numeric feature
+that most sets them apart from the others sharing it ("· high median_income"); a label
+still shared after that stays on the largest segment and the others get " #2", " #3"...
+in order of size.
+
+Analysts' names (overrides) survive a rerun: the new segments are matched to the
+previous run's by maximum overlap of their entities (Hungarian matching on the
+contingency table), and each analyst name moves to the matched new segment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import linear_sum_assignment
+
+from clustering.config import LabelsConfig
+from clustering.explain.profiling import LEVEL_SEPARATOR, zscore_matrix
+
+AUTO, ANALYST = "rule", "analyst"
+
+
+@dataclass
+class PreviousRun:
+    """What a rerun keeps from the previous run: its final segments and the analyst's names."""
+
+    assignments: pd.Series
+    names: dict[str, str]
+
+
+def volume_tiers(final: pd.Series, volume: pd.Series, tiers: tuple[float, float]) -> pd.Series:
+    """High / Medium / Low per segment from its median volume against entity percentiles."""
+    low, high = volume.quantile(list(tiers))
+    medians = volume.groupby(final).median()
+    return medians.map(lambda m: "High" if m >= high else "Low" if m <= low else "Medium")
+
+
+def _common_prefix(names: list[str]) -> str:
+    """The longest prefix every name shares ('share_' for share_grocery, share_fresh)."""
+    first, last = min(names), max(names)
+    size = 0
+    while size < min(len(first), len(last)) and first[size] == last[size]:
+        size += 1
+    return first[:size]
+
+
+def store_patterns(profiles: pd.DataFrame, config: LabelsConfig) -> pd.Series:
+    """'<category>-led · <market>' per segment, from the profiles table."""
+    segments = pd.Index(sorted(profiles["segment"].unique()))
+    pattern = pd.Series("", index=segments, dtype="string")
+    mix = profiles[profiles["feature"].isin(config.mix_columns)]
+    if not mix.empty:
+        prefix = _common_prefix(config.mix_columns) if len(config.mix_columns) > 1 else ""
+        led = mix.loc[mix.groupby("segment")["z_score"].idxmax()].set_index("segment")["feature"]
+        pattern = (led.str.removeprefix(prefix) + "-led").reindex(segments).fillna("")
+    if config.market_column:
+        levels = profiles[profiles["feature"].str.startswith(config.market_column + LEVEL_SEPARATOR)]
+        if not levels.empty:
+            top = levels.loc[levels.groupby("segment")["mean"].idxmax()].set_index("segment")["feature"]
+            market = top.str.split(LEVEL_SEPARATOR).str[1].reindex(segments).fillna("")
+            pattern = pattern.str.cat(market, sep=" · ").str.strip(" ·")
+    return pattern
+
+
+def dfu_patterns(profiles: pd.DataFrame, config: LabelsConfig) -> pd.Series:
+    """Demand pattern per segment from the medians of its DFUs' features (first match wins)."""
+    medians = profiles.pivot(index="segment", columns="feature", values="median")
+
+    def pattern(row: pd.Series) -> str:
+        if row.get("zero_share", 0) >= config.intermittent:
+            return "intermittent"
+        if row.get("seasonality_strength", 0) >= config.seasonal:
+            return "seasonal"
+        slope = row.get("trend_slope_norm", 0)
+        if abs(slope) >= config.trend:
+            return "trending up" if slope > 0 else "trending down"
+        if row.get("cv", 0) >= config.volatile:
+            return "volatile"
+        return "steady"
+
+    return medians.apply(pattern, axis=1)
+
+
+def _numbered(labels: pd.Series, sizes: pd.Series) -> pd.Series:
+    """The largest segment keeps a shared label, the others get ' #2', ' #3'... by size."""
+    order = sizes.reindex(labels.index).sort_values(ascending=False, kind="stable").index
+    ranked = labels[order]
+    position = ranked.groupby(ranked).cumcount() + 1
+    return ranked.where(position == 1, ranked + " #" + position.astype(str)).reindex(labels.index)
+
+
+def unique_labels(labels: pd.Series, sizes: pd.Series, profiles: pd.DataFrame | None = None) -> pd.Series:
+    """Make labels unique. Segments sharing a label first get the numeric feature that most
+    sets each apart from the others sharing it (largest |z-score difference|, as
+    'high <feature>' or 'low <feature>'); any label still shared is numbered by size."""
+    labels = labels.copy()
+    if profiles is not None:
+        z = zscore_matrix(profiles)
+        for _, group in labels.groupby(labels):
+            if len(group) < 2:
+                continue
+            scores = z.reindex(group.index).dropna(axis=1, how="any")
+            if scores.empty:
+                continue
+            apart = scores - (scores.sum() - scores) / (len(scores) - 1)
+            feature = apart.abs().idxmax(axis=1)
+            direction = [("high " if apart.loc[s, f] > 0 else "low ") + f for s, f in feature.items()]
+            labels[group.index] = group + " · " + pd.Series(direction, index=group.index)
+    return _numbered(labels, sizes)
+
+
+def automatic_labels(
+    final: pd.Series, features: pd.DataFrame, profiles: pd.DataFrame, config: LabelsConfig
+) -> pd.Series:
+    """Rule-based label per segment (see the module docstring); unique within the run."""
+    segments = pd.Index(sorted(final.unique()), name="segment")
+    parts = []
+    if config.volume_column:
+        volume = features[config.volume_column].reindex(final.index)
+        parts.append(volume_tiers(final, volume, config.tiers).reindex(segments) + " volume")
+    if config.pattern == "store":
+        parts.append(store_patterns(profiles, config).reindex(segments))
+    elif config.pattern == "dfu":
+        parts.append(dfu_patterns(profiles, config).reindex(segments))
+    if not parts:
+        return pd.Series(segments, index=segments, dtype="string")
+    text = parts[0].astype("string").fillna("")
+    for part in parts[1:]:
+        text = text.str.cat(part.astype("string").fillna(""), sep=" · ").str.strip(" ·")
+    text = text.mask(text == "", pd.Series(segments, index=segments))
+    return unique_labels(text, final.value_counts(), profiles)
+
+
+def align_segments(previous: pd.Series, current: pd.Series) -> pd.DataFrame:
+    """Match each current segment to a previous one by maximum overlap of shared entities
+    (Hungarian matching). Columns: segment, previous, overlap (share of the current
+    segment's shared entities that were in the matched previous segment)."""
+    shared = current.index.intersection(previous.index)
+    table = pd.crosstab(current.reindex(shared), previous.reindex(shared))
+    rows, cols = linear_sum_assignment(-table.to_numpy())
+    sizes = table.sum(axis=1).to_numpy()
+    matched = pd.DataFrame(
+        {
+            "segment": table.index[rows],
+            "previous": table.columns[cols],
+            "overlap": table.to_numpy()[rows, cols] / np.maximum(sizes[rows], 1),
+        }
+    )
+    return matched.reset_index(drop=True)
+
+
+def segment_names(
+    final: pd.Series,
+    automatic: pd.Series,
+    overrides: dict[str, str],
+    previous: PreviousRun | None = None,
+) -> pd.DataFrame:
+    """The name of each segment: an analyst's name where one applies, else the automatic label.
+
+    Without ``previous``, ``overrides`` are keyed by this run's segments. With it, the
+    previous run's analyst names and ``overrides`` (keyed by the previous run's segments)
+    move to the matched current segments.
+    """
+    table = pd.DataFrame({"segment": automatic.index, "auto_label": automatic.to_numpy()})
+    table["label"], table["source"] = table["auto_label"], AUTO
+    table["previous_segment"], table["overlap"] = pd.NA, np.nan
+    names = dict(overrides)
+    if previous is not None:
+        names = {**previous.names, **overrides}
+        matched = align_segments(previous.assignments, final).set_index("segment")
+        table["previous_segment"] = table["segment"].map(matched["previous"])
+        table["overlap"] = table["segment"].map(matched["overlap"])
+        keys = table["previous_segment"]
+    else:
+        keys = table["segment"]
+    named = keys.map(names)
+    table.loc[named.notna(), "label"] = named[named.notna()]
+    table.loc[named.notna(), "source"] = ANALYST
+    return table

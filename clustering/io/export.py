@@ -1,0 +1,131 @@
+"""Write results: a workbook of every sheet (xlsxwriter), or the assignments as CSV/Parquet.
+
+Workbooks get a frozen, bold header row, column widths fitted to the content and a
+fixed creation date, so the same result always gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
+
+import pandas as pd
+
+from clustering.errors import UserInputError
+from clustering.explain.labels import ANALYST, PreviousRun
+from clustering.io.sources import read_table
+
+if TYPE_CHECKING:
+    from clustering.pipeline import RunResult
+
+FIXED_DATE = datetime(2000, 1, 1)
+WIDTH_SAMPLE_ROWS = 1000
+MAX_WIDTH = 60
+
+
+def _width(frame: pd.DataFrame, column: object) -> int:
+    values = frame[column].head(WIDTH_SAMPLE_ROWS).astype("string").fillna("")
+    longest = max([len(str(column)), *values.str.len().tolist()])
+    return min(MAX_WIDTH, longest + 2)
+
+
+def _excel_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """Object and nullable columns as plain values xlsxwriter can write."""
+    out = frame.copy()
+    for column in out.columns:
+        if isinstance(out[column].dtype, pd.StringDtype) or out[column].dtype == object:
+            out[column] = out[column].astype(object).where(out[column].notna(), None)
+    return out
+
+
+def write_workbook(sheets: dict[str, pd.DataFrame], target: str | Path | BinaryIO) -> None:
+    """Write each frame to its own sheet, header frozen and widths fitted."""
+    options = {"strings_to_urls": False, "nan_inf_to_errors": True}
+    with pd.ExcelWriter(target, engine="xlsxwriter", engine_kwargs={"options": options}) as writer:
+        writer.book.set_properties({"created": FIXED_DATE})
+        header = writer.book.add_format({"bold": True, "bg_color": "#E8EEF7", "bottom": 1})
+        for name, frame in sheets.items():
+            _excel_safe(frame).to_excel(writer, sheet_name=name[:31], index=False)
+            sheet = writer.sheets[name[:31]]
+            sheet.freeze_panes(1, 0)
+            for position, column in enumerate(frame.columns):
+                sheet.write(0, position, str(column), header)
+                sheet.set_column(position, position, _width(frame, column))
+            if len(frame.columns):
+                sheet.autofilter(0, 0, max(len(frame), 1), len(frame.columns) - 1)
+
+
+def workbook_bytes(sheets: dict[str, pd.DataFrame]) -> bytes:
+    """The workbook as bytes, for a download button."""
+    buffer = io.BytesIO()
+    write_workbook(sheets, buffer)
+    return buffer.getvalue()
+
+
+def config_sheet(yaml_text: str) -> pd.DataFrame:
+    """The run's YAML, one line per row, so it can be read (and copied) in Excel."""
+    return pd.DataFrame({"config": yaml_text.splitlines()})
+
+
+def result_sheets(result: RunResult) -> dict[str, pd.DataFrame]:
+    """Every sheet of the results workbook, in order."""
+    findings = pd.DataFrame(
+        [(f.level, f.source, f.message) for f in result.findings], columns=["level", "source", "message"]
+    )
+    single = len(result.clustered) == 1
+    sheets = {
+        "assignments": result.assignments,
+        "segments": result.explanation.overview(result.stability if single else None),
+        "labels": result.names,
+        "profiles": result.profiles,
+        "feature_tests": result.explanation.feature_tests,
+        "rules": result.explanation.surrogate.rules,
+        "stability": result.stability,
+        "k_selection": result.k_selection,
+        "k_consensus": result.k_consensus,
+        "metrics": result.metrics,
+        "merge_log": result.merge_log,
+        "preprocessing": result.preprocessing,
+    }
+    reduction = result.reduction
+    if not reduction.empty:
+        sheets["reduction"] = reduction
+    sheets["findings"] = findings
+    sheets["config"] = config_sheet(result.config.to_yaml())
+    return sheets
+
+
+def write_result(result: RunResult, path: str | Path, fmt: str | None = None) -> Path:
+    """Write a run's results: xlsx (every sheet), or csv/parquet (the assignments alone)."""
+    path = Path(path)
+    fmt = (fmt or path.suffix.lstrip(".") or "xlsx").lower()
+    if fmt not in ("xlsx", "csv", "parquet"):
+        raise UserInputError(f"Output format '{fmt}' is not supported: use xlsx, csv or parquet.")
+    if path.parent and not path.parent.exists():
+        raise UserInputError(f"Output folder '{path.parent}' does not exist. Create it or pick another path.")
+    if fmt == "xlsx":
+        write_workbook(result_sheets(result), path)
+    elif fmt == "csv":
+        result.assignments.to_csv(path, index=False)
+    else:
+        result.assignments.to_parquet(path, index=False)
+    return path
+
+
+def read_previous_run(path: str | Path, id_column: str) -> PreviousRun:
+    """The final segments and analyst names of an earlier results workbook."""
+    name = Path(path).name
+    assignments = read_table(path, "assignments")
+    if id_column not in assignments.columns or "final_cluster" not in assignments.columns:
+        raise UserInputError(
+            f"{name}, sheet 'assignments' needs columns '{id_column}' and 'final_cluster': "
+            f"is it a results workbook of this tool?"
+        )
+    labels = read_table(path, "labels")
+    analyst = labels[labels.get("source", pd.Series(dtype=str)) == ANALYST]
+    final = assignments.set_index(assignments[id_column].astype(str))["final_cluster"].astype(str)
+    return PreviousRun(
+        final, dict(zip(analyst["segment"].astype(str), analyst["label"].astype(str), strict=True))
+    )

@@ -1,0 +1,1 @@
+"""Models: clustering algorithms, k selection, density clustering, quality metrics and stability."""

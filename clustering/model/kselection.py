@@ -1,0 +1,244 @@
+"""Choose the number of segments k by sweeping a range and scoring every labeling.
+
+For each k the model is fitted on a fixed-seed sample of at most ``selection_sample``
+rows (all rows when there are fewer); the chosen k's model then assigns every row.
+Criteria: inertia (within-cluster sum of squares; its elbow found by kneed), silhouette
+(all k from one pass over a sample of at most 10k rows' distances), Calinski-Harabasz,
+Davies-Bouldin, the gap statistic (Tibshirani et al. 2001: ``gap_references`` uniform
+reference sets in the principal-axes box of a ``gap_sample``-row sample, KMeans on
+both, standard error s_k = sd_k * sqrt(1 + 1/B)) and, for GaussianMixture, BIC.
+A k is feasible when its smallest segment, scaled to all rows, reaches the minimum
+segment size.
+
+Each criterion prefers one feasible k: the highest silhouette or Calinski-Harabasz,
+the lowest Davies-Bouldin or BIC, the elbow (or the largest feasible k below it), the
+smallest k with gap(k) >= gap(k+1) - s(k+1). The ``selection`` setting names the
+criterion that decides; ``consensus`` takes the k most criteria prefer (ties: the
+silhouette's choice if tied, else the smaller k). Ties within a criterion go to the
+smaller k. When no k is feasible, every criterion chooses among all k and a warning
+says so. ``KSelection.consensus`` lists every criterion's preferred k and the rule.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from kneed import KneeLocator
+from sklearn.cluster import KMeans
+from threadpoolctl import threadpool_limits
+
+from clustering.config import ClusterConfig
+from clustering.errors import UserInputError
+from clustering.model.metrics import sample_rows, separation_scores, silhouette_many, within_sum_of_squares
+from clustering.model.models import SegmentModel, cut_tree, ward_tree
+
+RULES = {
+    "silhouette": "highest silhouette",
+    "calinski_harabasz": "highest Calinski-Harabasz",
+    "davies_bouldin": "lowest Davies-Bouldin",
+    "elbow": "elbow of inertia (kneed), or the largest feasible k below it",
+    "gap": "smallest k with gap(k) >= gap(k+1) - s(k+1)",
+    "bic": "lowest BIC (GaussianMixture only)",
+    "consensus": "the k most criteria prefer (ties: silhouette's choice, else the smaller k)",
+}
+
+
+@dataclass
+class KSelection:
+    """Every k's scores, the k chosen and why."""
+
+    scores: pd.DataFrame
+    chosen_k: int
+    elbow_k: int | None
+    rule: str
+    sample_rows: int
+    silhouette_rows: int
+    consensus: pd.DataFrame = field(default_factory=pd.DataFrame)
+    warnings: list[str] = field(default_factory=list)
+    models: dict[int, SegmentModel] = field(default_factory=dict, repr=False)
+
+
+def candidate_ks(config: ClusterConfig, n_rows: int) -> list[int]:
+    """The k values to try: the fixed k, or the range capped at two rows per segment on average."""
+    low, high = (config.k, config.k) if config.k is not None else (config.k_min, config.k_max)
+    top = min(high, n_rows // 2)
+    if top < low:
+        wanted = f"k = {low}" if config.k is not None else f"k from {low} to {high}"
+        raise UserInputError(
+            f"{wanted} needs at least {2 * low} rows, but the data has {n_rows}. "
+            f"Lower k{'' if config.k is not None else '_min'} or add rows."
+        )
+    return list(range(low, top + 1))
+
+
+def fit_models(
+    X: np.ndarray, config: ClusterConfig, ks: list[int], random_state: int | None
+) -> dict[int, SegmentModel]:
+    """One fitted model per k; Ward's tree is built once and cut per k."""
+    if config.algorithm != "agglomerative":
+        return {k: SegmentModel(config.algorithm, k, random_state).fit(X) for k in ks}
+    tree = ward_tree(X)
+    return {
+        k: SegmentModel("agglomerative", k, random_state, config.agglomerative_max_rows).fit_labels(
+            X, cut_tree(tree, k)
+        )
+        for k in ks
+    }
+
+
+def elbow_of(ks: list[int], inertia: list[float]) -> int | None:
+    """Elbow of a decreasing, convex inertia curve, or None when kneed finds none."""
+    if len(ks) < 3:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        knee = KneeLocator(ks, inertia, curve="convex", direction="decreasing").knee
+    return int(knee) if knee is not None else None
+
+
+def gap_statistic(
+    X: np.ndarray, ks: list[int], references: int, sample: int, random_state: int | None
+) -> pd.DataFrame:
+    """Gap(k) and its standard error s(k) for each k (Tibshirani, Walther & Hastie 2001)."""
+    rng = np.random.default_rng(random_state)
+    data = X[sample_rows(len(X), sample, random_state)]
+    centered = data - data.mean(axis=0)
+    _, _, axes = np.linalg.svd(centered, full_matrices=False)
+    rotated = centered @ axes.T
+    low, high = rotated.min(axis=0), rotated.max(axis=0)
+
+    def log_dispersion(points: np.ndarray, k: int) -> float:
+        labels = KMeans(k, n_init="auto", random_state=random_state).fit_predict(points)
+        return float(np.log(within_sum_of_squares(points, labels)))
+
+    with threadpool_limits(1):  # many small fits: threads cost more than they give
+        observed = np.array([log_dispersion(data, k) for k in ks])
+        draws = [rng.uniform(low, high, size=data.shape) @ axes for _ in range(references)]
+        reference = np.array([[log_dispersion(draw, k) for k in ks] for draw in draws])
+    gap = reference.mean(axis=0) - observed
+    error = reference.std(axis=0) * np.sqrt(1 + 1 / references)
+    return pd.DataFrame({"k": ks, "gap": gap, "gap_se": error})
+
+
+def _gap_choice(pool: pd.DataFrame) -> int | None:
+    """Smallest k with gap(k) >= gap(k+1) - s(k+1), among consecutive feasible k."""
+    if "gap" not in pool:
+        return None
+    ks, gap, error = pool["k"].to_numpy(), pool["gap"].to_numpy(), pool["gap_se"].to_numpy()
+    for i in range(len(ks) - 1):
+        if ks[i + 1] == ks[i] + 1 and gap[i] >= gap[i + 1] - error[i + 1]:
+            return int(ks[i])
+    return int(ks[np.argmax(gap)])
+
+
+def preferred_ks(scores: pd.DataFrame, elbow_k: int | None) -> dict[str, int | None]:
+    """The k each criterion prefers among feasible k (all k when none is feasible)."""
+    pool = scores[scores["feasible"]]
+    pool = scores if pool.empty else pool
+
+    def best(column: str, lowest: bool) -> int | None:
+        if column not in pool or pool[column].isna().all():
+            return None
+        values = pool[column].fillna(np.inf if lowest else -np.inf)
+        return int(pool.loc[values.idxmin() if lowest else values.idxmax(), "k"])
+
+    below = pool[pool["k"] <= elbow_k] if elbow_k is not None else pool.iloc[:0]
+    prefs = {
+        "silhouette": best("silhouette", lowest=False),
+        "calinski_harabasz": best("calinski_harabasz", lowest=False),
+        "davies_bouldin": best("davies_bouldin", lowest=True),
+        "elbow": int(below["k"].max()) if not below.empty else None,
+        "gap": _gap_choice(pool),
+        "bic": best("bic", lowest=True),
+    }
+    return {name: k for name, k in prefs.items() if k is not None or name in ("elbow", "gap")}
+
+
+def choose_k(
+    scores: pd.DataFrame, selection: str, elbow_k: int | None
+) -> tuple[int, list[str], pd.DataFrame]:
+    """Apply the documented rule; return k, warnings and the consensus table."""
+    notes = []
+    if not scores["feasible"].any():
+        notes.append(
+            "No k gives segments of the minimum size; k was chosen among all k and the merge "
+            "step's minimum size will absorb the small segments."
+        )
+    prefs = preferred_ks(scores, elbow_k)
+    decided = [k for k in prefs.values() if k is not None]
+    if selection == "consensus":
+        counts = pd.Series(decided).value_counts()
+        tied = sorted(counts[counts == counts.max()].index)
+        chosen = prefs["silhouette"] if prefs["silhouette"] in tied else tied[0]
+    elif prefs.get(selection) is None:
+        notes.append(f"The {selection} criterion gave no k; used the highest silhouette instead.")
+        chosen = prefs["silhouette"]
+    else:
+        chosen = prefs[selection]
+    table = pd.DataFrame(
+        [(name, k, RULES[name], name == selection) for name, k in prefs.items()],
+        columns=["criterion", "preferred_k", "rule", "decides"],
+    )
+    table["preferred_k"] = table["preferred_k"].astype("Int64")
+    if selection == "consensus":
+        table.loc[len(table)] = ["consensus", chosen, RULES["consensus"], True]
+    return int(chosen), notes, table
+
+
+def select_k(
+    X: np.ndarray, config: ClusterConfig, min_size: int, random_state: int | None = None
+) -> KSelection:
+    """Fit every candidate k on a sample of ``X``, score each, choose one by the configured rule
+    (or take the fixed k). The chosen k's model is ``models[chosen_k]``."""
+    n_rows = len(X)
+    size = config.selection_sample
+    if config.algorithm == "agglomerative":
+        size = min(size, config.agglomerative_max_rows)
+    sample = X[sample_rows(n_rows, size, random_state)]
+    ks = candidate_ks(config, len(sample))
+    models = fit_models(sample, config, ks, random_state)
+    labels = [models[k].labels_ for k in ks]
+    silhouettes = silhouette_many(sample, labels, config.silhouette_sample, random_state)
+    scale = n_rows / len(sample)
+    rows = []
+    for k, lab, sil in zip(ks, labels, silhouettes, strict=True):
+        ch, db = separation_scores(sample, lab)
+        smallest = int(np.bincount(lab).min() * scale)
+        rows.append((k, len(np.unique(lab)), within_sum_of_squares(sample, lab), sil, ch, db, smallest))
+    columns = [
+        "k",
+        "segments",
+        "inertia",
+        "silhouette",
+        "calinski_harabasz",
+        "davies_bouldin",
+        "smallest_segment",
+    ]
+    scores = pd.DataFrame(rows, columns=columns)
+    if config.algorithm == "gmm":
+        scores["bic"] = [models[k].estimator_.bic(sample) for k in ks]
+    if config.gap_references and len(ks) > 1:
+        gap = gap_statistic(sample, ks, config.gap_references, config.gap_sample, random_state)
+        scores = scores.merge(gap, on="k")
+    scores["feasible"] = scores["smallest_segment"] >= min_size
+    elbow_k = elbow_of(ks, scores["inertia"].tolist())
+    chosen, notes, consensus = choose_k(scores, config.selection, elbow_k)
+    rule = f"{RULES[config.selection]} among k in {ks[0]}..{ks[-1]} with smallest segment >= {min_size} rows"
+    if config.k is not None:
+        chosen, notes, rule = config.k, [], f"fixed k = {config.k} (set in the config)"
+        consensus["decides"] = False
+    scores["chosen"] = scores["k"] == chosen
+    return KSelection(
+        scores=scores,
+        chosen_k=chosen,
+        elbow_k=elbow_k,
+        rule=rule,
+        sample_rows=len(sample),
+        silhouette_rows=min(len(sample), config.silhouette_sample),
+        consensus=consensus,
+        warnings=notes,
+        models=models,
+    )

@@ -1,0 +1,1 @@
+"""Preparation: DFU features from monthly sales, preprocessing, and dimension reduction."""

@@ -1,0 +1,151 @@
+import numpy as np
+import pandas as pd
+
+from clustering.config import LabelsConfig, load_config
+from clustering.explain.labels import (
+    PreviousRun,
+    align_segments,
+    automatic_labels,
+    segment_names,
+    unique_labels,
+    volume_tiers,
+)
+from clustering.explain.profiling import segment_profiles
+from clustering.pipeline import run
+
+
+def test_volume_tiers_use_entity_percentiles_not_centroids():
+    # 90 small entities in A, 5 medium in B, 5 large in C: the entity-level 67th percentile
+    # falls inside A's range, so B is already "High" although it is the middle centroid.
+    volume = pd.Series(np.concatenate([np.linspace(1, 10, 90), [50] * 5, [100] * 5]))
+    final = pd.Series(["A"] * 90 + ["B"] * 5 + ["C"] * 5)
+    tiers = volume_tiers(final, volume, (0.33, 0.67))
+    assert tiers.to_dict() == {"A": "Medium", "B": "High", "C": "High"}
+    low = volume_tiers(final, -volume, (0.33, 0.67))
+    assert low["C"] == "Low"
+
+
+def test_shared_labels_get_the_feature_that_sets_them_apart_then_numbers():
+    profiles = pd.DataFrame(
+        {
+            "segment": ["A", "A", "B", "B", "C", "C"],
+            "feature": ["income", "age", "income", "age", "income", "age"],
+            "z_score": [1.5, 0.0, -1.5, 0.1, 0.0, 0.0],
+        }
+    )
+    labels = pd.Series({"A": "urban", "B": "urban", "C": "rural"})
+    result = unique_labels(labels, pd.Series({"A": 10, "B": 20, "C": 5}), profiles)
+    assert result.to_dict() == {"A": "urban · high income", "B": "urban · low income", "C": "rural"}
+    numbered = unique_labels(pd.Series({"A": "x", "B": "x", "C": "x"}), pd.Series({"A": 1, "B": 3, "C": 2}))
+    assert numbered.to_dict() == {"A": "x #3", "B": "x", "C": "x #2"}
+
+
+def test_store_labels_name_volume_mix_and_market(demo_result, demo_sheets):
+    names = demo_result.names.set_index("segment")["label"]
+    assert names.is_unique
+    joined = demo_result.assignments.merge(demo_result.names, left_on="final_cluster", right_on="segment")
+    assert (joined["segment_name"] == joined["label"]).all()
+    truth = demo_result.assignments.merge(demo_sheets["truth"], on="store_id").set_index("true_internal")
+    assert truth.loc["hypermarket", "segment_name"].str.startswith("High volume").mean() > 0.9
+    assert truth.loc["urban_convenience", "segment_name"].str.startswith("Low volume").mean() > 0.9
+    specialty = truth.loc["specialty_flagship", "segment_name"]
+    assert specialty.str.contains("apparel-led|electronics-led").mean() > 0.9
+    assert names.str.contains(r"(?:apparel|electronics|grocery|fresh|beverages|household)-led").all()
+    assert names.str.contains("urban|suburban|rural").all()
+
+
+def test_dfu_patterns_follow_documented_precedence():
+    rows = []
+    for segment, zero, season, slope, cv in [
+        ("A", 0.5, 0.9, 0.1, 2.0),  # intermittent wins over everything
+        ("B", 0.0, 0.6, 0.1, 2.0),  # seasonal
+        ("C", 0.0, 0.1, -0.05, 2.0),  # trending down
+        ("D", 0.0, 0.1, 0.0, 0.9),  # volatile
+        ("E", 0.0, 0.1, 0.0, 0.1),  # steady
+    ]:
+        for feature, value in [
+            ("zero_share", zero),
+            ("seasonality_strength", season),
+            ("trend_slope_norm", slope),
+            ("cv", cv),
+        ]:
+            rows.append({"segment": segment, "feature": feature, "median": value, "z_score": 0.0})
+    profiles = pd.DataFrame(rows)
+    final = pd.Series(list("ABCDE"))
+    labels = automatic_labels(
+        final, pd.DataFrame(index=final.index), profiles, LabelsConfig(pattern="dfu", market_column=None)
+    )
+    assert labels.to_dict() == {
+        "A": "intermittent",
+        "B": "seasonal",
+        "C": "trending down",
+        "D": "volatile",
+        "E": "steady",
+    }
+
+
+def test_alignment_matches_permuted_labels():
+    rng = np.random.default_rng(0)
+    previous = pd.Series(rng.choice(["A", "B", "C"], 300), index=[f"S{i}" for i in range(300)])
+    renamed = previous.map({"A": "X", "B": "Y", "C": "Z"})
+    noisy = renamed.copy()
+    noisy.iloc[:10] = "Z"
+    matched = align_segments(previous, noisy).set_index("segment")
+    assert matched["previous"].to_dict() == {"X": "A", "Y": "B", "Z": "C"}
+    assert matched.loc["X", "overlap"] == 1.0 and matched.loc["Z", "overlap"] < 1.0
+
+
+def test_overrides_without_a_previous_run_apply_to_this_run():
+    final = pd.Series(["A", "B"])
+    names = segment_names(final, pd.Series({"A": "auto A", "B": "auto B"}), {"B": "My stores"})
+    table = names.set_index("segment")
+    assert table.loc["B", "label"] == "My stores" and table.loc["B", "source"] == "analyst"
+    assert table.loc["A", "label"] == "auto A" and table.loc["A", "source"] == "rule"
+
+
+def test_a_renamed_segment_keeps_its_name_on_the_same_stores_after_a_rerun(demo_sheets):
+    config = load_config("store")
+    config.stability.enabled = False
+    first = run(config, demo_sheets)
+    target = first.names["segment"].iloc[3]
+    old = first.assignments.set_index("store_id")["final_cluster"]
+    previous = PreviousRun(old, {target: "Heart of the network"})
+    config.random_state = 987
+    second = run(config, demo_sheets, previous)
+    new = second.assignments.set_index("store_id")
+    named = new.index[new["segment_name"] == "Heart of the network"]
+    original = old.index[old == target]
+    assert len(named) > 0
+    assert len(named.intersection(original)) / len(original) >= 0.95
+    row = second.names.set_index("label").loc["Heart of the network"]
+    assert row["source"] == "analyst" and row["previous_segment"] == target and row["overlap"] >= 0.95
+
+
+def test_profiles_feed_labels_for_one_dataset(demo_sheets):
+    config = load_config("store")
+    config.datasets = {"internal": config.datasets["internal"]}
+    config.labels.market_column = None
+    config.stability.enabled = False
+    result = run(config, demo_sheets)
+    assert result.names["label"].str.contains("volume").all()
+    assert not result.names["label"].str.contains("urban").any()
+
+
+def test_missing_volume_column_is_reported_and_the_tier_left_out(demo_sheets):
+    config = load_config("store")
+    config.labels.volume_column = "turnover"
+    config.stability.enabled = False
+    result = run(config, demo_sheets)
+    assert not result.names["label"].str.contains("volume").any()
+    notes = [f.message for f in result.findings if f.source == "labels"]
+    assert notes and notes[0].startswith("labels.volume_column 'turnover' is not a column of the data")
+
+
+def test_labels_disabled_uses_segment_ids(demo_sheets):
+    config = load_config("store")
+    config.labels.enabled = False
+    config.stability.enabled = False
+    result = run(config, demo_sheets)
+    assert (result.names["label"] == result.names["segment"]).all()
+    assert segment_profiles  # the profiles are still computed
+    assert not result.profiles.empty

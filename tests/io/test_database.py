@@ -1,0 +1,311 @@
+"""Databases: the same push-down, write-back, dry-run, failure and restore tests on SQLite,
+DuckDB and a real PostgreSQL server. Nothing is mocked at the database boundary."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+from clustering.config import DemandFeatureConfig, WriteBackConfig, load_config
+from clustering.demo import dfu_demo
+from clustering.errors import UserInputError
+from clustering.io.database import (
+    columns,
+    connect,
+    demo_warehouse,
+    masked,
+    read_only,
+    read_table,
+    resolve_url,
+    run_select,
+    tables,
+)
+from clustering.io.pushdown import aggregates_query, pushdown_features
+from clustering.io.writeback import InjectedFailure, restore, runs, write_back
+from clustering.pipeline import database_sheets, run
+from clustering.prep.features import demand_features
+
+ENGINES = ["sqlite", "duckdb", "postgresql"]
+
+
+@pytest.fixture(scope="module")
+def dfu_sheets():
+    return dfu_demo(400, 36, seed=5)
+
+
+@pytest.fixture(params=ENGINES)
+def warehouse(request, tmp_path, dfu_sheets):
+    """A fresh demo DFU warehouse on each engine."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'demo.db'}"
+    elif request.param == "duckdb":
+        url = f"duckdb:///{tmp_path / 'demo.duckdb'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    engine = connect(url)
+    with engine.begin() as connection:
+        for name in ("segment_assignments", "fact_sales_monthly", "dim_dfu", "dim_item"):
+            connection.execute(sa.text(f"DROP TABLE IF EXISTS {name}"))
+    demo_warehouse(engine, "dfu", dfu_sheets)
+    yield engine
+    engine.dispose()
+
+
+def test_pushdown_equals_the_in_memory_builder(warehouse, dfu_sheets):
+    config = DemandFeatureConfig()
+    expected, dropped = demand_features(dfu_sheets, config)
+    got, left_out = pushdown_features(warehouse, "fact_sales_monthly", config)
+    expected = expected.set_index("dfu_id")
+    got = got.set_index("dfu_id").loc[expected.index]
+    assert left_out == dropped
+    both_missing = expected.isna() & got.isna()
+    assert (expected.isna() == got.isna()).all().all()
+    relative = ((got - expected).abs() / expected.abs().clip(lower=1e-12)).where(~both_missing)
+    assert relative.max().max() <= 1e-9, relative.max().sort_values().tail(3)
+
+
+def test_pushdown_sql_compiles_for_postgresql_and_trino():
+    from trino.sqlalchemy.dialect import TrinoDialect
+
+    fact = sa.table("fact_sales_monthly", sa.column("dfu_id"), sa.column("month"), sa.column("units"))
+    for name, dialect in (("postgresql", postgresql.dialect()), ("trino", TrinoDialect())):
+        query = aggregates_query(fact, DemandFeatureConfig(), name)
+        sql = str(query.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+        assert sql.startswith("WITH") and "row_number() OVER" in sql.replace("ROW_NUMBER", "row_number")
+        assert "fact_sales_monthly" in sql
+
+
+def assignments_for(engine, labels: dict[str, str]) -> pd.DataFrame:
+    ids = read_table(engine, "dim_dfu", ["dfu_id"])["dfu_id"].astype(str)
+    frame = pd.DataFrame({"dfu_id": ids})
+    frame["final_cluster"] = [f"D{i % 3 + 1}" for i in range(len(ids))]
+    frame["segment_name"] = frame["final_cluster"].map(labels)
+    return frame
+
+
+def snapshot(engine) -> tuple[pd.DataFrame, list[str]]:
+    dim = (
+        read_table(engine, "dim_dfu", ["dfu_id", "cluster_assignment"])
+        .sort_values("dfu_id")
+        .reset_index(drop=True)
+    )
+    return dim, tables(engine)
+
+
+LABELS = {"D1": "Steady", "D2": "Seasonal", "D3": "Intermittent"}
+
+
+def test_write_back_is_one_transaction_with_history(warehouse):
+    config = WriteBackConfig()
+    report = write_back(warehouse, assignments_for(warehouse, LABELS), config, "dfu_id")
+    assert report.written and report.rows == 400
+    dim, _ = snapshot(warehouse)
+    assert set(dim["cluster_assignment"]) == set(LABELS.values())
+    history = read_table(warehouse, "segment_assignments")
+    assert len(history) == 400 and set(history["run_id"]) == {report.run_id}
+    assert list(history.columns) == ["run_id", "entity_id", "segment", "label", "written_at"]
+    assert report.changes["from"].eq("(empty)").all() and report.changes["rows"].sum() == 400
+
+
+def test_dry_run_reports_changes_and_writes_nothing(warehouse):
+    config = WriteBackConfig()
+    write_back(warehouse, assignments_for(warehouse, LABELS), config, "dfu_id")
+    before = snapshot(warehouse)
+    renamed = {**LABELS, "D2": "Summer peak"}
+    report = write_back(warehouse, assignments_for(warehouse, renamed), config, "dfu_id", dry_run=True)
+    assert not report.written
+    changes = report.changes.set_index(["from", "to"])["rows"]
+    assert changes.to_dict() == {
+        ("Seasonal", "Summer peak"): (assignments_for(warehouse, LABELS)["final_cluster"] == "D2").sum()
+    }
+    after = snapshot(warehouse)
+    pd.testing.assert_frame_equal(before[0], after[0])
+    assert len(runs(warehouse, config)) == 1
+
+
+@pytest.mark.parametrize("history_exists", [False, True])
+def test_failure_mid_way_leaves_both_tables_as_before(warehouse, history_exists):
+    config = WriteBackConfig()
+    if history_exists:
+        write_back(warehouse, assignments_for(warehouse, LABELS), config, "dfu_id")
+    before_dim, before_tables = snapshot(warehouse)
+    before_history = read_table(warehouse, "segment_assignments") if history_exists else None
+    with pytest.raises(InjectedFailure):
+        write_back(
+            warehouse,
+            assignments_for(warehouse, {**LABELS, "D1": "Changed"}),
+            config,
+            "dfu_id",
+            fail_after=150,
+        )
+    after_dim, after_tables = snapshot(warehouse)
+    pd.testing.assert_frame_equal(before_dim, after_dim)
+    assert after_tables == before_tables  # the history table was not left behind
+    if history_exists:
+        pd.testing.assert_frame_equal(before_history, read_table(warehouse, "segment_assignments"))
+
+
+def test_a_previous_run_can_be_restored(warehouse):
+    config = WriteBackConfig()
+    first = write_back(warehouse, assignments_for(warehouse, LABELS), config, "dfu_id")
+    write_back(
+        warehouse, assignments_for(warehouse, {k: v.upper() for k, v in LABELS.items()}), config, "dfu_id"
+    )
+    assert set(snapshot(warehouse)[0]["cluster_assignment"]) == {v.upper() for v in LABELS.values()}
+    report = restore(warehouse, config, "dfu_id", first.run_id)
+    assert report.written and report.run_id == f"restore-of-{first.run_id}"
+    assert set(snapshot(warehouse)[0]["cluster_assignment"]) == set(LABELS.values())
+    assert len(runs(warehouse, config)) == 3
+    with pytest.raises(UserInputError, match="is not in the history"):
+        restore(warehouse, config, "dfu_id", "no-such-run")
+
+
+def test_unknown_entities_are_refused_before_writing(warehouse):
+    frame = assignments_for(warehouse, LABELS)
+    frame.loc[0, "dfu_id"] = "NOT-A-DFU"
+    with pytest.raises(UserInputError, match="1 entities are not in table 'dim_dfu'"):
+        write_back(warehouse, frame, WriteBackConfig(), "dfu_id")
+    assert "segment_assignments" not in tables(warehouse)
+
+
+def test_injection_through_names_and_values_is_rejected(warehouse):
+    with pytest.raises(UserInputError, match="does not exist"):
+        read_table(warehouse, "dim_dfu; DROP TABLE dim_item")
+    with pytest.raises(UserInputError, match="has no column"):
+        read_table(warehouse, "dim_dfu", ["dfu_id) FROM dim_item --"])
+    with pytest.raises(UserInputError, match="is not in table"):
+        read_table(warehouse, "dim_dfu", filters=[("1=1 OR dfu_id", "=", "x")])
+    with pytest.raises(UserInputError, match="operator"):
+        read_table(warehouse, "dim_dfu", filters=[("dfu_id", "= '' OR 1=1 --", "x")])
+    hostile = "x'; DROP TABLE dim_item; --"
+    assert read_table(warehouse, "dim_dfu", filters=[("dfu_id", "=", hostile)]).empty
+    assert "dim_item" in tables(warehouse)
+    region = read_table(
+        warehouse, "dim_dfu", ["dfu_id", "region"], filters=[("region", "in", ["North", "South"])]
+    )
+    assert set(region["region"]) <= {"North", "South"} and len(region) > 0
+
+
+def test_only_one_read_only_select_runs(warehouse):
+    frame = run_select(warehouse, "SELECT dfu_id, units FROM fact_sales_monthly", limit=25)
+    assert len(frame) == 25 and list(frame.columns) == ["dfu_id", "units"]
+    for sql, message in [
+        ("SELECT 1; DROP TABLE dim_item", "Only one statement"),
+        ("DELETE FROM dim_item", "Only a SELECT"),
+        ("UPDATE dim_dfu SET cluster_assignment = 'x'", "Only a SELECT"),
+        ("WITH gone AS (DELETE FROM dim_item RETURNING *) SELECT * FROM gone", "writes to the database"),
+        ("DROP TABLE dim_item", "Only a SELECT"),
+        ("", "empty"),
+    ]:
+        with pytest.raises(UserInputError, match=message):
+            run_select(warehouse, sql)
+    assert "dim_item" in tables(warehouse)
+
+
+def test_read_only_transaction_refuses_writes_where_the_dialect_has_one(warehouse):
+    if warehouse.dialect.name == "duckdb":
+        pytest.skip("DuckDB has no read-only transactions; the SELECT check guards it")
+    with pytest.raises(UserInputError, match="refused"), read_only(warehouse) as connection:
+        connection.execute(sa.text("UPDATE dim_dfu SET cluster_assignment = 'x'"))
+    assert snapshot(warehouse)[0]["cluster_assignment"].isna().all()
+
+
+def test_a_slow_query_is_stopped(warehouse):
+    slow = (
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000000) "
+        "SELECT count(*) FROM n"
+    )
+    with pytest.raises(UserInputError, match=r"ran longer than 0\.5 s"):
+        run_select(warehouse, slow, timeout=0.5)
+
+
+def test_browsing_lists_tables_and_columns(warehouse):
+    assert {"fact_sales_monthly", "dim_dfu", "dim_item"} <= set(tables(warehouse))
+    assert columns(warehouse, "fact_sales_monthly") == ["dfu_id", "month", "units"]
+    assert "cluster_assignment" in columns(warehouse, "dim_dfu")
+
+
+def test_a_dfu_run_from_the_database_segments_and_writes_back(warehouse):
+    config = load_config("dfu")
+    config.stability.enabled = False
+    result = run(config, database_sheets(warehouse, config))
+    report = write_back(warehouse, result.assignments, config.database.write_back, config.id_column)
+    dim, _ = snapshot(warehouse)
+    written = dim.dropna(subset=["cluster_assignment"])
+    assert len(written) == len(result.assignments) == report.rows
+    assert set(written["cluster_assignment"]) == set(result.assignments["segment_name"])
+
+
+def test_passwords_never_show(monkeypatch, tmp_path):
+    url = "postgresql+psycopg://analyst:s3cret@127.0.0.1:1/retail"
+    assert "s3cret" not in masked(url) and "***" in masked(url)
+    with pytest.raises(UserInputError) as error:
+        connect(url)
+    assert "s3cret" not in str(error.value) and "analyst:***@127.0.0.1" in str(error.value)
+
+
+def test_url_comes_from_flag_then_environment_then_secrets(monkeypatch, tmp_path):
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text('[connections.sql]\nurl = "sqlite:///from-secrets.db"\n')
+    monkeypatch.delenv("CLUSTERING_DB_URL", raising=False)
+    assert resolve_url(None, secrets) == "sqlite:///from-secrets.db"
+    monkeypatch.setenv("CLUSTERING_DB_URL", "sqlite:///from-env.db")
+    assert resolve_url(None, secrets) == "sqlite:///from-env.db"
+    assert resolve_url("sqlite:///explicit.db", secrets) == "sqlite:///explicit.db"
+
+
+def test_store_warehouse_and_cli(tmp_path, capsys):
+    from clustering.cli import main
+
+    url = f"sqlite:///{tmp_path / 'stores.db'}"
+    assert main(["demo", "store", "--stores", "300", "--seed", "4", "--database", url]) == 0
+    engine = connect(url)
+    assert {"dim_store", "store_internal", "store_external"} <= set(tables(engine))
+    out = tmp_path / "result.xlsx"
+    assert (
+        main(
+            ["run", "--config", "store", "--database", url, "--output", str(out), "--write-back", "--dry-run"]
+        )
+        == 0
+    )
+    assert "would change" in capsys.readouterr().out
+    assert read_table(engine, "dim_store")["cluster_assignment"].isna().all()
+    assert main(["run", "--config", "store", "--database", url, "--output", str(out), "--write-back"]) == 0
+    assert read_table(engine, "dim_store")["cluster_assignment"].notna().all()
+    run_id = runs(engine, load_config("store").database.write_back)["run_id"].iloc[0]
+    assert (
+        main(["run", "--config", "store", "--database", url, "--output", str(out), "--restore", run_id]) == 0
+    )
+    assert f"restore-of-{run_id}" in capsys.readouterr().out
+
+
+def test_a_select_or_chosen_columns_can_feed_a_run(warehouse):
+    from clustering.config import config_from_dict
+
+    config = config_from_dict(
+        {
+            "id_column": "dfu_id",
+            "datasets": {"entities": {"cluster": {"k": 3}}},
+            "merge": {"enabled": False},
+            "labels": {"pattern": "none", "market_column": None},
+            "stability": {"enabled": False},
+            "database": {
+                "queries": {
+                    "entities": "SELECT dfu_id, lead_time_days, min_order_qty FROM dim_dfu WHERE region <> 'Central'"
+                }
+            },
+        }
+    )
+    sheets = database_sheets(warehouse, config)
+    assert list(sheets["entities"].columns) == ["dfu_id", "lead_time_days", "min_order_qty"]
+    result = run(config, sheets)
+    assert result.assignments["final_cluster"].nunique() == 3
+    config.database.queries = {}
+    config.database.tables = {"entities": "dim_dfu"}
+    config.database.columns = {"entities": ["dfu_id", "lead_time_days"]}
+    assert list(database_sheets(warehouse, config)["entities"].columns) == ["dfu_id", "lead_time_days"]
+    config.database.queries = {"entities": "DELETE FROM dim_dfu"}
+    with pytest.raises(UserInputError, match="Only a SELECT"):
+        database_sheets(warehouse, config)

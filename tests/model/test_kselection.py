@@ -1,0 +1,120 @@
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import make_blobs
+
+from clustering.config import ClusterConfig, config_from_dict
+from clustering.errors import UserInputError
+from clustering.model.kselection import choose_k, gap_statistic, preferred_ks, select_k
+
+
+@pytest.fixture(scope="module")
+def four_blobs():
+    X, _ = make_blobs(2000, 5, centers=4, cluster_std=0.8, random_state=4)
+    return X
+
+
+@pytest.mark.parametrize("algorithm", ["kmeans", "minibatch_kmeans", "agglomerative", "gmm"])
+def test_finds_the_planted_k(four_blobs, algorithm):
+    selection = select_k(four_blobs, ClusterConfig(algorithm=algorithm, k_max=8), min_size=20, random_state=0)
+    assert selection.chosen_k == 4
+    assert selection.scores["chosen"].sum() == 1
+
+
+@pytest.mark.parametrize("rule", ["silhouette", "calinski_harabasz", "davies_bouldin", "elbow"])
+def test_every_rule_finds_well_separated_k(four_blobs, rule):
+    selection = select_k(four_blobs, ClusterConfig(selection=rule, k_max=8), min_size=20, random_state=0)
+    assert selection.chosen_k == 4, selection.scores
+
+
+def test_every_score_is_kept_for_plotting(four_blobs):
+    selection = select_k(four_blobs, ClusterConfig(k_min=2, k_max=10), min_size=20, random_state=0)
+    assert selection.scores["k"].tolist() == list(range(2, 11))
+    for column in (
+        "inertia",
+        "silhouette",
+        "calinski_harabasz",
+        "davies_bouldin",
+        "smallest_segment",
+        "feasible",
+    ):
+        assert selection.scores[column].notna().all()
+    assert selection.scores["inertia"].is_monotonic_decreasing
+    assert selection.elbow_k == 4
+    assert "highest silhouette" in selection.rule
+
+
+def test_minimum_segment_size_rules_out_k():
+    X, _ = make_blobs([900, 900, 40], 3, cluster_std=0.5, random_state=0)
+    best = select_k(X, ClusterConfig(k_max=6), min_size=10, random_state=0)
+    assert best.chosen_k == 3
+    constrained = select_k(X, ClusterConfig(k_max=6), min_size=100, random_state=0)
+    assert constrained.chosen_k == 2
+    assert not constrained.scores.set_index("k").loc[3, "feasible"]
+
+
+def test_no_feasible_k_warns_and_still_chooses():
+    scores = pd.DataFrame({"k": [2, 3], "silhouette": [0.3, 0.5], "feasible": [False, False]})
+    k, notes, _ = choose_k(scores, "silhouette", None)
+    assert k == 3 and "No k gives segments of the minimum size" in notes[0]
+
+
+def test_gap_statistic_prefers_the_planted_k(four_blobs):
+    gap = gap_statistic(four_blobs, list(range(2, 8)), references=10, sample=1000, random_state=0)
+    assert (gap["gap_se"] > 0).all()
+    assert gap.loc[gap["gap"].idxmax(), "k"] == 4
+    selection = select_k(four_blobs, ClusterConfig(selection="gap", k_max=7), min_size=20, random_state=0)
+    assert selection.chosen_k == 4
+
+
+def test_gap_rule_takes_the_smallest_k_within_one_standard_error():
+    scores = pd.DataFrame(
+        {"k": [2, 3, 4, 5], "gap": [0.5, 0.9, 0.95, 0.96], "gap_se": [0.1, 0.1, 0.1, 0.1], "feasible": True}
+    )
+    scores["silhouette"] = 0.1
+    assert preferred_ks(scores, None)["gap"] == 3
+
+
+def test_bic_for_gaussian_mixtures(four_blobs):
+    selection = select_k(four_blobs, ClusterConfig(algorithm="gmm", selection="bic", k_max=7), 20, 0)
+    assert "bic" in selection.scores and selection.chosen_k == 4
+    with pytest.raises(UserInputError, match="selection 'bic' needs algorithm 'gmm'"):
+        config_from_dict({"datasets": {"a": {"cluster": {"selection": "bic"}}}})
+
+
+def test_consensus_table_lists_every_criterion_and_the_decider(four_blobs):
+    selection = select_k(four_blobs, ClusterConfig(k_max=8), min_size=20, random_state=0)
+    table = selection.consensus.set_index("criterion")
+    assert set(table.index) == {"silhouette", "calinski_harabasz", "davies_bouldin", "elbow", "gap"}
+    assert table.loc["silhouette", "decides"] and table["decides"].sum() == 1
+    assert (table["preferred_k"] == 4).all()
+    assert table.loc["gap", "rule"].startswith("smallest k with gap(k)")
+
+
+def test_consensus_selection_takes_the_majority():
+    scores = pd.DataFrame(
+        {
+            "k": [2, 3, 4],
+            "silhouette": [0.5, 0.4, 0.3],
+            "calinski_harabasz": [1, 5, 3],
+            "davies_bouldin": [2.0, 1.0, 3.0],
+            "inertia": [3.0, 2.0, 1.0],
+            "feasible": True,
+        }
+    )
+    k, _, table = choose_k(scores, "consensus", elbow_k=3)
+    assert k == 3
+    assert table.iloc[-1]["criterion"] == "consensus" and table.iloc[-1]["preferred_k"] == 3
+
+
+def test_large_data_is_swept_on_a_sample():
+    X, _ = make_blobs(30_000, 4, centers=3, random_state=0)
+    selection = select_k(X, ClusterConfig(k_max=5, selection_sample=5_000, silhouette_sample=2_000), 10, 0)
+    assert selection.sample_rows == 5_000 and selection.silhouette_rows == 2_000
+    assert selection.chosen_k == 3
+    assert selection.scores["smallest_segment"].min() > 1_000  # scaled back to all rows
+
+
+def test_too_few_rows_for_the_k_range():
+    with pytest.raises(UserInputError, match="needs at least 6 rows, but the data has 4"):
+        select_k(np.zeros((4, 2)), ClusterConfig(k_min=3), min_size=1)

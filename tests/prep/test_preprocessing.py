@@ -1,0 +1,173 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from clustering.config import PreprocessConfig
+from clustering.errors import UserInputError
+from clustering.prep.preprocessing import Preprocessor, correlated_to_drop
+
+
+@pytest.fixture
+def stores():
+    rng = np.random.default_rng(0)
+    n = 500
+    revenue = rng.lognormal(15, 1.0, n)
+    frame = pd.DataFrame(
+        {
+            "revenue": revenue,
+            "revenue_copy": revenue * 1.001,
+            "area": rng.normal(1000, 200, n),
+            "basket": rng.normal(30, 5, n),
+            "weeks": np.full(n, 52.0),
+            "flag": np.where(np.arange(n) < 3, 1.0, 0.0),
+            "format": rng.choice(["super", "hyper", "convenience"], n),
+        },
+        index=pd.Index([f"S{i}" for i in range(n)], name="store_id"),
+    )
+    frame.loc[frame.index[:10], "area"] = np.nan
+    frame.loc[frame.index[5:8], "format"] = None
+    return frame
+
+
+def fit(frame, **options):
+    numeric = [c for c in frame.columns if c != "format"]
+    categorical = ["format"] if "format" in frame.columns else []
+    preprocessor = Preprocessor(PreprocessConfig(**options), numeric, categorical, random_state=0)
+    return preprocessor, preprocessor.fit_transform(frame)
+
+
+def test_drops_constant_near_zero_variance_and_correlated_columns(stores):
+    preprocessor, matrix = fit(stores)
+    dropped = preprocessor.report_.dropped
+    assert dropped["weeks"].startswith("constant")
+    assert dropped["flag"].startswith("near-zero variance")
+    assert ("revenue" in dropped) != ("revenue_copy" in dropped)
+    assert "correlated with revenue" in " ".join(dropped.values())
+    assert matrix.shape == (500, 3 + 3)  # revenue, area, basket + 3 format levels
+
+
+def test_no_store_is_ever_dropped_and_no_value_is_missing(stores):
+    for outliers in ("none", "clip", "isolation_forest"):
+        _, matrix = fit(stores, outliers=outliers)
+        assert matrix.shape[0] == len(stores)
+        assert not np.isnan(matrix).any()
+
+
+def test_imputation_counts_and_strategies(stores):
+    preprocessor, _ = fit(stores, impute="mean")
+    assert preprocessor.report_.imputed["area"] == 10
+    assert preprocessor.report_.imputed["format"] == 3
+    assert preprocessor.fill_[preprocessor.numeric_imputed_.index("area")] == pytest.approx(
+        stores["area"].mean()
+    )
+    median, _ = fit(stores, impute="median")
+    assert median.fill_[median.numeric_imputed_.index("area")] == pytest.approx(stores["area"].median())
+
+
+def test_knn_imputation_uses_neighbours():
+    x = np.linspace(0, 10, 200)
+    frame = pd.DataFrame({"a": x, "b": 2 * x + 1, "c": np.sin(x)})
+    frame.loc[50, "b"] = np.nan
+    preprocessor = Preprocessor(
+        PreprocessConfig(
+            impute="knn", correlation_threshold=None, outliers="none", scaler="none", log_transform=False
+        )
+    )
+    matrix = preprocessor.fit_transform(frame)
+    assert matrix[50, 1] == pytest.approx(2 * x[50] + 1, abs=0.2)
+    assert preprocessor.report_.imputed["b"] == 1
+
+
+def test_log1p_applies_to_positive_skewed_columns_only(stores):
+    preprocessor, _ = fit(stores, correlation_threshold=None)
+    assert "revenue" in preprocessor.report_.log_transformed
+    assert "basket" not in preprocessor.report_.log_transformed
+    off, _ = fit(stores, log_transform=False, correlation_threshold=None)
+    assert off.report_.log_transformed == []
+
+
+def test_clipping_caps_extremes_at_quantiles(stores):
+    stores = stores.copy()
+    stores.loc["S1", "basket"] = 10_000.0
+    preprocessor, matrix = fit(stores, outliers="clip", scaler="none", categorical="drop")
+    basket = matrix[:, preprocessor.feature_names_out_.index("basket")]
+    assert basket.max() <= np.quantile(stores["basket"].dropna(), 0.99) + 1e-9
+    assert preprocessor.report_.clipped["basket"] >= 1
+
+
+def test_isolation_forest_flags_outliers_and_fits_scaler_without_them(stores):
+    stores = stores.copy()
+    stores.loc[stores.index[:5], "basket"] = 5_000.0
+    preprocessor, matrix = fit(stores, outliers="isolation_forest", contamination=0.01, categorical="drop")
+    assert preprocessor.outliers_[:5].all()
+    assert preprocessor.report_.outliers_flagged == int(preprocessor.outliers_.sum())
+    inliers = matrix[~preprocessor.outliers_]
+    np.testing.assert_allclose(inliers.mean(axis=0), 0, atol=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("scaler", "check"),
+    [
+        ("standard", lambda m: np.allclose(m.std(axis=0), 1)),
+        ("minmax", lambda m: np.allclose(m.min(axis=0), 0) and np.allclose(m.max(axis=0), 1)),
+        ("robust", lambda m: np.allclose(np.median(m, axis=0), 0)),
+    ],
+)
+def test_scalers(stores, scaler, check):
+    _, matrix = fit(stores, scaler=scaler, categorical="drop", outliers="none", impute="mean")
+    assert check(matrix)
+
+
+def test_onehot_levels_and_rare_levels_grouped(stores):
+    preprocessor, matrix = fit(stores, max_categories=2)
+    assert preprocessor.report_.categories["format"] == [
+        *sorted(stores["format"].value_counts().index[:1]),
+        "(other)",
+    ]
+    onehot = matrix[:, -2:]
+    np.testing.assert_array_equal(onehot.sum(axis=1), 1)
+
+
+def test_pca_reaches_the_variance_target(stores):
+    preprocessor, matrix = fit(stores, pca_variance=0.9)
+    assert preprocessor.report_.pca_explained >= 0.9
+    assert matrix.shape[1] == preprocessor.report_.pca_components
+    assert preprocessor.feature_names_out_[0] == "PC1"
+
+
+def test_include_and_exclude(stores):
+    preprocessor, _ = fit(stores, include=["area", "basket", "format"])
+    assert preprocessor.feature_names_out_[:2] == ["area", "basket"]
+    excluded, _ = fit(stores, exclude=["format"])
+    assert not any(n.startswith("format=") for n in excluded.feature_names_out_)
+
+
+def test_unknown_column_in_include_is_named(stores):
+    with pytest.raises(UserInputError, match=r"preprocess.include names column\(s\) not in the data: areaa"):
+        fit(stores, include=["areaa"])
+
+
+def test_all_columns_dropped_is_a_user_error():
+    frame = pd.DataFrame({"a": [1.0] * 10, "b": [2.0] * 10})
+    with pytest.raises(UserInputError, match="Every feature column was dropped"):
+        Preprocessor().fit_transform(frame)
+
+
+def test_transform_of_fit_rows_equals_fit_transform(stores):
+    for options in ({}, {"pca_variance": 0.8}, {"outliers": "isolation_forest"}):
+        preprocessor, matrix = fit(stores, **options)
+        np.testing.assert_allclose(preprocessor.transform(stores), matrix)
+
+
+def test_report_frame_lists_each_action(stores):
+    preprocessor, _ = fit(stores)
+    table = preprocessor.report_.to_frame()
+    assert {"drop", "impute", "log1p", "clip", "one-hot"} <= set(table["step"])
+    assert list(table.columns) == ["step", "column", "detail"]
+
+
+def test_correlation_rule_drops_the_more_connected_column():
+    corr = pd.DataFrame(
+        [[1.0, 0.97, 0.5], [0.97, 1.0, 0.8], [0.5, 0.8, 1.0]], columns=list("abc"), index=list("abc")
+    )
+    assert list(correlated_to_drop(corr, 0.95)) == ["b"]
