@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 8501
 
-.PHONY: install run test lint format bench clean
+.PHONY: install system-packages run test lint format bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,7 +27,12 @@ run: install $(DEMO_DB)
 	CLUSTERING_DEMO=$(DEMO) CLUSTERING_DB_URL=$${CLUSTERING_DB_URL:-sqlite:///$(DEMO_DB)} \
 		$(VENV)/bin/streamlit run app.py --server.port $(PORT)
 
-test: install
+# Chromium and PostgreSQL for the browser and database tests: apt-get as root, else one line
+# saying what to install.
+system-packages:
+	@scripts/system-packages.sh
+
+test: install system-packages
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m pytest

@@ -2,6 +2,8 @@
 
 import streamlit as st
 
+from ui.widgets import show_error
+
 st.set_page_config(page_title="Clustering Studio", page_icon="🧩", layout="wide")
 
 pages = {
@@ -18,4 +20,7 @@ pages = {
         st.Page("pages/export.py", title="Export", icon="📤"),
     ],
 }
-st.navigation(pages).run()
+try:
+    st.navigation(pages).run()
+except Exception as error:  # the last guard: one line and a log file, never a traceback
+    show_error(error, "showing this page")

@@ -1,6 +1,8 @@
 """Command line: ``python -m clustering demo store|...`` and ``python -m clustering run``.
 
-User errors print one line starting with 'error:' and exit with code 2.
+User errors print one line starting with 'error:' and exit with code 2; an unexpected
+error prints one line that points to the log file (``clustering.errors.log_file``) and
+exits with code 1.
 """
 
 from __future__ import annotations
@@ -12,13 +14,14 @@ from pathlib import Path
 
 from clustering.config import load_config
 from clustering.demo import dfu_demo, store_demo
-from clustering.errors import UserInputError
+from clustering.errors import UserInputError, report_unexpected
 from clustering.io.database import URL_VARIABLE, connect, demo_warehouse, masked, resolve_url
 from clustering.io.export import read_previous_run, write_result, write_workbook
 from clustering.io.writeback import restore, write_back
 from clustering.pipeline import database_sheets, load_tables, run
 
 EXIT_USER_ERROR = 2
+EXIT_INTERNAL_ERROR = 1
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -142,3 +145,6 @@ def main(argv: list[str] | None = None) -> int:
     except UserInputError as error:
         print("error: " + " | ".join(str(error).splitlines()), file=sys.stderr)
         return EXIT_USER_ERROR
+    except Exception as error:  # a defect: one line and a log file, never a traceback
+        print("error: " + report_unexpected(error, f"running '{args.command}'"), file=sys.stderr)
+        return EXIT_INTERNAL_ERROR

@@ -15,7 +15,7 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from clustering.config import DatabaseConfig, DatasetConfig, RunConfig, resolve_size
-from clustering.errors import UserInputError
+from clustering.errors import UserInputError, where
 from clustering.explain.labels import PreviousRun, automatic_labels, segment_names
 from clustering.explain.profiling import (
     Surrogate,
@@ -27,10 +27,18 @@ from clustering.explain.profiling import (
 )
 from clustering.io.database import read_table, run_select
 from clustering.io.pushdown import pushdown_features
+from clustering.io.sources import WORKBOOK_SUFFIXES
 from clustering.io.sources import read_table as read_file
-from clustering.io.validation import Finding, ValidatedTable, check_table, compare_ids
+from clustering.io.validation import (
+    Finding,
+    ValidatedTable,
+    align_id_case,
+    check_shared_ids,
+    check_table,
+    compare_ids,
+)
 from clustering.merging import MergeResult, merge_segments
-from clustering.model.density import DensityResult, fit_density
+from clustering.model.density import MAX_EXACT_DIMENSIONS, DensityResult, fit_density
 from clustering.model.kselection import KSelection, select_k
 from clustering.model.metrics import separation_scores, silhouette_many
 from clustering.model.models import SegmentModel
@@ -187,7 +195,7 @@ def dataset_sources(
             raise UserInputError(
                 f"Dataset '{name}' has no file: pass --input, or set 'input' or 'datasets.{name}.path'."
             )
-        workbook = Path(path).suffix.lower() in (".xlsx", ".xlsm")
+        workbook = Path(path).suffix.lower() in WORKBOOK_SUFFIXES
         if dataset.features is not None and workbook:
             for sheet in [dataset.features.sales_sheet, *[j.sheet for j in dataset.features.attributes]]:
                 sources[sheet] = (path, sheet)
@@ -289,7 +297,10 @@ def validate_tables(
     errors = [f.text() for f in findings if f.level == "error"]
     if errors:
         raise UserInputError("\n".join(errors))
-    findings += compare_ids(checked)
+    findings += align_id_case(checked) + compare_ids(checked)
+    if len(checked) == 2 and config.merge.enabled:
+        (first, a), (second, b) = ((name, table.frame.index) for name, table in checked.items())
+        check_shared_ids(first, a, second, b, config.id_column)
     return checked, findings
 
 
@@ -298,7 +309,8 @@ def prepare_dataset(
 ) -> PreparedDataset:
     """Fit the preprocessing of one dataset and return its matrix."""
     preprocessor = Preprocessor(config.preprocess, table.numeric, table.categorical, random_state)
-    matrix = preprocessor.fit_transform(table.frame)
+    with where(f"{table.source} (dataset '{name}')"):
+        matrix = preprocessor.fit_transform(table.frame)
     frame = pd.DataFrame(matrix, index=table.frame.index, columns=preprocessor.feature_names_out_)
     return PreparedDataset(name, table, preprocessor, frame, preprocessor.outliers_)
 
@@ -308,6 +320,13 @@ def cluster_dataset(
 ) -> ClusteredDataset:
     """Choose k (or take the fixed k), fit on a sample of the inliers, assign every row;
     or, for HDBSCAN, find density-based segments and apply the noise policy."""
+    with where(f"{prepared.table.source} (dataset '{prepared.name}')"):
+        return _cluster_fit(prepared, config, prefix, random_state)
+
+
+def _cluster_fit(
+    prepared: PreparedDataset, config: DatasetConfig, prefix: str, random_state: int | None
+) -> ClusteredDataset:
     cluster = config.cluster
     if cluster.algorithm == "hdbscan":
         return _cluster_density(prepared, config, prefix, random_state)
@@ -369,6 +388,11 @@ def _cluster_density(
     ]
     if density.noise_after > 0:
         notes.append(f"Noise rows form segment {prefix}0.")
+    if density.projected_variance is not None:
+        notes.append(
+            f"The data has {X.shape[1]} prepared columns: HDBSCAN ran on its first "
+            f"{MAX_EXACT_DIMENSIONS} principal components ({density.projected_variance:.1%} of the variance)."
+        )
     inferred = pd.Series(density.inferred, index=prepared.matrix.index)
     return ClusteredDataset(
         prepared.name,
@@ -406,6 +430,8 @@ def combine_segments(
     """Assignments of every ID (the index): the merge of two labelings, or one dataset's
     labels as final; with a ``<dataset>_inferred`` flag where HDBSCAN noise was reassigned."""
     if len(clustered) == 2 and config.merge.enabled:
+        (first, a), (second, b) = ((name, c.labels.index) for name, c in clustered.items())
+        check_shared_ids(first, a, second, b, config.id_column)
         merge = merge_segments(
             {name: c.labels for name, c in clustered.items()},
             {name: p.matrix for name, p in prepared.items()},
@@ -481,8 +507,9 @@ def assess_stability(
     result = segment_stability(X, labels, refit, config.stability, config.random_state)
     table = result.segments.rename(columns={"code": "segment"})
     table.insert(0, "dataset", prepared.name)
-    table["size"] = table["segment"].map(clustered.labels.value_counts()).astype(int)
-    return table.assign(ari_mean=result.ari_mean, ari_std=result.ari_std, rows=result.rows)
+    table["size"] = table["segment"].map(clustered.labels.value_counts()).fillna(0).astype(int)
+    table = table.assign(ari_mean=result.ari_mean, ari_std=result.ari_std, rows=result.rows)
+    return table.assign(failed_refits=result.failed)
 
 
 def check_sheets(
@@ -500,6 +527,23 @@ def with_segment_names(assignments: pd.DataFrame, names: pd.DataFrame) -> pd.Dat
     labels = named["final_cluster"].map(names.set_index("segment")["label"])
     named.insert(named.columns.get_loc("final_cluster") + 1, "segment_name", labels)
     return named
+
+
+def stability_findings(stability: pd.DataFrame, resamples: int) -> list[Finding]:
+    """A finding per dataset whose refits failed (each counted as a Jaccard of 0)."""
+    if stability.empty or "failed_refits" not in stability:
+        return []
+    failed = stability.groupby("dataset", sort=False)["failed_refits"].first()
+    return [
+        Finding(
+            "warning",
+            f"stability of {dataset}",
+            f"{int(n)} of {resamples} refits on subsamples found no segments; each counts as a "
+            f"Jaccard of 0 for every segment, so the segments are less stable than they look.",
+        )
+        for dataset, n in failed.items()
+        if n
+    ]
 
 
 def check_stability(
@@ -526,6 +570,7 @@ def assemble_result(
     """A RunResult from the stages' outputs: named assignments, label notes among the findings."""
     named = with_segment_names(assignments, explanation.names).reset_index()
     notes = [Finding("warning", "labels", note) for note in explanation.notes]
+    notes += stability_findings(stability, config.stability.resamples)
     return RunResult(config, prepared, clustered, merge, named, explanation, stability, findings + notes)
 
 

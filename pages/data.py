@@ -2,8 +2,8 @@
 
 import streamlit as st
 
+from clustering.io.sources import SUPPORTED_SUFFIXES
 from clustering.io.validation import column_summary
-from clustering.pipeline import check_sheets
 from ui.database_source import database_source
 from ui.loading import (
     MODES,
@@ -15,7 +15,7 @@ from ui.loading import (
     read_choice,
     upload_options,
 )
-from ui.state import Stage, checked_tables, data_key, load_demo
+from ui.state import checked_tables, load_checked, load_demo
 from ui.widgets import attempt, page
 
 ws = page("data", "📂 Data", "Upload Excel, CSV or Parquet files, or start from generated demo data.")
@@ -36,7 +36,7 @@ else:
     mode = st.selectbox("What do you segment?", list(MODES), format_func=MODES.get, key="upload_mode")
     files = st.file_uploader(
         "Files",
-        type=["xlsx", "xlsm", "csv", "parquet"],
+        type=[suffix.lstrip(".") for suffix in SUPPORTED_SUFFIXES],
         accept_multiple_files=True,
         key="uploads",
         help="Two datasets can be two files or two sheets of one workbook.",
@@ -69,10 +69,8 @@ else:
 
                 def load() -> None:
                     config = config_for(mode, str(id_column), frames)
-                    checked = check_sheets(config, frames)
                     sources = {role: frame.attrs.get("source", role) for role, frame in frames.items()}
-                    ws.load(frames, sources, "store" if mode == "store" else mode, config)
-                    ws.stages["checked"] = Stage(data_key(ws), checked)
+                    load_checked(ws, frames, sources, "store" if mode == "store" else mode, config)
 
                 attempt(load, spinner="Reading and checking…")
     elif not files:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 from clustering.io.database import columns, connect, masked, resolve_url, run_select, schemas, tables
-from clustering.pipeline import check_sheets, database_sheets
+from clustering.pipeline import database_sheets
 from ui.loading import MODES, NONE, ROLES, database_config, guess_id_column
-from ui.state import Stage, Workspace, data_key
+from ui.state import Workspace, load_checked
 from ui.widgets import attempt
 
 ROLE_DEFAULTS = {
@@ -109,11 +109,9 @@ def database_source(ws: Workspace) -> None:
             if query:
                 config.database.tables, config.database.queries = {}, {"entities": query}
             sheets = database_sheets(engine, config)
-            checked = check_sheets(config, sheets)
             sources = {role: f"{masked(url)} › {table}" for role, table in chosen.items()}
-            ws.load(sheets, sources, "store" if mode == "store" else mode, config)
+            load_checked(ws, sheets, sources, "store" if mode == "store" else mode, config)
             ws.database_url = url
-            ws.stages["checked"] = Stage(data_key(ws), checked)
 
         attempt(load, spinner="Reading from the database…")
 

@@ -103,6 +103,21 @@ class Workspace:
         self.generation += 1
 
 
+def load_checked(
+    ws: Workspace, sheets: dict[str, pd.DataFrame], sources: dict[str, str], kind: str, config: RunConfig
+) -> None:
+    """Check new data and prepare every dataset before it replaces what the analyst has: a
+    problem (bad file, nothing to cluster...) raises here and the workspace stays as it was.
+    The checked tables and prepared matrices are kept as the first stages of the new data."""
+    checked = check_sheets(config, sheets)
+    seed = config.random_state
+    ready = {name: prepare_dataset(name, t, config.datasets[name], seed) for name, t in checked[0].items()}
+    ws.load(sheets, sources, kind, config)
+    ws.stages["checked"] = Stage(data_key(ws), checked)
+    for name, data in ready.items():
+        ws.stages[f"prepared:{name}"] = Stage(prepare_key(ws, name), data)
+
+
 def load_demo(ws: Workspace, kind: str, size: int | None = None, seed: int = 7) -> None:
     """Generated demo data with its preset (stores: internal + external; DFUs: sales + dimensions)."""
     sheets = dfu_demo(size or 5000, 36, seed) if kind == "dfu" else store_demo(size or 2000, seed)

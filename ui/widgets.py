@@ -8,7 +8,7 @@ from typing import Any
 import plotly.express as px
 import streamlit as st
 
-from clustering.errors import UserInputError
+from clustering.errors import UserInputError, report_unexpected
 from ui.state import STEPS, Workspace, progress, workspace
 
 PAGES = {
@@ -51,16 +51,25 @@ def require(ws: Workspace, step: str, message: str) -> None:
         st.stop()
 
 
+def show_error(error: Exception, action: str = "running this step") -> None:
+    """A user error line by line; anything else as one line pointing to the log file."""
+    if isinstance(error, UserInputError):
+        for line in str(error).splitlines():
+            st.error(line, icon="🚫")
+    else:
+        st.error(report_unexpected(error, action), icon="⚠️")
+
+
 def attempt(action: Callable[[], Any], *, spinner: str | None = None) -> Any | None:
-    """Run an engine call; show a user error as ``st.error`` (the session keeps its data)."""
+    """Run an engine call; show any error with ``show_error`` and return None (the session
+    keeps its data, so the analyst can fix the input and go on)."""
     try:
         if spinner:
             with st.spinner(spinner):
                 return action()
         return action()
-    except UserInputError as error:
-        for line in str(error).splitlines():
-            st.error(line, icon="🚫")
+    except Exception as error:
+        show_error(error, spinner.rstrip("…").lower() if spinner else "running this step")
         return None
 
 

@@ -27,6 +27,7 @@ TOP_FEATURES = 5
 TREE_DEPTH = 4
 TREE_SAMPLE = 50_000
 LEVEL_SEPARATOR = " = "
+FLOAT32_MAX = float(np.finfo(np.float32).max) / 2
 
 
 def original_features(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -56,6 +57,8 @@ def segment_profiles(final: pd.Series, tables: dict[str, pd.DataFrame]) -> pd.Da
     """One row per segment and feature: stores, share, mean, median, std, overall mean,
     z-score of the segment mean and Cohen's d of the segment against the rest."""
     values = _indicators(original_features(tables).reindex(final.index))
+    scale = safe_scale(values)
+    values = values / scale
     segment = final.rename("segment").astype("string")
     grouped = values.groupby(segment, sort=True)
     sizes = segment.value_counts().sort_index()
@@ -69,9 +72,9 @@ def segment_profiles(final: pd.Series, tables: dict[str, pd.DataFrame]) -> pd.Da
     pooled = np.sqrt((count * std**2 + rest_count * rest_var.clip(lower=0)) / total_count)
     effect = (mean - rest_mean) / pooled.replace(0, np.nan)
     long = {
-        "mean": mean,
-        "median": median,
-        "std": std,
+        "mean": mean * scale,
+        "median": median * scale,
+        "std": std * scale,
         "z_score": (mean - overall_mean) / overall_std,
         "effect_size": effect,
     }
@@ -80,7 +83,7 @@ def segment_profiles(final: pd.Series, tables: dict[str, pd.DataFrame]) -> pd.Da
     table = table.reset_index()
     table.insert(1, "size", table["segment"].map(sizes).astype(int))
     table.insert(2, "share", (table["size"] / sizes.sum()).round(6))
-    table.insert(4, "overall_mean", table["feature"].map(overall_mean))
+    table.insert(4, "overall_mean", table["feature"].map(overall_mean * scale))
     order = {name: i for i, name in enumerate(values.columns)}
     table = table.sort_values(
         ["segment", "feature"], key=lambda s: s.map(order) if s.name == "feature" else s
@@ -106,10 +109,23 @@ def top_features(profiles: pd.DataFrame, top: int = TOP_FEATURES) -> pd.Series:
             for f, d in zip(rows["feature"], rows["effect_size"], strict=True)
         )
 
-    return ranked.groupby("segment", sort=True)[["feature", "effect_size"]].apply(describe)
+    segments = sorted(profiles["segment"].unique())
+    if ranked.empty:  # one segment: nothing to compare it with
+        return pd.Series("", index=pd.Index(segments, name="segment"), dtype="string")
+    described = ranked.groupby("segment", sort=True)[["feature", "effect_size"]].apply(describe)
+    return described.reindex(segments).fillna("")
+
+
+def safe_scale(values: pd.DataFrame) -> pd.Series:
+    """Per column, a power of two to divide by so that squares of the values stay finite and
+    nonzero (1 for ordinary magnitudes); every statistic here is then rescaled or scale-free."""
+    largest = values.abs().max().fillna(0.0).to_numpy(dtype=np.float64)
+    extreme = (largest > 1e50) | ((largest > 0) & (largest < 1e-50))
+    return pd.Series(np.where(extreme, np.ldexp(1.0, np.frexp(largest)[1]), 1.0), index=values.columns)
 
 
 def _numeric_tests(values: pd.Series, segment: pd.Series) -> dict[str, float]:
+    values = values / safe_scale(values.to_frame()).iloc[0]  # F, eta² and H do not depend on scale
     groups = [g.to_numpy() for _, g in values.groupby(segment) if g.notna().sum() > 0]
     groups = [g[~np.isnan(g)] for g in groups]
     if len(groups) < 2 or all(np.ptp(g) == 0 for g in groups):
@@ -189,7 +205,8 @@ class Surrogate:
 def _tree_inputs(features: pd.DataFrame) -> pd.DataFrame:
     """Numeric columns (median-imputed) and one 0/1 column per frequent categorical level."""
     values = _indicators(features)
-    return values.fillna(values.median()).fillna(0.0)
+    filled = values.fillna(values.median()).fillna(0.0)
+    return filled.clip(-FLOAT32_MAX, FLOAT32_MAX)  # trees split in float32; order is kept
 
 
 def _leaf_paths(tree: DecisionTreeClassifier) -> dict[int, list[tuple[int, bool, float]]]:

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from clustering.errors import UserInputError
+from clustering.io.numbers import MISSING_MARKERS, parse_numbers
 
 NUMERIC_SHARE = 0.9  # a text column whose values are at least 90% numbers is numeric
 MAX_EXAMPLES = 5
@@ -43,8 +44,12 @@ class ValidatedTable:
     findings: list[Finding] = field(default_factory=list)
 
 
-def sheet_rows(positions: np.ndarray | list[int]) -> tuple[int, ...]:
-    """Spreadsheet row numbers (header = row 1) of 0-based data positions."""
+def sheet_rows(positions: np.ndarray | list[int], index: pd.Index | None = None) -> tuple[int, ...]:
+    """Spreadsheet row numbers of 0-based data positions. Tables read from files carry their
+    row labels (header = row 1 unless title rows were skipped, blank rows dropped): with an
+    integer ``index`` those labels count; otherwise the header is row 1."""
+    if index is not None and pd.api.types.is_integer_dtype(index) and len(positions):
+        return tuple(int(label) + 2 for label in index[np.asarray(positions)])
     return tuple(int(p) + 2 for p in positions)
 
 
@@ -80,7 +85,7 @@ def _check_ids(frame: pd.DataFrame, id_column: str, source: str) -> list[Finding
     findings = []
     blank = np.flatnonzero(ids.isna().to_numpy())
     if blank.size:
-        rows = sheet_rows(blank)
+        rows = sheet_rows(blank, frame.index)
         findings.append(
             Finding(
                 "error",
@@ -95,7 +100,7 @@ def _check_ids(frame: pd.DataFrame, id_column: str, source: str) -> list[Finding
     if duplicated.any():
         groups = ids[duplicated].groupby(ids[duplicated], sort=True).groups
         details = [
-            f"'{value}' (rows {', '.join(str(p + 2) for p in np.flatnonzero(ids.eq(value)))})"
+            f"'{value}' (rows {', '.join(map(str, sheet_rows(np.flatnonzero(ids.eq(value)), frame.index)))})"
             for value in list(groups)[:MAX_EXAMPLES]
         ]
         more = f" and {len(groups) - MAX_EXAMPLES} more" if len(groups) > MAX_EXAMPLES else ""
@@ -106,40 +111,78 @@ def _check_ids(frame: pd.DataFrame, id_column: str, source: str) -> list[Finding
                 f"ID column '{id_column}' has {len(groups)} duplicated ID(s): {'; '.join(details)}{more}. "
                 f"Each ID must appear once: remove or merge the duplicates.",
                 column=id_column,
-                rows=sheet_rows(np.flatnonzero(duplicated.to_numpy())),
+                rows=sheet_rows(np.flatnonzero(duplicated.to_numpy()), frame.index),
             )
         )
     return findings
 
 
-def _classify(column: pd.Series, name: str, source: str) -> tuple[str, Finding | None]:
-    """'numeric', 'categorical' or 'ignored' for a column, with a finding if it is broken."""
+def _classify(column: pd.Series, name: str, source: str) -> tuple[str, pd.Series | None, list[Finding]]:
+    """'numeric', 'categorical' or 'ignored' for a column; numeric columns come with their values
+    as floats (non-finite values and missing markers empty) and a finding per coercion."""
     if pd.api.types.is_bool_dtype(column):
-        return "categorical", None
-    if pd.api.types.is_numeric_dtype(column):
-        return "numeric", None
+        return "categorical", None, []
     if pd.api.types.is_datetime64_any_dtype(column):
         note = f"column '{name}' holds dates and is not used as a feature."
-        return "ignored", Finding("info", source, note, column=name)
-    present = column.dropna()
-    present = present[present.astype("string").str.strip() != ""]
+        return "ignored", None, [Finding("info", source, note, column=name)]
+    if pd.api.types.is_numeric_dtype(column):
+        values = column.astype("float64")
+        infinite = np.flatnonzero(np.isinf(values.to_numpy()))
+        if not infinite.size:
+            return "numeric", values, []
+        rows = sheet_rows(infinite, column.index)
+        note = (
+            f"column '{name}': {infinite.size:,} infinite value(s) were read as empty "
+            f"(rows {_examples(list(rows))}); they are imputed like other missing values."
+        )
+        values = values.where(~np.isinf(values), np.nan)
+        return "numeric", values, [Finding("warning", source, note, column=name, rows=rows)]
+    text = column.astype("string").str.strip()
+    present = text[text.notna() & (text != "")]
     if present.empty:
-        return "numeric", None
-    as_number = pd.to_numeric(present, errors="coerce")
-    share = as_number.notna().mean()
-    if share < NUMERIC_SHARE:
-        return "categorical", None
-    bad = present.index[as_number.isna()]
-    if bad.empty:
-        return "numeric", None
-    positions = column.index.get_indexer(bad)
-    rows = sheet_rows(positions)
-    values = [f"row {r}: '{v}'" for r, v in zip(rows, present.loc[bad], strict=True)]
+        return "numeric", pd.Series(np.nan, index=column.index), []
+    if not _looks_numeric(present):
+        return "categorical", None, []
+    parsed = parse_numbers(column)
+    written = present[~present.str.lower().isin(MISSING_MARKERS)]
+    if len(written) and parsed.values.notna().sum() < NUMERIC_SHARE * len(written):
+        return "categorical", None, []
+    findings = [Finding("info", source, note, column=name) for note in parsed.notes(name)]
+    if parsed.unparsed.empty:
+        return "numeric", parsed.values, findings
+    positions = column.index.get_indexer(parsed.unparsed.index)
+    rows = sheet_rows(positions, column.index)
+    values = [f"row {r}: '{v}'" for r, v in zip(rows, parsed.unparsed, strict=True)]
     message = (
-        f"column '{name}' is numeric but has text in {len(bad)} row(s): {_examples(values)}. "
+        f"column '{name}' is numeric but has text in {len(positions)} row(s): {_examples(values)}. "
         f"Replace the text with numbers or leave those cells empty."
     )
-    return "numeric", Finding("error", source, message, column=name, rows=rows)
+    return "numeric", parsed.values, [*findings, Finding("error", source, message, column=name, rows=rows)]
+
+
+def _looks_numeric(present: pd.Series, sample: int = 2_000) -> bool:
+    """Cheap first look on a fixed sample: could this text column be numbers? (Parsing every
+    cell of a long text column of names would cost more than the answer is worth.)"""
+    head = present.iloc[:: max(1, len(present) // sample)]
+    parsed = parse_numbers(head)
+    written = (~head.str.lower().isin(MISSING_MARKERS)).sum()
+    return bool(written == 0 or parsed.values.notna().sum() >= 0.5 * written)
+
+
+def _empty_rows(frame: pd.DataFrame, source: str) -> list[Finding]:
+    """Rows with no value in any feature column: kept, and said so."""
+    if frame.shape[1] == 0:
+        return []
+    empty = np.flatnonzero(frame.isna().all(axis=1).to_numpy())
+    if not empty.size:
+        return []
+    rows = sheet_rows(empty, frame.index)
+    message = (
+        f"{empty.size:,} row(s) have no usable value in any feature column (rows {_examples(list(rows))}). "
+        f"They are kept: every value is imputed (median, or the most frequent level) and the row "
+        f"joins the segment nearest to that typical profile."
+    )
+    return [Finding("warning", source, message, rows=rows)]
 
 
 def check_table(frame: pd.DataFrame, id_column: str, source: str | None = None) -> ValidatedTable:
@@ -150,16 +193,17 @@ def check_table(frame: pd.DataFrame, id_column: str, source: str | None = None) 
         if frame.shape[1] == 0:
             message = "is empty: no header and no data. Pick the sheet that holds the data."
         return ValidatedTable(frame, [], [], source, [Finding("error", source, message)])
-    findings = _check_ids(frame, id_column, source)
-    numeric, categorical = [], []
+    findings = [Finding("info", source, note) for note in frame.attrs.get("notes", [])]
+    findings += _check_ids(frame, id_column, source)
+    numeric: dict[str, pd.Series] = {}
+    categorical = []
     for name in frame.columns:
         if name == id_column:
             continue
-        kind, finding = _classify(frame[name], name, source)
-        if finding:
-            findings.append(finding)
+        kind, values, found = _classify(frame[name], name, source)
+        findings += found
         if kind == "numeric":
-            numeric.append(name)
+            numeric[name] = values
         elif kind == "categorical":
             categorical.append(name)
     if not numeric and id_column in frame.columns:
@@ -175,19 +219,20 @@ def check_table(frame: pd.DataFrame, id_column: str, source: str | None = None) 
     typed = frame
     if not any(f.level == "error" for f in findings):
         typed = _typed_frame(frame, id_column, numeric, categorical)
-    return ValidatedTable(typed, numeric, categorical, source, findings)
+        findings += _empty_rows(typed, source)
+    return ValidatedTable(typed, list(numeric), categorical, source, findings)
 
 
 def _typed_frame(
-    frame: pd.DataFrame, id_column: str, numeric: list[str], categorical: list[str]
+    frame: pd.DataFrame, id_column: str, numeric: dict[str, pd.Series], categorical: list[str]
 ) -> pd.DataFrame:
-    data = {name: pd.to_numeric(frame[name], errors="coerce").astype("float64") for name in numeric}
+    data = {name: values.to_numpy(dtype=np.float64) for name, values in numeric.items()}
     for name in categorical:
         text = frame[name].astype("string").str.strip()
         data[name] = text.mask(text == "")
     typed = pd.DataFrame(data, index=frame.index)
     typed.index = pd.Index(normalize_ids(frame[id_column]), name=id_column)
-    typed.attrs = dict(frame.attrs)
+    typed.attrs = {k: v for k, v in frame.attrs.items() if k != "notes"}
     return typed
 
 
@@ -198,6 +243,47 @@ def validate_table(frame: pd.DataFrame, id_column: str, source: str | None = Non
     if errors:
         raise UserInputError("\n".join(errors))
     return table
+
+
+def align_id_case(tables: dict[str, ValidatedTable]) -> list[Finding]:
+    """Match IDs that differ only in letter case ('S0001' and 's0001') across two datasets: the
+    second dataset's IDs take the first's spelling, and a finding says how many. Only when the
+    case-folded IDs are unique in both tables, so no two entities are ever merged into one."""
+    if len(tables) != 2:
+        return []
+    (first, a), (second, b) = tables.items()
+    folded_a = a.frame.index.str.casefold()
+    folded_b = b.frame.index.str.casefold()
+    if folded_a.has_duplicates or folded_b.has_duplicates:
+        return []
+    spelling = pd.Series(a.frame.index, index=folded_a)
+    exact = b.frame.index.isin(a.frame.index)
+    matched = ~exact & pd.Index(folded_b).isin(folded_a)
+    if not matched.any():
+        return []
+    renamed = pd.Index(
+        np.where(matched, spelling.reindex(folded_b).to_numpy(), b.frame.index), name=b.frame.index.name
+    )
+    examples = [
+        f"'{old}' → '{new}'"
+        for old, new in zip(b.frame.index[matched][:3], renamed[matched][:3], strict=True)
+    ]
+    b.frame.index = renamed.astype("string")
+    message = (
+        f"{int(matched.sum()):,} ID(s) of {second} match IDs of {first} only when letter case is ignored "
+        f"({', '.join(examples)}); they were matched and take {first}'s spelling."
+    )
+    return [Finding("warning", f"{first} vs {second}", message)]
+
+
+def check_shared_ids(first: str, a: pd.Index, second: str, b: pd.Index, id_column: str) -> None:
+    """Merging two datasets needs entities in both: none shared is an input error that says so."""
+    if a.intersection(b).empty:
+        raise UserInputError(
+            f"{first} and {second} share no {id_column}: nothing can be merged. Examples: {first} has "
+            f"{', '.join(map(str, a[:3]))}; {second} has {', '.join(map(str, b[:3]))}. Check that both "
+            f"use the same IDs (the same column, the same codes), or set merge.enabled to false."
+        )
 
 
 def compare_ids(tables: dict[str, ValidatedTable], entity: str = "stores") -> list[Finding]:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from sklearn.decomposition import PCA
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.metrics import pairwise_distances_argmin
 
@@ -28,6 +29,8 @@ from clustering.model.metrics import sample_rows
 from clustering.model.models import canonical_order, centroids_of
 
 NOISE = -1
+MAX_EXACT_DIMENSIONS = 30
+PCA_SAMPLE = 50_000
 
 
 def _writable_numba_cache() -> None:
@@ -56,6 +59,7 @@ class DensityResult:
     relative_validity: float
     dbcv: float
     dbcv_rows: int
+    projected_variance: float | None = None
 
 
 def relative_validity(edges: np.ndarray, labels: np.ndarray) -> float:
@@ -83,10 +87,26 @@ def relative_validity(edges: np.ndarray, labels: np.ndarray) -> float:
     return float(np.sum(cluster_sizes * index) / len(labels))
 
 
+def density_space(X: np.ndarray, random_state: int | None) -> tuple[np.ndarray, float | None]:
+    """The points HDBSCAN runs on: ``X`` itself, or for more than ``MAX_EXACT_DIMENSIONS``
+    columns its first principal components, and the share of variance they keep (None when
+    not projected). fast_hdbscan's exact k-d tree path takes at most 30 dimensions (wider data
+    would need pynndescent's approximate neighbours), and densities in many dimensions are
+    dominated by noise anyway; the projection is deterministic."""
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    if X.shape[1] <= MAX_EXACT_DIMENSIONS or X.shape[0] <= MAX_EXACT_DIMENSIONS:
+        return X, None
+    pca = PCA(MAX_EXACT_DIMENSIONS, svd_solver="randomized", random_state=random_state).fit(
+        X[sample_rows(len(X), PCA_SAMPLE, random_state)]
+    )
+    return np.ascontiguousarray(pca.transform(X)), float(pca.explained_variance_ratio_.sum())
+
+
 def _fit_hdbscan(
     X: np.ndarray, config: HdbscanConfig, min_cluster_size: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Raw labels (noise = -1), membership probabilities and MST edges."""
+    """Raw labels (noise = -1), membership probabilities and MST edges (at most 30 columns for
+    the Euclidean metric: see ``density_space``)."""
     X = np.ascontiguousarray(X, dtype=np.float64)
     options = {
         "min_cluster_size": min_cluster_size,
@@ -159,14 +179,14 @@ def _apply_policy(
 def fit_density(X: np.ndarray, config: HdbscanConfig, random_state: int | None = None) -> DensityResult:
     """Run HDBSCAN, apply the noise policy, and score the result."""
     min_cluster_size = max(2, resolve_size(config.min_cluster_size, len(X)))
+    setting = f"min_cluster_size {config.min_cluster_size} (= {min_cluster_size} of {len(X):,} rows)"
     if min_cluster_size >= len(X):
-        raise UserInputError(
-            f"hdbscan.min_cluster_size ({min_cluster_size}) must be smaller than the number of rows ({len(X)})."
-        )
-    raw, probabilities, edges = _fit_hdbscan(X, config, min_cluster_size)
+        raise UserInputError(f"hdbscan.{setting} must be smaller than the number of rows. Lower it.")
+    space, projected = density_space(X, random_state) if config.metric == "euclidean" else (X, None)
+    raw, probabilities, edges = _fit_hdbscan(space, config, min_cluster_size)
     if (raw == NOISE).all():
         raise UserInputError(
-            f"HDBSCAN found no segment: every row is noise with min_cluster_size {min_cluster_size}. "
+            f"HDBSCAN found no segment: every row is noise with {setting}. "
             f"Lower min_cluster_size or min_samples."
         )
     clustered = raw >= 0
@@ -189,4 +209,5 @@ def fit_density(X: np.ndarray, config: HdbscanConfig, random_state: int | None =
         relative_validity=validity,
         dbcv=dbcv,
         dbcv_rows=dbcv_rows,
+        projected_variance=projected,
     )

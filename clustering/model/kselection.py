@@ -61,9 +61,11 @@ class KSelection:
     models: dict[int, SegmentModel] = field(default_factory=dict, repr=False)
 
 
-def candidate_ks(config: ClusterConfig, n_rows: int) -> list[int]:
-    """The k values to try: the fixed k, or the range capped at two rows per segment on average."""
+def candidate_ks(config: ClusterConfig, n_rows: int, distinct: int | None = None) -> list[int]:
+    """The k values to try: the fixed k, or the range capped at two rows per segment on average
+    and at the number of distinct rows (more segments than distinct points cannot exist)."""
     low, high = (config.k, config.k) if config.k is not None else (config.k_min, config.k_max)
+    distinct = n_rows if distinct is None else distinct
     top = min(high, n_rows // 2)
     if top < low:
         wanted = f"k = {low}" if config.k is not None else f"k from {low} to {high}"
@@ -71,7 +73,26 @@ def candidate_ks(config: ClusterConfig, n_rows: int) -> list[int]:
             f"{wanted} needs at least {2 * low} rows, but the data has {n_rows}. "
             f"Lower k{'' if config.k is not None else '_min'} or add rows."
         )
+    if distinct < 2:
+        raise UserInputError(
+            "Every row has the same prepared values, so there is nothing to segment. "
+            "Check that the feature columns vary (or include other columns)."
+        )
+    if distinct < low:
+        raise UserInputError(
+            f"The data has only {distinct} distinct row(s) after preparation, fewer than "
+            f"k{' = ' if config.k is not None else '_min = '}{low}. Lower it to {distinct} or less, or add features that vary."
+        )
+    top = min(top, distinct)
     return list(range(low, top + 1))
+
+
+def distinct_rows(X: np.ndarray, enough: int) -> int:
+    """How many distinct rows ``X`` has, counted up to ``enough + 1`` (cheaply, when there are many)."""
+    head = np.unique(X[: 50 * (enough + 1)], axis=0)
+    if len(head) > enough:
+        return len(head)
+    return len(np.unique(X, axis=0))
 
 
 def fit_models(
@@ -116,7 +137,7 @@ def gap_statistic(
 
     with threadpool_limits(1):  # many small fits: threads cost more than they give
         observed = np.array([log_dispersion(data, k) for k in ks])
-        draws = [rng.uniform(low, high, size=data.shape) @ axes for _ in range(references)]
+        draws = [rng.uniform(low, high, size=(len(data), len(axes))) @ axes for _ in range(references)]
         reference = np.array([[log_dispersion(draw, k) for k in ks] for draw in draws])
     gap = reference.mean(axis=0) - observed
     error = reference.std(axis=0) * np.sqrt(1 + 1 / references)
@@ -198,7 +219,9 @@ def select_k(
     if config.algorithm == "agglomerative":
         size = min(size, config.agglomerative_max_rows)
     sample = X[sample_rows(n_rows, size, random_state)]
-    ks = candidate_ks(config, len(sample))
+    ks = candidate_ks(
+        config, len(sample), distinct_rows(sample, config.k_max if config.k is None else config.k)
+    )
     models = fit_models(sample, config, ks, random_state)
     labels = [models[k].labels_ for k in ks]
     silhouettes = silhouette_many(sample, labels, config.silhouette_sample, random_state)

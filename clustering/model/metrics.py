@@ -100,8 +100,9 @@ def within_sum_of_squares(X: np.ndarray, labels: np.ndarray) -> float:
 
 
 def separation_scores(X: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
-    """Calinski-Harabasz (higher is better) and Davies-Bouldin (lower is better); NaN for one cluster."""
-    if len(np.unique(labels)) < 2:
+    """Calinski-Harabasz (higher is better) and Davies-Bouldin (lower is better); NaN for one
+    cluster, or as many clusters as rows (both scores are undefined there)."""
+    if not 2 <= len(np.unique(labels)) < len(labels):
         return float("nan"), float("nan")
     return float(calinski_harabasz_score(X, labels)), float(davies_bouldin_score(X, labels))
 

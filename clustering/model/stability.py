@@ -6,7 +6,9 @@ base with its own seed. Per segment of the reference labeling, each refit scores
 Jaccard similarity to its best-matching refitted cluster on the shared rows
 (Hennig's clusterboot); the mean over refits is the segment's stability, and a segment
 below ``threshold`` (default 0.6) is flagged unstable. The mean ARI between the
-reference and the refits summarises the whole labeling.
+reference and the refits summarises the whole labeling. A refit that fails (HDBSCAN
+finding only noise on a subsample, say) scores a Jaccard of 0 for every segment and an
+ARI of 0: it is evidence of instability, and the result counts such refits.
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ import pandas as pd
 from sklearn.metrics import adjusted_rand_score
 
 from clustering.config import StabilityConfig
+from clustering.errors import UserInputError
 from clustering.model.metrics import sample_rows
 
 Refit = Callable[[np.ndarray, int], np.ndarray]
+REFIT_FAILURES = (UserInputError, ValueError, ArithmeticError, np.linalg.LinAlgError)
 
 
 @dataclass
@@ -32,6 +36,8 @@ class Stability:
     ari_mean: float
     ari_std: float
     rows: int
+    failed: int = 0
+    failure: str = ""
 
 
 def best_jaccard(reference: np.ndarray, refit: np.ndarray) -> pd.Series:
@@ -57,10 +63,18 @@ def segment_stability(
     size = max(2, int(config.fraction * len(base)))
     jaccards, aris = [], []
     seed = 0 if random_state is None else random_state
+    failed, failure = 0, ""
+    segments_seen = pd.Index(np.unique(reference))
     for b in range(config.resamples):
         rows = np.sort(rng.choice(len(base), size, replace=False))
-        refitted = refit(points[rows], seed + b + 1)
-        jaccards.append(best_jaccard(reference[rows], refitted))
+        try:
+            refitted = refit(points[rows], seed + b + 1)
+        except REFIT_FAILURES as error:  # no structure found on this subsample: evidence, not a crash
+            failed, failure = failed + 1, failure or str(error).splitlines()[0]
+            jaccards.append(pd.Series(0.0, index=segments_seen))
+            aris.append(0.0)
+            continue
+        jaccards.append(best_jaccard(reference[rows], refitted).reindex(segments_seen, fill_value=0.0))
         aris.append(adjusted_rand_score(reference[rows], refitted))
     table = pd.concat(jaccards, axis=1)
     segments = pd.DataFrame(
@@ -71,4 +85,6 @@ def segment_stability(
     )
     segments["stable"] = segments["jaccard_mean"] >= config.threshold
     segments.index.name = "code"
-    return Stability(segments.reset_index(), float(np.mean(aris)), float(np.std(aris)), len(base))
+    return Stability(
+        segments.reset_index(), float(np.mean(aris)), float(np.std(aris)), len(base), failed, failure
+    )

@@ -10,6 +10,7 @@ No row is ever dropped. ``report_`` records what each step did, for the UI and e
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,6 +26,7 @@ from clustering.errors import UserInputError
 from clustering.prep.reduction import FAMD
 
 CORRELATION_SAMPLE = 50_000
+HUGE, TINY = 1e50, 1e-50  # column magnitudes beyond these are rescaled before any sum of squares
 OTHER_LEVEL = "(other)"
 
 
@@ -35,6 +37,7 @@ class PreprocessReport:
     features_in: list[str] = field(default_factory=list)
     dropped: dict[str, str] = field(default_factory=dict)
     imputed: dict[str, int] = field(default_factory=dict)
+    rescaled: dict[str, float] = field(default_factory=dict)
     log_transformed: list[str] = field(default_factory=list)
     clipped: dict[str, int] = field(default_factory=dict)
     outliers_flagged: int = 0
@@ -48,6 +51,14 @@ class PreprocessReport:
     def to_frame(self) -> pd.DataFrame:
         """One row per action: step, column, detail."""
         rows = [("drop", column, reason) for column, reason in self.dropped.items()]
+        rows += [
+            (
+                "rescale",
+                c,
+                f"values up to {m:.3g} divided by a power of two near it, so sums of squares stay finite",
+            )
+            for c, m in self.rescaled.items()
+        ]
         rows += [("impute", c, f"{n} missing value(s) filled") for c, n in self.imputed.items() if n]
         rows += [("log1p", c, "right-skewed, log1p applied") for c in self.log_transformed]
         rows += [
@@ -133,11 +144,9 @@ class Preprocessor(TransformerMixin, BaseEstimator):
         numeric = self._drop_uninformative(X, numeric, cfg, report)
         categorical = [c for c in categorical if not self._constant_category(X[c], c, cfg, report)]
         if not numeric and not categorical:
-            raise UserInputError(
-                "Every feature column was dropped as constant or near-constant. "
-                "Include other columns, or turn off near_zero_variance."
-            )
-        values = self._fit_impute(X[numeric], cfg, report)
+            raise UserInputError(self._nothing_left(X, report))
+        values = self._fit_magnitude(X[numeric], report)
+        values = self._fit_impute(values, numeric, cfg, report)
         values = self._fit_log(values, numeric, cfg, report)
         numeric, values = self._fit_correlation(values, numeric, cfg, report)
         self.numeric_out_ = numeric
@@ -149,7 +158,7 @@ class Preprocessor(TransformerMixin, BaseEstimator):
         if cfg.famd_components:
             matrix, names = self._fit_famd(values, X, inliers, cfg, report)
         else:
-            self.scaler_ = self._make_scaler(cfg.scaler)
+            self.scaler_ = self._make_scaler(cfg.scaler) if numeric else None
             if self.scaler_ is not None:
                 self.scaler_.fit(values[inliers])
                 values = self.scaler_.transform(values)
@@ -161,6 +170,25 @@ class Preprocessor(TransformerMixin, BaseEstimator):
         self.report_ = report
         self.feature_names_out_ = names
         return matrix
+
+    @staticmethod
+    def _nothing_left(X: pd.DataFrame, report: PreprocessReport) -> str:
+        """Why no feature is left to cluster on, in the analyst's terms."""
+        if len(X) < 2:
+            return f"the table has {len(X)} row(s): segmenting needs at least 4. Add rows."
+        if not report.features_in:
+            return "no feature column is selected. Check preprocess.include and exclude."
+        reasons = "; ".join(f"{column}: {why}" for column, why in list(report.dropped.items())[:5])
+        more = f" and {len(report.dropped) - 5} more" if len(report.dropped) > 5 else ""
+        if all(why.startswith("constant") for why in report.dropped.values()):
+            return (
+                f"every feature column has a single value ({reasons}{more}), so every row looks the same "
+                f"and there is nothing to segment. Load data whose columns vary."
+            )
+        return (
+            f"every feature column was dropped ({reasons}{more}). Include other columns, or turn off "
+            f"near_zero_variance or drop_constant."
+        )
 
     def _select_columns(self, X: pd.DataFrame, cfg: PreprocessConfig) -> tuple[list[str], list[str]]:
         numeric = self.numeric
@@ -210,9 +238,32 @@ class Preprocessor(TransformerMixin, BaseEstimator):
             return True
         return False
 
-    def _fit_impute(self, frame: pd.DataFrame, cfg: PreprocessConfig, report: PreprocessReport) -> np.ndarray:
-        self.numeric_imputed_ = list(frame.columns)
+    def _fit_magnitude(self, frame: pd.DataFrame, report: PreprocessReport) -> np.ndarray:
+        """Finite values with every column brought to a safe magnitude: a column whose largest
+        |value| is above 1e50 or below 1e-50 is divided by a power of two near it, so that sums
+        of squares and cubes neither overflow nor vanish (scaling makes this invisible)."""
         values = frame.to_numpy(dtype=np.float64, copy=True)
+        values[~np.isfinite(values)] = np.nan
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            largest = np.nanmax(np.abs(values), axis=0) if len(values) else np.zeros(values.shape[1])
+        largest = np.nan_to_num(largest)
+        extreme = (largest > HUGE) | ((largest > 0) & (largest < TINY))
+        self.exponents_ = np.where(extreme, np.frexp(largest)[1], 0)
+        for position in np.flatnonzero(extreme):
+            report.rescaled[frame.columns[position]] = float(largest[position])
+        return self._apply_magnitude(values)
+
+    def _apply_magnitude(self, values: np.ndarray) -> np.ndarray:
+        if self.exponents_.any():
+            values = np.ldexp(values, -self.exponents_)
+        return values
+
+    def _fit_impute(
+        self, values: np.ndarray, names: list[str], cfg: PreprocessConfig, report: PreprocessReport
+    ) -> np.ndarray:
+        self.numeric_imputed_ = list(names)
+        frame = pd.DataFrame(values, columns=names)
         missing = np.isnan(values)
         report.imputed = dict(zip(frame.columns, missing.sum(axis=0).tolist(), strict=True))
         if cfg.impute == "median":
@@ -374,6 +425,8 @@ class Preprocessor(TransformerMixin, BaseEstimator):
     def transform(self, X: pd.DataFrame) -> np.ndarray:
         """Apply the fitted steps to rows (the fit's rows or new ones)."""
         values = X[self.numeric_imputed_].to_numpy(dtype=np.float64, copy=True)
+        values[~np.isfinite(values)] = np.nan
+        values = self._apply_magnitude(values)
         values = np.where(np.isnan(values), self.fill_, values)
         values = self._apply_log(values)[:, self.kept_positions_]
         values = self._apply_outliers(values)

@@ -35,6 +35,11 @@ def button(at: AppTest, label: str):
 
 @pytest.fixture
 def app() -> AppTest:
+    """A fresh session, with Streamlit's process-wide caches emptied so tests stay independent."""
+    import streamlit as st
+
+    st.cache_data.clear()
+    st.cache_resource.clear()
     at = new_app().run()
     no_exceptions(at)
     return at

@@ -113,3 +113,121 @@ def test_headers_are_trimmed(tmp_path):
     path = tmp_path / "spaces.csv"
     path.write_text(" store_id ,revenue \nA,1\nB,2\n")
     assert list(read_table(path).columns) == ["store_id", "revenue"]
+
+
+# -- formats analysts really have --------------------------------------------------------------
+
+
+def xls_bytes(sheet: str, rows: list[list[object]]) -> bytes:
+    import xlwt
+
+    book = xlwt.Workbook()
+    page = book.add_sheet(sheet)
+    for i, row in enumerate(rows):
+        for j, value in enumerate(row):
+            page.write(i, j, value)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def test_excel_97_2003_xls_is_read():
+    data = xls_bytes("internal", [["store_id", "revenue"], ["S1", 1.5], ["S2", 2.5]])
+    assert list_sheets(data, filename="old.xls") == ["internal"]
+    frame = read_table(data, "internal", filename="old.xls")
+    assert frame["revenue"].tolist() == [1.5, 2.5]
+
+
+def test_a_sheet_is_found_whatever_its_letter_case_and_the_note_says_so():
+    data = xls_bytes("Internal", [["store_id", "revenue"], ["S1", 1.5]])
+    frame = read_table(data, "internal", filename="old.xls")
+    assert frame.attrs["source"] == "old.xls, sheet 'Internal'"
+    assert "sheet 'internal' was not found; sheet 'Internal' was used" in frame.attrs["notes"][0]
+
+
+def test_two_sheets_matching_only_when_case_and_spaces_are_ignored_are_not_guessed():
+    assert sources.match_sheet("internal", ["Internal ", " INTERNAL", "external"]) is None
+    assert sources.match_sheet("internal", ["Internal ", "external"]) == "Internal "
+
+
+def test_csv_utf8_with_a_byte_order_mark_keeps_the_id_column_name():
+    data = "store_id,revenue\nS1,1.5\nS2,2\n".encode("utf-8-sig")
+    frame = read_table(data, filename="excel.csv")
+    assert list(frame.columns) == ["store_id", "revenue"]
+    assert "UTF-8 with a byte-order mark" in frame.attrs["notes"][0]
+
+
+def test_windows_1252_csv_is_read_and_said():
+    data = "store_id,city,revenue\nS1,Köln,1.5\nS2,Zürich,2\n".encode("cp1252")
+    frame = read_table(data, filename="windows.csv")
+    assert frame["city"].tolist() == ["Köln", "Zürich"]
+    assert "Windows-1252" in frame.attrs["notes"][0]
+
+
+def test_european_csv_semicolons_and_decimal_commas():
+    data = b"store_id;revenue;area\nS1;1234,5;10\nS2;99,25;12\n"
+    frame = read_table(data, filename="eu.csv")
+    assert frame["revenue"].tolist() == [1234.5, 99.25]
+    assert "delimiter ';', decimal separator ','" in frame.attrs["notes"][0]
+
+
+def test_password_protected_workbook_is_named_as_such(workbook):
+    from msoffcrypto.format.ooxml import OOXMLFile
+
+    encrypted = io.BytesIO()
+    OOXMLFile(io.BytesIO(workbook.read_bytes())).encrypt("secret", encrypted)
+    with pytest.raises(
+        UserInputError, match=r"locked\.xlsx is password-protected \(encrypted\).*remove the password"
+    ):
+        read_table(encrypted.getvalue(), "internal", filename="locked.xlsx")
+
+
+def test_title_rows_above_the_header_are_skipped_and_rows_keep_their_numbers(tmp_path):
+    import xlsxwriter
+
+    path = tmp_path / "report.xlsx"
+    book = xlsxwriter.Workbook(path)
+    page = book.add_worksheet("internal")
+    page.write(0, 0, "Store performance, Q3")
+    page.write(1, 0, "Source: BI export")
+    for j, header in enumerate(["store_id", "revenue", "area"]):
+        page.write(3, j, header)
+    for i in range(3):
+        page.write_row(4 + i, 0, [f"S{i}", 10.0 * i, i])
+    book.close()
+    frame = read_table(path, "internal")
+    assert list(frame.columns) == ["store_id", "revenue", "area"]
+    assert frame["store_id"].tolist() == ["S0", "S1", "S2"]
+    assert "the header was found in row 4" in frame.attrs["notes"][0]
+    from clustering.io.validation import sheet_rows
+
+    assert sheet_rows([0], frame.index) == (5,)  # the first data row is spreadsheet row 5
+
+
+def test_csv_title_lines_are_skipped():
+    data = b"Weekly store report\n\nstore_id,revenue\nS1,1\nS2,2\n"
+    frame = read_table(data, filename="report.csv")
+    assert list(frame.columns) == ["store_id", "revenue"] and len(frame) == 2
+    assert "lines 1-2 are a title above the table, the header is line 3" in frame.attrs["notes"][0]
+
+
+def test_a_sheet_without_any_header_says_which_row_is_not_one(tmp_path):
+    import xlsxwriter
+
+    path = tmp_path / "noheader.xlsx"
+    book = xlsxwriter.Workbook(path)
+    page = book.add_worksheet("internal")
+    page.write(0, 0, "just a note")
+    for i in range(4):
+        page.write_row(1 + i, 0, [i, 2.0 * i, 3.0 * i])
+    book.close()
+    frame = read_table(path, "internal")
+    assert "row 1 does not look like a header" in frame.attrs["notes"][0]
+
+
+def test_empty_columns_and_rows_are_dropped_and_counted():
+    data = b"store_id,,revenue\nS1,,1\n,,\nS2,,2\n"
+    frame = read_table(data, filename="gaps.csv")
+    assert list(frame.columns) == ["store_id", "revenue"] and len(frame) == 2
+    notes = " ".join(frame.attrs["notes"])
+    assert "1 empty column(s) without a header were ignored" in notes

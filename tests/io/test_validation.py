@@ -50,12 +50,12 @@ def test_duplicate_ids_name_the_id_and_rows():
 
 def test_text_in_numeric_column_names_column_rows_and_values():
     values = [str(v) for v in range(1, 21)]
-    values[4] = "n/a"
+    values[4] = "twelve"
     data = pd.DataFrame({"store_id": [f"S{i}" for i in range(20)], "revenue": values})
     data.attrs["source"] = "stores.csv"
     with pytest.raises(UserInputError) as error:
         validate_table(data, "store_id")
-    assert "stores.csv: column 'revenue' is numeric but has text in 1 row(s): row 6: 'n/a'" in str(
+    assert "stores.csv: column 'revenue' is numeric but has text in 1 row(s): row 6: 'twelve'" in str(
         error.value
     )
 
@@ -111,3 +111,69 @@ def test_ids_in_one_dataset_only_are_counted_not_dropped():
     assert any(t.startswith("1 of 4 stores are in internal but not in external (e.g. S1)") for t in texts)
     assert any(t.startswith("1 of 4 stores are in external but not in internal (e.g. S9)") for t in texts)
     assert all(f.level == "warning" for f in findings)
+
+
+def test_numbers_written_like_excel_users_write_them_are_read_and_reported():
+    data = frame(
+        margin=["12.5%", "8%", "10 %", "n/a"],
+        sales=["$1,234.50", "$990", "$12,000", "$5"],
+        cost=["1.234,5", "99,5", "0,75", "12"],
+    )
+    table = validate_table(data, "store_id")
+    assert table.numeric == ["revenue", "margin", "sales", "cost"]
+    assert table.frame["margin"].tolist()[:3] == [0.125, 0.08, 0.1]
+    assert np.isnan(table.frame["margin"].iloc[3])
+    assert table.frame["sales"].tolist() == [1234.5, 990.0, 12000.0, 5.0]
+    assert table.frame["cost"].tolist() == [1234.5, 99.5, 0.75, 12.0]
+    notes = [f.message for f in table.findings]
+    assert "column 'margin': 3 values written as percentages were read as fractions (12.5% → 0.125)." in notes
+    assert any(n.startswith("column 'margin': 1 cell(s) holding a missing-value marker") for n in notes)
+    assert any(n.startswith("column 'sales': 4 values with a currency symbol") for n in notes)
+    assert any(n.startswith("column 'cost': 3 values with a decimal comma") for n in notes)
+
+
+def test_infinite_values_are_read_as_missing_with_their_rows():
+    table = validate_table(frame(area=[1.0, np.inf, -np.inf, 4.0]), "store_id")
+    assert table.frame["area"].isna().tolist() == [False, True, True, False]
+    (finding,) = [f for f in table.findings if f.column == "area"]
+    assert finding.level == "warning" and finding.rows == (3, 4)
+    assert "2 infinite value(s) were read as empty (rows 3, 4)" in finding.message
+
+
+def test_rows_without_any_feature_value_are_kept_and_counted():
+    data = frame(area=[1.0, np.nan, 3.0, 4.0])
+    data.loc[1, "revenue"] = np.nan
+    table = validate_table(data, "store_id")
+    assert len(table.frame) == 4
+    (finding,) = table.findings
+    assert finding.rows == (3,) and "1 row(s) have no usable value in any feature column" in finding.message
+
+
+def test_ids_differing_only_in_case_are_matched_and_said():
+    from clustering.io.validation import align_id_case
+
+    a = validate_table(frame(), "store_id")
+    lower = frame()
+    lower["store_id"] = lower["store_id"].str.lower()
+    b = validate_table(lower, "store_id")
+    findings = align_id_case({"internal": a, "external": b})
+    assert list(b.frame.index) == ["S1", "S2", "S3", "S4"]
+    assert "4 ID(s) of external match IDs of internal only when letter case is ignored" in findings[0].message
+
+
+def test_ids_that_collide_when_case_is_ignored_are_left_alone():
+    from clustering.io.validation import align_id_case
+
+    a = validate_table(frame(), "store_id")
+    clash = frame()
+    clash["store_id"] = ["s1", "S1", "s3", "s4"]  # 's1' and 'S1' are two stores here
+    b = validate_table(clash, "store_id")
+    assert align_id_case({"internal": a, "external": b}) == []
+    assert list(b.frame.index) == ["s1", "S1", "s3", "s4"]
+
+
+def test_two_datasets_without_a_shared_id_cannot_be_merged():
+    from clustering.io.validation import check_shared_ids
+
+    with pytest.raises(UserInputError, match=r"internal and external share no store_id.*internal has A1, A2"):
+        check_shared_ids("internal", pd.Index(["A1", "A2"]), "external", pd.Index(["B1"]), "store_id")

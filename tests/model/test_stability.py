@@ -59,3 +59,19 @@ def test_other_algorithms_can_be_refitted(demo_sheets, algorithm):
     config.stability.resamples = 3
     result = run(config, demo_sheets)
     assert result.stability["jaccard_mean"].between(0, 1).all()
+
+
+def test_a_failing_refit_scores_zero_for_every_segment_and_is_counted():
+    from clustering.errors import UserInputError
+
+    X, labels = make_blobs(300, 2, centers=3, random_state=0)
+
+    def refit(rows, seed):
+        if seed % 3 == 0:
+            raise UserInputError("no segment found")
+        return SegmentModel("kmeans", 3, seed).fit(rows).labels_
+
+    result = segment_stability(X, labels, refit, StabilityConfig(resamples=6), random_state=0)
+    assert result.failed == 2 and result.failure == "no segment found"
+    assert (result.segments["jaccard_min"] == 0).all()
+    assert (result.segments["jaccard_mean"] <= 4 / 6 + 1e-9).all()

@@ -147,10 +147,52 @@ def test_unknown_column_in_include_is_named(stores):
         fit(stores, include=["areaa"])
 
 
-def test_all_columns_dropped_is_a_user_error():
+def test_all_columns_constant_says_there_is_nothing_to_segment():
     frame = pd.DataFrame({"a": [1.0] * 10, "b": [2.0] * 10})
-    with pytest.raises(UserInputError, match="Every feature column was dropped"):
+    with pytest.raises(
+        UserInputError, match=r"every feature column has a single value \(a: constant"
+    ) as error:
         Preprocessor().fit_transform(frame)
+    assert "nothing to segment" in str(error.value)
+
+
+def test_all_columns_dropped_for_other_reasons_names_each_reason():
+    frame = pd.DataFrame({"a": [np.nan] * 100, "b": [0.0] * 99 + [1.0]})
+    with pytest.raises(
+        UserInputError, match=r"every feature column was dropped \(a: all values missing; b: near-zero"
+    ):
+        Preprocessor().fit_transform(frame)
+
+
+def test_a_single_row_is_too_few():
+    with pytest.raises(UserInputError, match=r"the table has 1 row\(s\): segmenting needs at least 4"):
+        Preprocessor().fit_transform(pd.DataFrame({"a": [1.0]}))
+
+
+def test_extreme_magnitudes_are_rescaled_and_reported():
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "huge": rng.normal(size=200) * 1e200,
+            "tiny": rng.normal(size=200) * 1e-310,
+            "plain": rng.normal(size=200),
+        }
+    )
+    frame.loc[3, "plain"] = 1e300
+    preprocessor = Preprocessor(
+        PreprocessConfig(log_transform=False, outliers="none", correlation_threshold=None)
+    )
+    matrix = preprocessor.fit_transform(frame)
+    assert np.isfinite(matrix).all()
+    assert set(preprocessor.report_.rescaled) == {"huge", "tiny", "plain"}
+    # standardizing is scale-free: the column equals the z-scores of the values / 1e200, which
+    # pandas can compute (on the originals its variance overflows to inf)
+    shrunk = frame["huge"] / 1e200
+    expected = (shrunk - shrunk.mean()) / shrunk.std(ddof=0)
+    np.testing.assert_allclose(matrix[:, 0], expected.to_numpy(), atol=1e-9)
+    steps = preprocessor.report_.to_frame()
+    assert (steps["step"] == "rescale").sum() == 3
+    np.testing.assert_allclose(preprocessor.transform(frame), matrix)
 
 
 def test_transform_of_fit_rows_equals_fit_transform(stores):
