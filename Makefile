@@ -46,6 +46,8 @@ format: install
 	$(PY) -m ruff format .
 
 bench: install
+	$(PY) -m pip install --quiet -e '.[bench]'
+	$(PY) benchmarks/quality.py --seeds 3
 	$(PY) benchmarks/engine.py
 	$(PY) benchmarks/features.py
 	$(PY) benchmarks/database.py

@@ -76,11 +76,12 @@ class PreprocessConfig(StrictModel):
     exclude: list[str] = Field(default_factory=list)
     categorical: Literal["onehot", "drop"] = "onehot"
     max_categories: int = Field(20, ge=2)
+    categorical_weight: float = Field(0.5, ge=0, le=10)
     drop_constant: bool = True
     near_zero_variance: bool = True
     nzv_freq_ratio: float = Field(19.0, gt=1)
     nzv_unique_pct: float = Field(10.0, gt=0, le=100)
-    correlation_threshold: float | None = Field(0.95, gt=0, le=1)
+    correlation_threshold: float | None = Field(None, gt=0, le=1)
     impute: Literal["median", "mean", "most_frequent", "knn"] = "median"
     knn_neighbors: int = Field(5, ge=1)
     log_transform: bool = True
@@ -131,6 +132,8 @@ class ClusterConfig(StrictModel):
         "silhouette", "elbow", "calinski_harabasz", "davies_bouldin", "gap", "bic", "consensus"
     ] = "silhouette"
     min_segment_size: SizeSpec = "2%"
+    n_init: int = Field(20, ge=1, le=100, description="Starts of the final fit; the best is kept.")
+    sweep_n_init: int = Field(3, ge=1, le=100, description="Starts of each k's fit in the k sweep.")
     silhouette_sample: int = Field(10_000, ge=100, le=10_000)
     selection_sample: int = Field(10_000, ge=1_000)
     gap_references: int = Field(10, ge=0, le=100)

@@ -14,7 +14,14 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.engine import Engine
 
-from clustering.config import DatabaseConfig, DatasetConfig, RunConfig, resolve_size
+from clustering.config import (
+    ClusterConfig,
+    DatabaseConfig,
+    DatasetConfig,
+    RunConfig,
+    StabilityConfig,
+    resolve_size,
+)
 from clustering.errors import UserInputError, where
 from clustering.explain.labels import PreviousRun, automatic_labels, segment_names
 from clustering.explain.profiling import (
@@ -38,6 +45,7 @@ from clustering.io.validation import (
     compare_ids,
 )
 from clustering.merging import MergeResult, merge_segments
+from clustering.model.clusterability import Clusterability, assess_clusterability
 from clustering.model.density import MAX_EXACT_DIMENSIONS, DensityResult, fit_density
 from clustering.model.kselection import KSelection, select_k
 from clustering.model.metrics import separation_scores, silhouette_many
@@ -45,6 +53,11 @@ from clustering.model.models import SegmentModel
 from clustering.model.stability import segment_stability
 from clustering.prep.features import demand_features, join_attributes
 from clustering.prep.preprocessing import Preprocessor, PreprocessReport
+
+LOW_SILHOUETTE = 0.1
+REASSIGNED_SHARE = 0.2
+UNSTABLE_JACCARD = 0.6
+ONE_FEATURE_EFFECT, OTHER_FEATURES_EFFECT = 2.0, 0.5
 
 
 @dataclass
@@ -75,6 +88,15 @@ class ClusteredDataset:
     notes: list[str] = field(default_factory=list)
     density: DensityResult | None = None
     inferred: pd.Series | None = None
+    model: SegmentModel | None = None
+    clusterability: Clusterability | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def silhouette(self) -> float:
+        """The sampled silhouette of these segments (NaN when undefined)."""
+        rows = self.metrics[self.metrics["metric"].str.startswith("silhouette")]
+        return float(rows["after"].iloc[0]) if len(rows) else float("nan")
 
 
 @dataclass
@@ -86,6 +108,7 @@ class Explanation:
     surrogate: Surrogate
     names: pd.DataFrame
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     def overview(self, stability: pd.DataFrame | None = None) -> pd.DataFrame:
         """One row per segment: name, size, share, top features, rule, and stability where the
@@ -167,6 +190,23 @@ class RunResult:
             return pd.DataFrame()
         table = pd.concat(frames, ignore_index=True)
         return table[["dataset", *[c for c in table.columns if c != "dataset"]]]
+
+    @property
+    def quality(self) -> pd.DataFrame:
+        """Per dataset: the clusterability tests, their verdict, and the silhouette of its segments."""
+        frames = [
+            c.clusterability.tests.assign(
+                dataset=name, verdict=c.clusterability.verdict, silhouette=c.silhouette
+            )
+            for name, c in self.clustered.items()
+            if c.clusterability is not None
+        ]
+        if not frames:
+            return pd.DataFrame(
+                columns=["dataset", "test", "statistic", "p_value", "rows", "verdict", "silhouette"]
+            )
+        table = pd.concat(frames, ignore_index=True)
+        return table[["dataset", "test", "statistic", "p_value", "rows", "verdict", "silhouette"]]
 
     @property
     def merge_log(self) -> pd.DataFrame:
@@ -321,7 +361,55 @@ def cluster_dataset(
     """Choose k (or take the fixed k), fit on a sample of the inliers, assign every row;
     or, for HDBSCAN, find density-based segments and apply the noise policy."""
     with where(f"{prepared.table.source} (dataset '{prepared.name}')"):
-        return _cluster_fit(prepared, config, prefix, random_state)
+        result = _cluster_fit(prepared, config, prefix, random_state)
+    result.clusterability = assess_clusterability(
+        prepared.matrix.to_numpy()[~prepared.outliers], random_state
+    )
+    result.warnings = cluster_warnings(result, config.cluster)
+    return result
+
+
+def cluster_warnings(result: ClusteredDataset, cluster: ClusterConfig) -> list[str]:
+    """What an expert would raise an eyebrow at in one dataset's segments."""
+    warnings = []
+    if result.clusterability is not None and not result.clusterability.clear:
+        warnings.append(
+            f"{result.clusterability.summary()} Treat the segments as a convenient split of one "
+            f"continuous population, and check that each is large and stable enough to act on."
+        )
+    if result.silhouette < LOW_SILHOUETTE:
+        warnings.append(
+            f"The silhouette of the segments is {result.silhouette:.3f}, below {LOW_SILHOUETTE}: "
+            f"entities sit about as close to other segments as to their own."
+        )
+    selection = result.selection
+    if selection is not None and cluster.k is None and cluster.k_min < cluster.k_max:
+        if selection.chosen_k == cluster.k_max:
+            warnings.append(
+                f"k = {selection.chosen_k} is the largest k tried: the best k may lie above the range. "
+                f"Raise k_max and look at the k-selection chart."
+            )
+        elif selection.chosen_k == cluster.k_min:
+            warnings.append(
+                f"k = {selection.chosen_k} is the smallest k tried: the data may hold fewer natural "
+                f"groups than that (see the clusterability verdict)."
+            )
+    density = result.density
+    if (
+        density is not None
+        and density.noise_before > REASSIGNED_SHARE
+        and density.noise_after < density.noise_before
+    ):
+        how = {
+            "random_forest": f"a RandomForest trained on {density.trained_rows:,} confident core rows",
+            "nearest": "the nearest segment centroid",
+        }[cluster.hdbscan.noise_policy]
+        warnings.append(
+            f"HDBSCAN labeled {density.noise_before:.0%} of rows noise, and they were reassigned by "
+            f"{how}: their segments are inferred, not found (column '{result.name}_inferred'). "
+            f"Consider noise_policy 'keep', a smaller min_cluster_size, or KMeans."
+        )
+    return warnings
 
 
 def _cluster_fit(
@@ -334,23 +422,75 @@ def _cluster_fit(
     inliers = X[~prepared.outliers]
     min_size = resolve_size(cluster.min_segment_size, len(X))
     selection = select_k(inliers, cluster, min_size, random_state)
-    model = selection.models[selection.chosen_k]
+    model = final_model(inliers, cluster, selection, random_state)
     codes = model.predict(X)
     notes = list(selection.warnings)
-    if selection.sample_rows < len(inliers):
-        notes.append(
-            f"The model was fitted on a fixed-seed sample of {selection.sample_rows:,} of "
-            f"{len(inliers):,} rows; every row was then assigned by it."
-        )
+    notes.append(_fit_note(model, selection, len(inliers)))
     if prepared.outliers.any():
         notes.append(
             f"{int(prepared.outliers.sum())} outlier row(s) were left out of the fit, then assigned."
         )
     labels = pd.Series([f"{prefix}{c + 1}" for c in codes], index=prepared.matrix.index, dtype="string")
-    chosen = selection.scores.set_index("k").loc[selection.chosen_k]
-    metrics = _dataset_metrics(prepared.name, X, codes, chosen["silhouette"], selection.silhouette_rows)
+    (silhouette,) = silhouette_many(X, [codes], cluster.silhouette_sample, random_state)
+    metrics = _dataset_metrics(prepared.name, X, codes, silhouette, min(len(X), cluster.silhouette_sample))
+    if len(model.start_scores_) > 1:
+        best, worst = model.start_scores_.min(), model.start_scores_.max()
+        label = "inertia" if cluster.algorithm != "gmm" else "negative log-likelihood per row"
+        metrics = pd.concat(
+            [
+                metrics,
+                pd.DataFrame(
+                    [
+                        (f"{label}, best of {len(model.start_scores_)} starts", best),
+                        (f"{label}, worst start", worst),
+                    ],
+                    columns=["metric", "after"],
+                ).assign(scope=prepared.name, before=np.nan),
+            ],
+            ignore_index=True,
+        )
     return ClusteredDataset(
-        prepared.name, labels, len(model.cluster_centers_), model.cluster_centers_, selection, metrics, notes
+        prepared.name,
+        labels,
+        len(model.cluster_centers_),
+        model.cluster_centers_,
+        selection,
+        metrics,
+        notes,
+        model=model,
+    )
+
+
+def final_model(
+    X: np.ndarray, cluster: ClusterConfig, selection: KSelection, random_state: int | None
+) -> SegmentModel:
+    """The chosen k fitted on every row with ``n_init`` starts, the best kept; agglomerative
+    clustering keeps the sweep's Ward model (deterministic, and fitted on a sample by design)."""
+    if cluster.algorithm == "agglomerative":
+        return selection.models[selection.chosen_k]
+    return SegmentModel(
+        cluster.algorithm, selection.chosen_k, random_state, cluster.agglomerative_max_rows, cluster.n_init
+    ).fit(X)
+
+
+def _fit_note(model: SegmentModel, selection: KSelection, rows: int) -> str:
+    """How the final model was fitted, with the spread of its starts."""
+    if not len(model.start_scores_):
+        return (
+            f"k was chosen on a fixed-seed sample of {selection.sample_rows:,} of {rows:,} rows; the Ward "
+            f"model of that sample assigned every row to its nearest segment centroid."
+        )
+    scores = model.start_scores_
+    text = f"The final model was fitted on all {rows:,} rows"
+    if selection.sample_rows < rows:
+        text = f"k was chosen on a fixed-seed sample of {selection.sample_rows:,} rows; t" + text[1:]
+    if len(scores) == 1:
+        return text + " with one start."
+    spread = (scores.max() - scores.min()) / abs(scores.min()) if scores.min() else 0.0
+    return (
+        text
+        + f", best of {len(scores)} starts (the worst start scored {spread:.1%} worse"
+        + (": single-start fits land in poorer local optima here)." if spread > 0.01 else ").")
     )
 
 
@@ -445,6 +585,14 @@ def combine_segments(
         assignments["final_cluster"] = assignments.iloc[:, 0].astype("string")
     assignments = _add_inferred_flags(assignments, clustered)
     assignments.index.name = config.id_column
+    if merge is not None:
+        silhouette = merge.metrics.loc[merge.metrics["metric"].str.startswith("silhouette"), "after"]
+        if len(silhouette) and float(silhouette.iloc[0]) < LOW_SILHOUETTE:
+            merge.warnings.append(
+                f"The silhouette of the final segments is {float(silhouette.iloc[0]):.3f}, below "
+                f"{LOW_SILHOUETTE}: in the combined space, stores sit about as close to other segments "
+                f"as to their own."
+            )
     return assignments, merge
 
 
@@ -483,7 +631,28 @@ def explain_segments(
     else:
         automatic = pd.Series(sorted(final.unique()), index=sorted(final.unique()), dtype="string")
     names = segment_names(final, automatic, labels.overrides, previous)
-    return Explanation(profiles, tests, surrogate, names, notes)
+    return Explanation(profiles, tests, surrogate, names, notes, one_feature_segments(profiles))
+
+
+def one_feature_segments(profiles: pd.DataFrame) -> list[str]:
+    """Segments set apart by a single feature (|Cohen's d| >= 2 on it, < 0.5 on every other):
+    often a group of outliers in that column rather than a kind of entity."""
+    notes = []
+    for segment, rows in profiles.dropna(subset=["effect_size"]).groupby("segment", sort=True):
+        effects = rows.set_index("feature")["effect_size"]
+        ranked = effects.abs().sort_values(ascending=False)
+        if (
+            len(ranked)
+            and ranked.iloc[0] >= ONE_FEATURE_EFFECT
+            and (ranked.iloc[1:] < OTHER_FEATURES_EFFECT).all()
+        ):
+            feature = ranked.index[0]
+            notes.append(
+                f"Segment {segment} differs from the rest in one feature only ({feature}, d = "
+                f"{effects[feature]:+.1f}; every other |d| < {OTHER_FEATURES_EFFECT}): it may be a group of "
+                f"outliers in that column rather than a segment. Check {feature} for extreme values."
+            )
+    return notes
 
 
 def refit_function(config: DatasetConfig, k: int) -> Callable[[np.ndarray, int], np.ndarray]:
@@ -529,21 +698,33 @@ def with_segment_names(assignments: pd.DataFrame, names: pd.DataFrame) -> pd.Dat
     return named
 
 
-def stability_findings(stability: pd.DataFrame, resamples: int) -> list[Finding]:
-    """A finding per dataset whose refits failed (each counted as a Jaccard of 0)."""
+def stability_findings(stability: pd.DataFrame, config: StabilityConfig) -> list[Finding]:
+    """Findings for unstable segments, and for datasets whose refits failed (each counted as a
+    Jaccard of 0)."""
     if stability.empty or "failed_refits" not in stability:
         return []
+    findings = [
+        Finding(
+            "warning",
+            f"stability of {row.dataset}",
+            f"Segment {row.segment} is unstable: its mean bootstrap Jaccard is {row.jaccard_mean:.2f} "
+            f"(below {config.threshold}), so it does not reliably come back when the data is resampled. "
+            f"Consider fewer segments, or treat it as provisional.",
+        )
+        for row in stability[~stability["stable"]].itertuples()
+    ]
     failed = stability.groupby("dataset", sort=False)["failed_refits"].first()
-    return [
+    findings += [
         Finding(
             "warning",
             f"stability of {dataset}",
-            f"{int(n)} of {resamples} refits on subsamples found no segments; each counts as a "
+            f"{int(n)} of {config.resamples} refits on subsamples found no segments; each counts as a "
             f"Jaccard of 0 for every segment, so the segments are less stable than they look.",
         )
         for dataset, n in failed.items()
         if n
     ]
+    return findings
 
 
 def check_stability(
@@ -569,8 +750,12 @@ def assemble_result(
 ) -> RunResult:
     """A RunResult from the stages' outputs: named assignments, label notes among the findings."""
     named = with_segment_names(assignments, explanation.names).reset_index()
-    notes = [Finding("warning", "labels", note) for note in explanation.notes]
-    notes += stability_findings(stability, config.stability.resamples)
+    notes = [Finding("warning", name, w) for name, result in clustered.items() for w in result.warnings]
+    if merge is not None:
+        notes += [Finding("warning", "merge", w) for w in merge.warnings]
+    notes += [Finding("warning", "labels", note) for note in explanation.notes]
+    notes += [Finding("warning", "segments", note) for note in explanation.warnings]
+    notes += stability_findings(stability, config.stability)
     return RunResult(config, prepared, clustered, merge, named, explanation, stability, findings + notes)
 
 

@@ -111,6 +111,15 @@ def show_results(name: str, result, data) -> None:
     labels = result.labels.to_numpy(dtype=str)
     colors = segment_colors(list(labels))
     key = cluster_key(ws, name)
+    if result.clusterability is not None:
+        shown = st.success if result.clusterability.clear else st.warning
+        shown(f"**{result.clusterability.verdict.capitalize()}**", icon="🧭")
+        st.dataframe(result.clusterability.tests, hide_index=True, width="content")
+    for warning in result.warnings:
+        if result.clusterability is None or not warning.startswith(
+            result.clusterability.verdict.capitalize()
+        ):
+            st.warning(warning)
     for note in result.notes:
         st.info(note)
     if result.selection is not None:

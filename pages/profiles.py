@@ -54,7 +54,7 @@ with st.expander("Label rules"):
 explanation = attempt(lambda: explained(ws), spinner="Profiling the segments…")
 if explanation is None:
     st.stop()
-for note in explanation.notes:
+for note in [*explanation.notes, *explanation.warnings]:
     st.warning(note)
 names = explanation.names
 

@@ -252,7 +252,12 @@ def explained(ws: Workspace) -> Explanation:
         ws.previous = None
     names = segment_names(final, automatic, ws.config.labels.overrides)
     return Explanation(
-        explanation.profiles, explanation.feature_tests, explanation.surrogate, names, explanation.notes
+        explanation.profiles,
+        explanation.feature_tests,
+        explanation.surrogate,
+        names,
+        explanation.notes,
+        explanation.warnings,
     )
 
 

@@ -86,6 +86,7 @@ def result_sheets(result: RunResult) -> dict[str, pd.DataFrame]:
         "k_selection": result.k_selection,
         "k_consensus": result.k_consensus,
         "metrics": result.metrics,
+        "quality": result.quality,
         "merge_log": result.merge_log,
         "preprocessing": result.preprocessing,
     }

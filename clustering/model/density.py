@@ -60,6 +60,7 @@ class DensityResult:
     dbcv: float
     dbcv_rows: int
     projected_variance: float | None = None
+    trained_rows: int = 0
 
 
 def relative_validity(edges: np.ndarray, labels: np.ndarray) -> float:
@@ -154,16 +155,18 @@ def _exact_dbcv(
 
 def _apply_policy(
     X: np.ndarray, raw: np.ndarray, probabilities: np.ndarray, config: HdbscanConfig, random_state: int | None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Final labels and the inferred flag after the noise policy."""
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Final labels, the inferred flag after the noise policy, and how many clustered rows the
+    reassignment learned from (core points for the RandomForest, all for 'nearest')."""
     noise = raw == NOISE
     if config.noise_policy == "keep" or not noise.any():
-        return raw.copy(), np.zeros(len(raw), dtype=bool)
+        return raw.copy(), np.zeros(len(raw), dtype=bool), 0
     labels = raw.copy()
     n_clusters = int(raw.max()) + 1
     if config.noise_policy == "nearest":
         centers = centroids_of(X[~noise], raw[~noise], n_clusters)
         labels[noise] = pairwise_distances_argmin(X[noise], centers)
+        return labels, noise, int((~noise).sum())
     else:
         core = ~noise & (probabilities >= config.core_probability)
         if len(np.unique(raw[core])) < n_clusters:  # a segment without confident points
@@ -173,7 +176,7 @@ def _apply_policy(
         )
         forest.fit(X[core], raw[core])
         labels[noise] = forest.predict(X[noise])
-    return labels, noise
+    return labels, noise, int(core.sum())
 
 
 def fit_density(X: np.ndarray, config: HdbscanConfig, random_state: int | None = None) -> DensityResult:
@@ -194,7 +197,7 @@ def fit_density(X: np.ndarray, config: HdbscanConfig, random_state: int | None =
     raw = np.where(clustered, mapping[np.maximum(raw, 0)], NOISE)
     validity = relative_validity(edges, raw)
     dbcv, dbcv_rows = _exact_dbcv(X, raw, config.dbcv_sample, config.metric, random_state)
-    labels, inferred = _apply_policy(X, raw, probabilities, config, random_state)
+    labels, inferred, trained_rows = _apply_policy(X, raw, probabilities, config, random_state)
     kept = labels >= 0
     centers = centroids_of(X[kept], labels[kept], int(labels.max()) + 1)
     return DensityResult(
@@ -210,4 +213,5 @@ def fit_density(X: np.ndarray, config: HdbscanConfig, random_state: int | None =
         dbcv=dbcv,
         dbcv_rows=dbcv_rows,
         projected_variance=projected,
+        trained_rows=trained_rows,
     )

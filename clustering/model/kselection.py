@@ -100,7 +100,9 @@ def fit_models(
 ) -> dict[int, SegmentModel]:
     """One fitted model per k; Ward's tree is built once and cut per k."""
     if config.algorithm != "agglomerative":
-        return {k: SegmentModel(config.algorithm, k, random_state).fit(X) for k in ks}
+        return {
+            k: SegmentModel(config.algorithm, k, random_state, n_init=config.sweep_n_init).fit(X) for k in ks
+        }
     tree = ward_tree(X)
     return {
         k: SegmentModel("agglomerative", k, random_state, config.agglomerative_max_rows).fit_labels(

@@ -1,7 +1,11 @@
 """Clustering algorithms behind one scikit-learn style estimator, ``SegmentModel``.
 
 Labels are canonical: segment 0 is the largest, ties broken by centroid coordinates,
-so the same data and seed always give the same segment numbers. Agglomerative (Ward)
+so the same data and seed always give the same segment numbers. KMeans, MiniBatchKMeans
+and GaussianMixture run ``n_init`` starts (seeds drawn from ``random_state``; KMeans takes
+more on small data, up to 100 while rows x columns x starts stays within 6 million) and keep the best (lowest
+inertia; for the mixture, the highest log-likelihood); ``start_scores_`` holds every
+start's score, so the spread across starts can be reported. Agglomerative (Ward)
 clustering needs memory quadratic in rows, so it is fitted on a fixed-seed sample of
 at most ``max_fit_rows`` rows and every other row goes to its nearest centroid.
 """
@@ -18,6 +22,7 @@ from sklearn.mixture import GaussianMixture
 from clustering.model.metrics import sample_rows
 
 ALGORITHMS = ("kmeans", "minibatch_kmeans", "agglomerative", "gmm")
+START_BUDGET, MAX_STARTS = 6_000_000, 100  # small data gets more starts: cells x starts <= budget
 
 
 def centroids_of(X: np.ndarray, labels: np.ndarray, n_clusters: int) -> np.ndarray:
@@ -62,11 +67,13 @@ class SegmentModel(ClusterMixin, BaseEstimator):
         n_clusters: int = 8,
         random_state: int | None = None,
         max_fit_rows: int = 5_000,
+        n_init: int = 1,
     ) -> None:
         self.algorithm = algorithm
         self.n_clusters = n_clusters
         self.random_state = random_state
         self.max_fit_rows = max_fit_rows
+        self.n_init = n_init
 
     def fit(self, X: np.ndarray, y: object = None) -> SegmentModel:
         """Fit on ``X``; ``labels_`` holds the canonical label of every row of ``X``."""
@@ -75,9 +82,36 @@ class SegmentModel(ClusterMixin, BaseEstimator):
             raise ValueError(f"unknown algorithm {self.algorithm!r}; use one of {ALGORITHMS}")
         self.fitted_on_sample_ = False
         if self.algorithm == "agglomerative":
+            self.start_scores_ = np.array([])
             return self.fit_labels(X, self._fit_agglomerative(X))
-        self.estimator_ = self._make_estimator().fit(X)
+        self.estimator_, self.start_scores_ = self._best_start(X)
         return self.fit_labels(X, self.estimator_.predict(X))
+
+    def starts(self, cells: int) -> int:
+        """How many starts: ``n_init``; for KMeans raised on small data (up to ``MAX_STARTS``)
+        while the starts fit in ``START_BUDGET`` cells (rows x columns) of fitting, because
+        there near-tied optima are common and starts are cheap."""
+        if self.n_init <= 1 or self.algorithm != "kmeans":
+            return max(self.n_init, 1)
+        return int(np.clip(START_BUDGET // max(cells, 1), self.n_init, max(self.n_init, MAX_STARTS)))
+
+    def start_seeds(self, cells: int) -> list[int | None]:
+        """One seed per start: ``random_state`` itself for a single start, else drawn from it."""
+        count = self.starts(cells)
+        if count == 1:
+            return [self.random_state]
+        return np.random.RandomState(self.random_state).randint(0, 2**31 - 1, size=count).tolist()
+
+    def _best_start(self, X: np.ndarray) -> tuple[KMeans | MiniBatchKMeans | GaussianMixture, np.ndarray]:
+        """Fit every start; keep the best. Scores: inertia, or mean negative log-likelihood."""
+        best, scores = None, []
+        for seed in self.start_seeds(X.size):
+            estimator = self._make_estimator(seed).fit(X)
+            score = -estimator.score(X) if self.algorithm == "gmm" else estimator.inertia_
+            if best is None or score < min(scores):
+                best = estimator
+            scores.append(float(score))
+        return best, np.asarray(scores)
 
     def fit_labels(self, X: np.ndarray, raw: np.ndarray) -> SegmentModel:
         """Adopt raw labels 0..k-1 of ``X`` (from the estimator, or a cut of a shared Ward
@@ -85,6 +119,8 @@ class SegmentModel(ClusterMixin, BaseEstimator):
         X = np.asarray(X, dtype=np.float64)
         if not hasattr(self, "fitted_on_sample_"):
             self.fitted_on_sample_ = False
+        if not hasattr(self, "start_scores_"):
+            self.start_scores_ = np.array([])
         centroids = centroids_of(X, raw, self.n_clusters)
         self.mapping_ = canonical_order(raw, centroids)
         used = self.mapping_ >= 0
@@ -93,10 +129,10 @@ class SegmentModel(ClusterMixin, BaseEstimator):
         self.labels_ = self.mapping_[raw]
         return self
 
-    def _make_estimator(self) -> KMeans | MiniBatchKMeans | GaussianMixture:
-        k, seed = self.n_clusters, self.random_state
+    def _make_estimator(self, seed: int | None) -> KMeans | MiniBatchKMeans | GaussianMixture:
+        k = self.n_clusters
         if self.algorithm == "kmeans":
-            return KMeans(n_clusters=k, n_init="auto", random_state=seed)
+            return KMeans(n_clusters=k, n_init=1, random_state=seed)
         if self.algorithm == "minibatch_kmeans":
             return MiniBatchKMeans(n_clusters=k, batch_size=4096, n_init=3, random_state=seed)
         return GaussianMixture(n_components=k, covariance_type="full", random_state=seed, reg_covar=1e-5)

@@ -162,7 +162,7 @@ class Preprocessor(TransformerMixin, BaseEstimator):
             if self.scaler_ is not None:
                 self.scaler_.fit(values[inliers])
                 values = self.scaler_.transform(values)
-            matrix = np.hstack([values, self._fit_onehot(X, categorical, report)])
+            matrix = np.hstack([values, cfg.categorical_weight * self._fit_onehot(X, categorical, report)])
             names = numeric + [f"{c}={level}" for c in categorical for level in report.categories[c]]
             matrix, names = self._fit_pca(matrix, names, inliers, cfg, report)
         report.features_out = names
@@ -436,7 +436,8 @@ class Preprocessor(TransformerMixin, BaseEstimator):
             values = self.scaler_.transform(values)
         parts = [values]
         if self.encoder_ is not None:
-            parts.append(self.encoder_.transform(self._categorical_frame(X))[:, self.onehot_keep_])
+            onehot = self.encoder_.transform(self._categorical_frame(X))[:, self.onehot_keep_]
+            parts.append((self.config or PreprocessConfig()).categorical_weight * onehot)
         matrix = np.hstack(parts)
         return self.pca_.transform(matrix) if self.pca_ is not None else matrix
 

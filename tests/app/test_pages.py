@@ -319,3 +319,24 @@ def test_data_page_loads_a_select_from_the_database(app, tmp_path, monkeypatch):
     assert ws.config.database.queries == {
         "entities": "SELECT store_id, revenue, transactions FROM store_internal"
     }
+
+
+def test_cluster_page_gives_the_clusterability_verdict_and_warnings(app):
+    import numpy as np
+
+    load_demo_stores(app)
+    run_to(app, "clustered")
+    assert any(s.value.startswith("**Clear cluster structure") for s in app.success)
+    flat = pd.DataFrame(np.random.default_rng(0).normal(size=(400, 3)), columns=["a", "b", "c"])
+    flat.insert(0, "store_id", [f"S{i}" for i in range(400)])
+    app.switch_page("pages/data.py").run()
+    app.radio(key="data_source").set_value("Upload files").run()
+    app.selectbox(key="upload_mode").set_value("table").run()
+    app.file_uploader[0].set_value(("blob.csv", flat.to_csv(index=False).encode(), "text/csv")).run()
+    button(app, "Load and check").click().run()
+    run_to(app, "clustered")
+    no_exceptions(app)
+    assert any(w.value.startswith("**Weak structure: segments are a useful partition") for w in app.warning)
+    tests = next(d.value for d in app.dataframe if "p_value" in d.value.columns)
+    assert list(tests["test"]) == ["dip on the first principal component", "dip on pairwise distances"]
+    assert (tests["p_value"] > 0.025).all()

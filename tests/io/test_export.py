@@ -18,6 +18,7 @@ SHEETS = [
     "k_selection",
     "k_consensus",
     "metrics",
+    "quality",
     "merge_log",
     "preprocessing",
     "findings",

@@ -81,6 +81,8 @@ def test_demo_stores_archetypes_found_and_random_forest_leaves_no_noise(demo_she
     config = load_config("store")
     config.datasets = {"internal": config.datasets["internal"]}
     config.datasets["internal"].cluster.algorithm = "hdbscan"
+    # the planted archetypes' densities are set apart by store format: weigh it like a numeric column
+    config.datasets["internal"].preprocess.categorical_weight = 1.0
     result = run(config, demo_sheets)
     density = result.clustered["internal"].density
     joined = result.assignments.merge(demo_sheets["truth"], on="store_id")

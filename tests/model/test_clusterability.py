@@ -1,0 +1,60 @@
+import numpy as np
+import pytest
+from sklearn.datasets import make_blobs
+
+from clustering.model.clusterability import CLEAR, WEAK, assess_clusterability
+
+RNG = np.random.default_rng(0)
+
+
+@pytest.mark.parametrize(
+    ("name", "X"),
+    [
+        ("uniform square", RNG.uniform(size=(2000, 2))),
+        ("uniform cube, 6 dimensions", RNG.uniform(size=(3000, 6))),
+        ("round Gaussian blob", RNG.normal(size=(3000, 5))),
+        ("elongated Gaussian blob", RNG.normal(size=(3000, 5)) * [12.0, 4.0, 1.0, 1.0, 0.3]),
+        ("one large Gaussian blob", RNG.normal(size=(60_000, 8))),
+    ],
+)
+def test_no_natural_groups_is_weak(name, X):
+    result = assess_clusterability(X, random_state=0)
+    assert not result.clear, name
+    assert result.verdict == WEAK
+    assert (result.tests["p_value"] > 0.025).all()
+
+
+@pytest.mark.parametrize(
+    ("name", "X"),
+    [
+        ("three blobs", make_blobs(3000, 4, centers=3, cluster_std=1.0, random_state=0)[0]),
+        ("eight blobs in 20 dimensions", make_blobs(5000, 20, centers=8, random_state=2)[0]),
+        (
+            "a large blob and two small ones",
+            np.vstack([RNG.normal(0, 1, (3000, 3)), RNG.normal(8, 1, (150, 3)), RNG.normal(-8, 1, (100, 3))]),
+        ),
+    ],
+)
+def test_well_separated_blobs_are_clear(name, X):
+    result = assess_clusterability(X, random_state=0)
+    assert result.clear, name
+    assert result.verdict == CLEAR
+    assert result.tests["p_value"].min() < 0.025
+
+
+def test_the_tests_name_their_statistic_p_value_and_rows():
+    result = assess_clusterability(RNG.normal(size=(500, 3)), random_state=0)
+    assert list(result.tests["test"]) == ["dip on the first principal component", "dip on pairwise distances"]
+    assert list(result.tests["rows"]) == [500, 379]
+    assert ((result.tests["statistic"] >= 0) & (result.tests["p_value"] <= 1)).all()
+    assert result.summary().startswith("Weak structure: segments are a useful partition of a continuum")
+
+
+def test_same_data_same_verdict_and_values():
+    X = make_blobs(2000, 3, centers=2, random_state=1)[0]
+    first, second = assess_clusterability(X, 7), assess_clusterability(X, 7)
+    assert first.tests.equals(second.tests)
+
+
+def test_constant_data_is_weak_not_an_error():
+    assert not assess_clusterability(np.ones((50, 3)), 0).clear
