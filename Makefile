@@ -1,25 +1,39 @@
 # `make run` and `make test` work on a fresh clone: both create .venv and install first.
+# `make run` installs the core (plus EXTRAS, e.g. `make run EXTRAS=tracking`); `make test`
+# installs every optional extra, because the tests cover them all.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-stamp
 PORT ?= 8501
+EXTRAS ?=
+comma := ,
+TEST_EXTRAS := test,tracking
+CORE_STAMP := $(VENV)/.core-stamp$(if $(EXTRAS),-$(subst $(comma),-,$(EXTRAS)))
+TEST_STAMP := $(VENV)/.test-stamp
 
-.PHONY: install system-packages run test lint format bench clean
+.PHONY: install install-test system-packages run test lint format bench clean
 
-$(STAMP): pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
-	touch $(STAMP)
 
-install: $(STAMP)
+$(CORE_STAMP): pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -e '.$(if $(EXTRAS),[$(EXTRAS)])'
+	touch $@
+
+$(TEST_STAMP): pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -e '.[$(TEST_EXTRAS)]'
+	touch $@
+
+install: $(CORE_STAMP)
+
+install-test: $(TEST_STAMP)
 
 DEMO ?= store
 DEMO_DB := demo.db
 
 # A demo warehouse (SQLite, generated from a seed, git-ignored) so the Database source works.
-$(DEMO_DB): | $(STAMP)
+$(DEMO_DB): | $(CORE_STAMP)
 	$(PY) -m clustering demo store --database sqlite:///$(DEMO_DB)
 	$(PY) -m clustering demo dfu --database sqlite:///$(DEMO_DB)
 
@@ -32,20 +46,20 @@ run: install $(DEMO_DB)
 system-packages:
 	@scripts/system-packages.sh
 
-test: install system-packages
+test: install-test system-packages
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m pytest
 
-lint: install
+lint: install-test
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
-format: install
+format: install-test
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
 
-bench: install
+bench: install-test
 	$(PY) -m pip install --quiet -e '.[bench]'
 	$(PY) benchmarks/quality.py --seeds 3
 	$(PY) benchmarks/engine.py

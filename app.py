@@ -7,7 +7,10 @@ from ui.widgets import show_error
 st.set_page_config(page_title="Clustering Studio", page_icon="🧩", layout="wide")
 
 pages = {
-    "Start": [st.Page("pages/home.py", title="Home", icon="🏠", default=True)],
+    "Start": [
+        st.Page("pages/home.py", title="Home", icon="🏠", default=True),
+        st.Page("pages/results.py", title="Results", icon="📊"),
+    ],
     "Workflow": [
         st.Page("pages/data.py", title="Data", icon="📂"),
         st.Page("pages/prepare.py", title="Prepare", icon="🧹"),
@@ -18,6 +21,7 @@ pages = {
     "Explore & export": [
         st.Page("pages/explore.py", title="Explore", icon="🔎"),
         st.Page("pages/export.py", title="Export", icon="📤"),
+        st.Page("pages/runs.py", title="Runs & scenarios", icon="🗂️"),
     ],
 }
 try:

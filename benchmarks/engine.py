@@ -61,7 +61,7 @@ def run_stages(tables: dict, memory: bool) -> dict[str, list[float]]:
                 prepared[name], config.datasets[name], config.prefix(name), seed
             )
     with stage("merge", out, memory):
-        assignments, _ = combine_segments(clustered, prepared, config)
+        assignments = combine_segments(clustered, prepared, config).assignments
     with stage("explain (profiles, tests, rules, labels)", out, memory):
         explain_segments(assignments["final_cluster"], checked, config)
     for name in clustered:

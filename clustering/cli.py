@@ -1,8 +1,8 @@
-"""Command line: ``python -m clustering demo store|...`` and ``python -m clustering run``.
+"""Command line: ``python -m clustering demo|run|assign|runs|compare|approve``.
 
 User errors print one line starting with 'error:' and exit with code 2; an unexpected
 error prints one line that points to the log file (``clustering.errors.log_file``) and
-exits with code 1.
+exits with code 1. Each command imports only what it uses, so a command starts fast.
 """
 
 from __future__ import annotations
@@ -12,13 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from clustering.config import load_config
-from clustering.demo import dfu_demo, store_demo
 from clustering.errors import UserInputError, report_unexpected
-from clustering.io.database import URL_VARIABLE, connect, demo_warehouse, masked, resolve_url
-from clustering.io.export import read_previous_run, write_result, write_workbook
-from clustering.io.writeback import restore, write_back
-from clustering.pipeline import database_sheets, load_tables, run
 
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL_ERROR = 1
@@ -53,22 +47,54 @@ def _parser() -> argparse.ArgumentParser:
     )
     run_cmd.add_argument("--write-back", action="store_true", help="write the segments back to the database")
     run_cmd.add_argument(
+        "--run",
+        metavar="RUN_ID",
+        dest="tracked_run",
+        help="with --write-back: write this approved tracked run's labels, without refitting",
+    )
+    run_cmd.add_argument(
         "--dry-run", action="store_true", help="with --write-back: show what would change, write nothing"
     )
     run_cmd.add_argument(
-        "--restore", metavar="RUN_ID", help="write an earlier run back from the history, then stop"
+        "--restore", metavar="RUN_ID", help="write an earlier write-back again from the history, then stop"
     )
-    run_cmd.add_argument("--output", required=True, help="results file (.xlsx, .csv or .parquet)")
+    run_cmd.add_argument("--output", help="results file (.xlsx, .csv or .parquet)")
     run_cmd.add_argument("--format", choices=["xlsx", "csv", "parquet"], help="default: from --output")
     run_cmd.add_argument("--seed", type=int, help="override random_state")
     run_cmd.add_argument(
         "--previous",
         help="results workbook of an earlier run: its analyst names move to the matching new segments",
     )
+    run_cmd.add_argument("--no-track", action="store_true", help="do not log this run to the tracking store")
+
+    tracking = argparse.ArgumentParser(add_help=False)
+    tracking.add_argument(
+        "--tracking-uri",
+        help="MLflow tracking store (default: $MLFLOW_TRACKING_URI, else sqlite:///mlruns.db)",
+    )
+    assign = commands.add_parser(
+        "assign", parents=[tracking], help="assign new entities to a tracked run's segments"
+    )
+    assign.add_argument("--run", required=True, metavar="RUN_ID", dest="tracked_run", help="a tracked run")
+    assign.add_argument(
+        "--input", required=True, help="workbook or file with the entities, laid out as for the run"
+    )
+    assign.add_argument("--output", required=True, help="assignments file (.xlsx, .csv or .parquet)")
+    commands.add_parser("runs", parents=[tracking], help="list the tracked runs")
+    compare = commands.add_parser("compare", parents=[tracking], help="compare two tracked runs")
+    compare.add_argument("run_a", metavar="RUN_A")
+    compare.add_argument("run_b", metavar="RUN_B")
+    compare.add_argument("--output", required=True, help="comparison workbook (.xlsx)")
+    approve = commands.add_parser("approve", parents=[tracking], help="approve a tracked run for write-back")
+    approve.add_argument("tracked_run", metavar="RUN_ID")
     return parser
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from clustering.demo import dfu_demo, store_demo
+    from clustering.io.database import connect, demo_warehouse, masked
+    from clustering.io.export import write_workbook
+
     if not args.output and not args.database:
         raise UserInputError("Give --output FILE.xlsx, --database URL, or both.")
     if args.output and Path(args.output).suffix.lower() != ".xlsx":
@@ -92,6 +118,8 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _engine(args: argparse.Namespace):
+    from clustering.io.database import URL_VARIABLE, connect, resolve_url
+
     url = resolve_url(args.database or None)
     if not url:
         raise UserInputError(
@@ -109,6 +137,9 @@ def _print_changes(report) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from clustering.config import load_config
+    from clustering.io.writeback import restore, write_back
+
     config = load_config(args.config)
     if args.seed is not None:
         config.random_state = args.seed
@@ -119,6 +150,15 @@ def _run(args: argparse.Namespace) -> int:
             restore(engine, config.database.write_back, config.id_column, args.restore, dry_run=args.dry_run)
         )
         return 0
+    if args.tracked_run:
+        if not args.write_back:
+            raise UserInputError("--run RUN_ID goes with --write-back: it writes that approved run's labels.")
+        return _write_back_tracked(args, engine)
+    if not args.output:
+        raise UserInputError("Give --output FILE (.xlsx, .csv or .parquet) for the results.")
+    from clustering.io.export import read_previous_run, write_result
+    from clustering.pipeline import database_sheets, load_tables, run
+
     previous = read_previous_run(args.previous, config.id_column) if args.previous else None
     sheets = database_sheets(engine, config) if args.database is not None else load_tables(config, args.input)
     result = run(config, sheets, previous)
@@ -128,6 +168,8 @@ def _run(args: argparse.Namespace) -> int:
     sizes = result.assignments["final_cluster"].value_counts().sort_index()
     print(f"{len(result.assignments)} rows -> {len(sizes)} segments in {time.perf_counter() - started:.1f} s")
     print(f"wrote {path}")
+    if config.tracking.enabled and not args.no_track:
+        _track(result, sheets, {key: frame.attrs.get("source", key) for key, frame in sheets.items()})
     if args.write_back:
         _print_changes(
             write_back(
@@ -137,11 +179,127 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _track(result, sheets, sources) -> None:
+    """Log the run; a tracking failure is a warning, never a failed run."""
+    from clustering import tracking
+
+    if not tracking.available():
+        print(
+            "warning: the run was not tracked: MLflow is not installed (pip install -e '.[tracking]').",
+            file=sys.stderr,
+        )
+        return
+    try:
+        tracked = tracking.log_run(result, sheets, sources, front_end="cli")
+    except Exception as error:  # any store problem: the results are written, say why tracking failed
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
+        print(f"warning: the run was not tracked ({type(error).__name__}: {reason}).", file=sys.stderr)
+        return
+    print(
+        f"tracked as run {tracked.run_id} in {tracked.uri} (see: mlflow ui --backend-store-uri {tracked.uri})"
+    )
+
+
+def _write_back_tracked(args: argparse.Namespace, engine) -> int:
+    """Write an approved tracked run's labels, without refitting."""
+    from clustering import tracking
+    from clustering.io.writeback import write_back
+
+    uri = tracking.tracking_uri()
+    if not tracking.is_approved(uri, args.tracked_run):
+        raise UserInputError(
+            f"Run {args.tracked_run} is not approved, so it is not written back. Approve it first: "
+            f"python -m clustering approve {args.tracked_run}"
+        )
+    config = tracking.load_config_of(uri, args.tracked_run)
+    assignments = tracking.load_assignments(uri, args.tracked_run)
+    _print_changes(
+        write_back(engine, assignments, config.database.write_back, config.id_column, dry_run=args.dry_run)
+    )
+    return 0
+
+
+def _uri(args: argparse.Namespace) -> str:
+    from clustering import tracking
+
+    return args.tracking_uri or tracking.tracking_uri()
+
+
+def _assign(args: argparse.Namespace) -> int:
+    from clustering import tracking
+    from clustering.io.export import write_assignments
+    from clustering.pipeline import load_tables
+
+    uri = _uri(args)
+    segmentation = tracking.load_segmentation(uri, args.tracked_run)
+    sheets = load_tables(segmentation.config, args.input)
+    assignments, findings = segmentation.assign(sheets)
+    for finding in findings:
+        print(f"{finding.level}: {finding.text()}", file=sys.stderr)
+    path = write_assignments(assignments, args.output)
+    far = int(assignments["far_from_segments"].sum())
+    print(
+        f"{len(assignments)} entities -> {assignments['final_cluster'].nunique()} segments of run "
+        f"{args.tracked_run}; {far} far from every segment"
+    )
+    print(f"wrote {path}")
+    return 0
+
+
+def _runs(args: argparse.Namespace) -> int:
+    from clustering import tracking
+
+    table = tracking.list_runs(_uri(args))
+    if table.empty:
+        print("no tracked runs yet")
+        return 0
+    print(table.to_string(index=False, max_colwidth=40))
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from clustering import tracking
+    from clustering.explain.compare import compare_assignments
+    from clustering.io.export import write_workbook
+
+    uri = _uri(args)
+    config = tracking.load_config_of(uri, args.run_a)
+    comparison = compare_assignments(
+        tracking.load_assignments(uri, args.run_a),
+        tracking.load_assignments(uri, args.run_b),
+        config.id_column,
+        (args.run_a[:8], args.run_b[:8]),
+        (tracking.load_metrics(uri, args.run_a), tracking.load_metrics(uri, args.run_b)),
+    )
+    write_workbook(comparison.sheets(), Path(args.output))
+    print(comparison.summary.to_string(index=False))
+    print(f"wrote {args.output}")
+    return 0
+
+
+def _approve(args: argparse.Namespace) -> int:
+    from clustering import tracking
+
+    name = tracking.approve(_uri(args), args.tracked_run)
+    print(f"run {args.tracked_run} is now the approved run of '{name}'")
+    return 0
+
+
+COMMANDS = {
+    "demo": _demo,
+    "run": _run,
+    "assign": _assign,
+    "runs": _runs,
+    "compare": _compare,
+    "approve": _approve,
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the process exit code."""
     args = _parser().parse_args(argv)
     try:
-        return _demo(args) if args.command == "demo" else _run(args)
+        return COMMANDS[args.command](args)
     except UserInputError as error:
         print("error: " + " | ".join(str(error).splitlines()), file=sys.stderr)
         return EXIT_USER_ERROR

@@ -257,6 +257,15 @@ class DatabaseConfig(StrictModel):
     write_back: WriteBackConfig = Field(default_factory=WriteBackConfig)
 
 
+class TrackingConfig(StrictModel):
+    """Where runs are tracked (MLflow; see clustering.tracking). The URI may also come from
+    $MLFLOW_TRACKING_URI; the default is a SQLite file in the working directory."""
+
+    enabled: bool = True
+    uri: str | None = None
+    experiment: str | None = None
+
+
 class RunConfig(StrictModel):
     """The whole run: one or two datasets keyed by name, the merge, and the seed."""
 
@@ -271,6 +280,10 @@ class RunConfig(StrictModel):
     labels: LabelsConfig = Field(default_factory=LabelsConfig)
     stability: StabilityConfig = Field(default_factory=StabilityConfig)
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig)
+    overrides: dict[str, str] = Field(
+        default_factory=dict, description="Entity ID -> final segment: the analyst's manual moves."
+    )
 
     @field_validator("datasets")
     @classmethod

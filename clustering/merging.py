@@ -16,33 +16,59 @@ import numpy as np
 import pandas as pd
 
 from clustering.config import MergeConfig, resolve_size
+from clustering.errors import UserInputError
 from clustering.model.metrics import agreement, separation_scores, silhouette_many
 
 
 @dataclass
+class SpaceScaling:
+    """How one dataset's prepared columns enter the combined space: re-standardized, and with
+    ``balance_datasets`` divided by sqrt(columns) so that each dataset weighs the same."""
+
+    mean: np.ndarray
+    std: np.ndarray
+    weight: float
+
+    def apply(self, matrix: pd.DataFrame) -> pd.DataFrame:
+        values = (matrix.to_numpy(dtype=np.float64) - self.mean) / self.std * self.weight
+        return pd.DataFrame(values, index=matrix.index)
+
+
+@dataclass
 class MergeResult:
-    """Labels before and after the merge, what moved where, and how quality changed."""
+    """Labels before and after the merge, what moved where, and how quality changed; with the
+    fitted pieces (space scaling, large segments and their centroids) that assign new entities."""
 
     assignments: pd.DataFrame
     log: pd.DataFrame
     metrics: pd.DataFrame
     min_size: int
     warnings: list[str] = field(default_factory=list)
+    scaling: dict[str, SpaceScaling] = field(default_factory=dict)
+    large: list[str] = field(default_factory=list)
+    centroids: np.ndarray | None = None
+    space: np.ndarray | None = field(default=None, repr=False)
 
 
-def combined_space(matrices: dict[str, pd.DataFrame], ids: pd.Index, balance: bool) -> np.ndarray:
-    """Stack each dataset's prepared matrix, re-standardized, aligned on ``ids`` (NaN where absent)."""
-    blocks = []
-    for matrix in matrices.values():
+def space_scaling(matrices: dict[str, pd.DataFrame], balance: bool) -> dict[str, SpaceScaling]:
+    """Each dataset's standardization in the combined space, fitted on its prepared matrix."""
+    scaling = {}
+    for name, matrix in matrices.items():
         values = matrix.to_numpy(dtype=np.float64)
         std = values.std(axis=0)
         std[std == 0] = 1.0
-        values = (values - values.mean(axis=0)) / std
-        if balance:
-            values = values / np.sqrt(values.shape[1])
-        frame = pd.DataFrame(values, index=matrix.index)
-        blocks.append(frame.reindex(ids).to_numpy())
-    return np.hstack(blocks)
+        weight = 1 / np.sqrt(values.shape[1]) if balance else 1.0
+        scaling[name] = SpaceScaling(values.mean(axis=0), std, weight)
+    return scaling
+
+
+def combined_space(
+    matrices: dict[str, pd.DataFrame], ids: pd.Index, scaling: dict[str, SpaceScaling]
+) -> np.ndarray:
+    """Stack each dataset's prepared matrix, scaled, aligned on ``ids`` (NaN where absent)."""
+    return np.hstack(
+        [scaling[name].apply(matrix).reindex(ids).to_numpy() for name, matrix in matrices.items()]
+    )
 
 
 def nearest_centroid(
@@ -63,14 +89,14 @@ def nearest_centroid(
     return best, np.sqrt(distances[np.arange(len(points)), best])
 
 
-def _merged_labels(labels: dict[str, pd.Series], ids: pd.Index, separator: str) -> pd.Series:
+def merged_labels(labels: dict[str, pd.Series], ids: pd.Index, separator: str) -> pd.Series:
     aligned = [labels[name].reindex(ids) for name in labels]
     complete = aligned[0].notna() & aligned[1].notna()
     merged = aligned[0].astype("string") + separator + aligned[1].astype("string")
     return merged.where(complete)
 
 
-def _candidates(labels: dict[str, pd.Series], ids: pd.Index, large: list[str], separator: str) -> np.ndarray:
+def candidates(labels: dict[str, pd.Series], ids: pd.Index, large: list[str], separator: str) -> np.ndarray:
     """Which large segments each moving ID may join: a store missing from one dataset keeps
     the segment it has in the other (I3 joins an I3-E* segment) whenever one is large."""
     parts = np.array([segment.split(separator) for segment in large], dtype=object)
@@ -103,8 +129,9 @@ def merge_segments(
     ids = labels[next(iter(labels))].index
     for name in list(labels)[1:]:
         ids = ids.append(labels[name].index.difference(ids, sort=False))
-    merged = _merged_labels(labels, ids, config.separator)
-    space = combined_space(matrices, ids, config.balance_datasets)
+    merged = merged_labels(labels, ids, config.separator)
+    scaling = space_scaling(matrices, config.balance_datasets)
+    space = combined_space(matrices, ids, scaling)
     min_size = resolve_size(config.min_segment_size, len(ids))
     sizes = merged.value_counts()
     large = sorted(sizes[sizes >= min_size].index)
@@ -120,7 +147,7 @@ def merge_segments(
     centroids = np.vstack(
         [space[merged.eq(seg).fillna(False).to_numpy(dtype=bool)].mean(axis=0) for seg in large]
     )
-    allowed = _candidates(labels, ids[moving], large, config.separator)
+    allowed = candidates(labels, ids[moving], large, config.separator)
     target, distance = nearest_centroid(space[moving], centroids, allowed)
     final[moving] = np.asarray(large, dtype=object)[target]
     distances = pd.Series(0.0, index=ids)
@@ -133,7 +160,7 @@ def merge_segments(
     assignments["distance_to_segment"] = distances.round(6)
     log = _merge_log(assignments, sizes, min_size)
     metrics = _before_after(space, merged, final, config, random_state)
-    return MergeResult(assignments, log, metrics, min_size, notes)
+    return MergeResult(assignments, log, metrics, min_size, notes, scaling, large, centroids, space)
 
 
 def _merge_log(assignments: pd.DataFrame, sizes: pd.Series, min_size: int) -> pd.DataFrame:
@@ -193,3 +220,56 @@ def contingency(assignments: pd.DataFrame, rows: str, columns: str) -> pd.DataFr
     """Counts of IDs per pair of labels (e.g. internal x external segments), with totals."""
     present = assignments.dropna(subset=[rows, columns])
     return pd.crosstab(present[rows], present[columns], margins=True, margins_name="total")
+
+
+def apply_overrides(assignments: pd.DataFrame, overrides: dict[str, str]) -> tuple[pd.DataFrame, list[str]]:
+    """The analyst's moves (entity ID -> final segment) applied to ``final_cluster``, flagged in an
+    ``override`` column. An override of an unknown ID, or to a segment this run does not have,
+    is not applied and is reported, never silently dropped."""
+    assignments = assignments.copy()
+    assignments["override"] = False
+    if not overrides:
+        return assignments, []
+    segments = set(assignments["final_cluster"].dropna())
+    ids = pd.Index(list(overrides), dtype="string")
+    known = ids.isin(assignments.index)
+    targets = pd.Series(overrides).reindex(ids)
+    valid = known & targets.isin(segments).to_numpy()
+    chosen = ids[valid]
+    assignments.loc[chosen, "final_cluster"] = targets[valid].to_numpy()
+    assignments.loc[chosen, "override"] = True
+    notes = []
+    if (~known).any():
+        missing = list(ids[~known][:5])
+        notes.append(
+            f"{int((~known).sum())} override(s) name IDs that are not in the data and were not applied "
+            f"(e.g. {', '.join(missing)}). Remove them from 'overrides', or check the IDs."
+        )
+    gone = known & ~valid
+    if gone.any():
+        examples = [f"{i} → {targets[i]}" for i in ids[gone][:5]]
+        notes.append(
+            f"{int(gone.sum())} override(s) move entities to segments this run does not have, so they were "
+            f"not applied (e.g. {', '.join(examples)}); the entities keep their computed segment. The segments "
+            f"now are: {', '.join(sorted(segments))}. Point the overrides at one of those."
+        )
+    return assignments, notes
+
+
+def ids_matching(frame: pd.DataFrame, expression: str, id_column: str) -> list[str]:
+    """IDs of the rows of ``frame`` (one row per entity, its features beside its segment) that
+    match a filter such as ``region == "North" and revenue > 2e6`` (pandas query syntax)."""
+    if not expression.strip():
+        raise UserInputError('The filter is empty: write a condition such as region == "North".')
+    try:
+        matched = frame.query(expression, engine="python")
+    except Exception as error:  # pandas raises many types for a bad expression
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        columns = ", ".join(map(str, frame.columns[:15]))
+        raise UserInputError(
+            f"The filter '{expression}' cannot be applied ({reason}). Use column names as they are "
+            f"(here: {columns}…), == for equality, and quotes around text."
+        ) from None
+    if matched.empty:
+        raise UserInputError(f"No entity matches the filter '{expression}'.")
+    return matched[id_column].astype(str).tolist()

@@ -44,7 +44,7 @@ from clustering.io.validation import (
     check_table,
     compare_ids,
 )
-from clustering.merging import MergeResult, merge_segments
+from clustering.merging import MergeResult, apply_overrides, merge_segments
 from clustering.model.clusterability import Clusterability, assess_clusterability
 from clustering.model.density import MAX_EXACT_DIMENSIONS, DensityResult, fit_density
 from clustering.model.kselection import KSelection, select_k
@@ -135,6 +135,7 @@ class RunResult:
     explanation: Explanation
     stability: pd.DataFrame
     findings: list[Finding]
+    final_metrics: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def profiles(self) -> pd.DataFrame:
@@ -162,6 +163,8 @@ class RunResult:
         frames = [c.metrics for c in self.clustered.values()]
         if self.merge is not None:
             frames.append(self.merge.metrics)
+        if not self.final_metrics.empty:
+            frames.append(self.final_metrics)
         table = pd.concat(frames, ignore_index=True)
         return table[["scope", "metric", "before", "after"]]
 
@@ -247,9 +250,22 @@ def dataset_sources(
     return sources
 
 
-def load_tables(config: RunConfig, input_path: str | Path | None = None) -> dict[str, pd.DataFrame]:
-    """Read every table the run needs, keyed by sheet (see ``dataset_sources``)."""
-    return {key: read_file(path, sheet) for key, (path, sheet) in dataset_sources(config, input_path).items()}
+def run_sheets(config: RunConfig, sheets: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The sheets a run reads (those ``dataset_sources`` names, and DFU features computed in a
+    database), out of everything loaded; their content is the run's data fingerprint."""
+    wanted = set(dataset_sources(config, "input.xlsx")) | {precomputed_key(name) for name in config.datasets}
+    return {key: frame for key, frame in sheets.items() if key in wanted}
+
+
+def load_tables(
+    config: RunConfig, input_path: str | Path | None = None, content: bytes | None = None
+) -> dict[str, pd.DataFrame]:
+    """Read every table the run needs, keyed by sheet (see ``dataset_sources``); ``content``
+    holds the bytes of an uploaded ``input_path``."""
+    return {
+        key: read_file(content if content is not None else path, sheet, filename=str(path))
+        for key, (path, sheet) in dataset_sources(config, input_path).items()
+    }
 
 
 def precomputed_key(dataset: str) -> str:
@@ -562,13 +578,25 @@ def _dataset_metrics(
     return pd.DataFrame(rows, columns=["metric", "after"]).assign(scope=name, before=np.nan)
 
 
+@dataclass
+class Combined:
+    """The final segment of every entity: the merge of two labelings (or one dataset's labels),
+    then the analyst's overrides (``config.overrides``), with what the overrides did."""
+
+    assignments: pd.DataFrame
+    merge: MergeResult | None
+    notes: list[str] = field(default_factory=list)
+    metrics: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
 def combine_segments(
     clustered: dict[str, ClusteredDataset],
     prepared: dict[str, PreparedDataset],
     config: RunConfig,
-) -> tuple[pd.DataFrame, MergeResult | None]:
+) -> Combined:
     """Assignments of every ID (the index): the merge of two labelings, or one dataset's
-    labels as final; with a ``<dataset>_inferred`` flag where HDBSCAN noise was reassigned."""
+    labels as final; with a ``<dataset>_inferred`` flag where HDBSCAN noise was reassigned,
+    and an ``override`` flag where the analyst moved an entity."""
     if len(clustered) == 2 and config.merge.enabled:
         (first, a), (second, b) = ((name, c.labels.index) for name, c in clustered.items())
         check_shared_ids(first, a, second, b, config.id_column)
@@ -593,7 +621,28 @@ def combine_segments(
                 f"{LOW_SILHOUETTE}: in the combined space, stores sit about as close to other segments "
                 f"as to their own."
             )
-    return assignments, merge
+    assignments, notes = apply_overrides(assignments, config.overrides)
+    metrics = pd.DataFrame()
+    if assignments["override"].any():
+        space, index = (
+            (merge.space, merge.assignments.index)
+            if merge is not None
+            else (next(iter(prepared.values())).matrix.to_numpy(), next(iter(prepared.values())).matrix.index)
+        )
+        final = assignments["final_cluster"].reindex(index).to_numpy(dtype=str)
+        present = ~np.isnan(space).any(axis=1)
+        codes = pd.factorize(final[present])[0]
+        (silhouette,) = silhouette_many(
+            space[present], [codes], config.merge.metrics_sample, config.random_state
+        )
+        metrics = _dataset_metrics(
+            "final (with overrides)",
+            space[present],
+            codes,
+            silhouette,
+            min(int(present.sum()), config.merge.metrics_sample),
+        )
+    return Combined(assignments, merge, notes, metrics)
 
 
 def _add_inferred_flags(assignments: pd.DataFrame, clustered: dict[str, ClusteredDataset]) -> pd.DataFrame:
@@ -742,21 +791,24 @@ def assemble_result(
     config: RunConfig,
     prepared: dict[str, PreparedDataset],
     clustered: dict[str, ClusteredDataset],
-    assignments: pd.DataFrame,
-    merge: MergeResult | None,
+    combined: Combined,
     explanation: Explanation,
     stability: pd.DataFrame,
     findings: list[Finding],
 ) -> RunResult:
-    """A RunResult from the stages' outputs: named assignments, label notes among the findings."""
-    named = with_segment_names(assignments, explanation.names).reset_index()
+    """A RunResult from the stages' outputs: named assignments, every stage's warnings among the findings."""
+    named = with_segment_names(combined.assignments, explanation.names).reset_index()
+    merge = combined.merge
     notes = [Finding("warning", name, w) for name, result in clustered.items() for w in result.warnings]
     if merge is not None:
         notes += [Finding("warning", "merge", w) for w in merge.warnings]
+    notes += [Finding("warning", "overrides", note) for note in combined.notes]
     notes += [Finding("warning", "labels", note) for note in explanation.notes]
     notes += [Finding("warning", "segments", note) for note in explanation.warnings]
     notes += stability_findings(stability, config.stability)
-    return RunResult(config, prepared, clustered, merge, named, explanation, stability, findings + notes)
+    return RunResult(
+        config, prepared, clustered, merge, named, explanation, stability, findings + notes, combined.metrics
+    )
 
 
 def run(config: RunConfig, sheets: dict[str, pd.DataFrame], previous: PreviousRun | None = None) -> RunResult:
@@ -773,7 +825,7 @@ def run(config: RunConfig, sheets: dict[str, pd.DataFrame], previous: PreviousRu
         name: cluster_dataset(p, config.datasets[name], config.prefix(name), seed)
         for name, p in prepared.items()
     }
-    assignments, merge = combine_segments(clustered, prepared, config)
-    explanation = explain_segments(assignments["final_cluster"], checked, config, previous)
+    combined = combine_segments(clustered, prepared, config)
+    explanation = explain_segments(combined.assignments["final_cluster"], checked, config, previous)
     stability = check_stability(prepared, clustered, config)
-    return assemble_result(config, prepared, clustered, assignments, merge, explanation, stability, findings)
+    return assemble_result(config, prepared, clustered, combined, explanation, stability, findings)

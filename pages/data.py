@@ -16,7 +16,7 @@ from ui.loading import (
     upload_options,
 )
 from ui.state import checked_tables, load_checked, load_demo
-from ui.widgets import attempt, page
+from ui.widgets import attempt, page, run_all_button
 
 ws = page("data", "📂 Data", "Upload Excel, CSV or Parquet files, or start from generated demo data.")
 
@@ -97,4 +97,7 @@ for name, table in tables.items():
     ):
         st.dataframe(column_summary(table.frame.reset_index()), hide_index=True, width="stretch")
         st.dataframe(table.frame.head(20), width="stretch")
-st.page_link("pages/prepare.py", label="Next: prepare the data", icon="➡️")
+left, right = st.columns(2)
+with left:
+    run_all_button(ws, "data_run_all")
+right.page_link("pages/prepare.py", label="Or step by step: prepare the data", icon="➡️")

@@ -3,9 +3,10 @@
 import streamlit as st
 
 from clustering.explain.profiling import labeled_data
+from clustering.io.fingerprint import content_hash
 from clustering.pipeline import with_segment_names
 from ui.explore import explorer, walker_html
-from ui.state import checked_tables, content_hash, explained, merged
+from ui.state import checked_tables, explained, merged
 from ui.widgets import attempt, page, require, sample_note
 
 MAX_ROWS = 50_000
@@ -20,12 +21,12 @@ previous_page = st.session_state.get("ws").page if "ws" in st.session_state else
 ws = page(
     "explore", "🔎 Explore", "Drag fields to build charts of the labeled data. Nothing leaves this machine."
 )
-require(ws, "merged", "Merge the segments first (or cluster the one dataset).")
+require(ws, "clustered", "Cluster every dataset first, or press Run all steps on Home.")
 
 explanation = attempt(lambda: explained(ws), spinner="Preparing the labeled data…")
 if explanation is None:
     st.stop()
-assignments, _ = merged(ws)
+assignments = merged(ws).assignments
 tables, _ = checked_tables(ws)
 named = with_segment_names(assignments, explanation.names).reset_index()
 data = labeled_data(named, {n: t.frame for n, t in tables.items()}, ws.config.id_column)

@@ -5,9 +5,22 @@ import streamlit as st
 from clustering.config import config_from_yaml
 from clustering.io.database import connect
 from clustering.io.export import result_sheets, workbook_bytes
+from clustering.io.fingerprint import content_hash
 from clustering.io.writeback import restore, runs, write_back
-from ui.state import content_hash, run_result
+from ui.assign_new import assign_new_entities
+from ui.state import run_result
 from ui.widgets import attempt, page, require
+
+
+def approved_runs(ws):
+    """Approved tracked runs (None without MLflow)."""
+    from clustering import tracking
+
+    if not tracking.available():
+        return None
+    runs = attempt(lambda: tracking.list_runs(tracking.tracking_uri(ws.config)))
+    return None if runs is None else runs[runs["approved"]]
+
 
 ws = page("export", "📤 Export", "Download the labeled segments, or reproduce a run from its config.")
 
@@ -35,7 +48,7 @@ if uploaded is not None and st.button("Use this config", key=ws.widget_key("use_
             f"Config {uploaded.name} loaded: the pages now use it. Export below runs every step with it."
         )
 
-require(ws, "merged", "Run the workflow up to the merge (or cluster the one dataset) to export results.")
+require(ws, "clustered", "Cluster every dataset first, or press Run all steps on Home, to export results.")
 result = attempt(lambda: run_result(ws), spinner="Collecting the results (runs any step the config changed)…")
 if result is None:
     st.stop()
@@ -85,6 +98,13 @@ st.caption(
     + ", ".join(sheets)
 )
 
+st.subheader("Assign new stores")
+st.caption(
+    "Stores that open after the run get the segment of the fitted model: the same preparation, the same "
+    "model, the same merge. Stores of the run itself get exactly the segments they have."
+)
+assign_new_entities(ws, result)
+
 st.subheader("Write back to the database")
 if not ws.database_url:
     st.caption("Load the data from a database (Data page) to write the segments back to it.")
@@ -97,10 +117,31 @@ st.caption(
     f"Sets `{target.table}.{target.column}` to each {ws.config.id_column}'s segment {target.value} and appends "
     f"the run to `{target.history_table}`, in one transaction: all rows or none."
 )
+written = result.assignments
+approved = approved_runs(ws)
+if approved is not None and not approved.empty:
+    choice = st.radio(
+        "Write",
+        ["this session's segments", *approved["run_id"]],
+        format_func=lambda r: (
+            r
+            if not r[0].isalnum() or " " in r
+            else f"approved run {r[:8]} ({approved.set_index('run_id').loc[r, 'name']})"
+        ),
+        horizontal=True,
+        key=ws.widget_key("write_which"),
+    )
+    if choice != "this session's segments":
+        from clustering import tracking
+
+        written = attempt(lambda: tracking.load_assignments(tracking.tracking_uri(ws.config), choice))
+        if written is None:
+            st.stop()
+        st.caption("The approved run's labels are written as they are: nothing is refitted.")
 left, right = st.columns(2)
 if left.button("Dry run: what would change?", key=ws.widget_key("dry_run")):
     report = attempt(
-        lambda: write_back(engine, result.assignments, target, ws.config.id_column, dry_run=True),
+        lambda: write_back(engine, written, target, ws.config.id_column, dry_run=True),
         spinner="Comparing…",
     )
     if report is not None:
@@ -108,9 +149,7 @@ if left.button("Dry run: what would change?", key=ws.widget_key("dry_run")):
         st.info(f"{changed:,} of {report.rows:,} rows would change. Nothing was written.")
         st.dataframe(report.changes, hide_index=True)
 if right.button("Write back", type="primary", key=ws.widget_key("write_back")):
-    report = attempt(
-        lambda: write_back(engine, result.assignments, target, ws.config.id_column), spinner="Writing…"
-    )
+    report = attempt(lambda: write_back(engine, written, target, ws.config.id_column), spinner="Writing…")
     if report is not None:
         st.success(f"Run {report.run_id}: {report.rows:,} rows written.")
         mark_exported()

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from ui.state import checked_tables, load_demo
-from ui.widgets import attempt, page, status_strip
+from ui.widgets import attempt, page, run_all_button, status_strip
 
 ws = page(
     "home", "🧩 Clustering Studio", "Segment stores and demand units, explain the segments, export them."
@@ -22,6 +22,8 @@ if right.button("📦 Start with demo DFUs", width="stretch"):
     st.switch_page("pages/data.py")
 
 st.subheader("Your run so far")
+if ws.sheets:
+    run_all_button(ws, "home_run_all")
 if ws.sheets:
     attempt(lambda: checked_tables(ws))
 status_strip(ws)

@@ -40,8 +40,8 @@ if held is None:
     st.info("Press **Merge** to combine the segments with this minimum size.")
     st.stop()
 
-assignments, result = held
-for note in result.warnings:
+assignments, result = held.assignments, held.merge
+for note in [*result.warnings, *held.notes]:
     st.warning(note)
 before = assignments["merged_cluster"].dropna()
 after = assignments["final_cluster"]

@@ -6,6 +6,7 @@ from clustering.config import LabelsConfig
 from clustering.explain.profiling import zscore_matrix
 from ui import charts
 from ui.loading import NONE
+from ui.overrides import move_entities
 from ui.state import checked_tables, explained, stability
 from ui.widgets import attempt, choice, page, require
 
@@ -14,7 +15,7 @@ ws = page(
     "🏷️ Profiles & labels",
     "Profiles, statistical tests, readable rules, stability, and business names you can edit.",
 )
-require(ws, "merged", "Merge the segments first (or cluster the one dataset).")
+require(ws, "clustered", "Cluster every dataset first, or press Run all steps on Home.")
 tables, _ = checked_tables(ws)
 numeric_columns = sorted({c for t in tables.values() for c in t.numeric})
 text_columns = sorted({c for t in tables.values() for c in t.categorical})
@@ -80,6 +81,12 @@ overrides = {
 if overrides != ws.config.labels.overrides:
     ws.config.labels.overrides = overrides
     st.rerun()
+
+with st.expander(
+    "Move entities to another segment"
+    + (f" ({len(ws.config.overrides):,} moved)" if ws.config.overrides else "")
+):
+    move_entities(ws, names)
 
 stable = attempt(lambda: stability(ws), spinner="Refitting on subsamples for stability…")
 single = len(ws.config.datasets) == 1

@@ -15,6 +15,8 @@ import pytest
 
 # pygwalker writes its config at import time: keep it out of the home directory.
 os.environ.setdefault("XDG_CONFIG_HOME", tempfile.mkdtemp(prefix="xdg-"))
+# runs tracked by the CLI and the app go to a throwaway store, never the working directory
+os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{tempfile.mkdtemp(prefix='mlflow-')}/mlruns.db"
 
 from clustering.config import load_config
 from clustering.demo import store_demo

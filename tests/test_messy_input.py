@@ -241,7 +241,7 @@ def test_cli_reports_an_unexpected_error_in_one_line_with_the_log(
     def broken(*args, **kwargs):
         raise RuntimeError("a defect deep inside")
 
-    monkeypatch.setattr("clustering.cli.run", broken)
+    monkeypatch.setattr("clustering.pipeline.run", broken)
     code = main(["run", "--input", str(demo_workbook), "--output", str(tmp_path / "out.xlsx")])
     err = capsys.readouterr().err
     assert code == 1

@@ -69,7 +69,9 @@ def test_single_dataset_run(demo_sheets, name):
         f"{name}_cluster",
         "final_cluster",
         "segment_name",
+        "override",
     ]
+    assert not result.assignments["override"].any()
     assert len(result.assignments) == len(demo_sheets[name])
     sheets = result_sheets(result)
     assert set(sheets) >= {"assignments", "profiles", "k_selection", "metrics", "merge_log", "config"}

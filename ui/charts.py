@@ -166,16 +166,24 @@ def silhouette_plot(values: np.ndarray, labels: np.ndarray, colors: dict[str, st
     return figure
 
 
-def sankey(before: pd.Series, after: pd.Series, colors: dict[str, str]) -> go.Figure:
-    """Flows from merged segments (before) to final segments (after)."""
+def sankey(
+    before: pd.Series, after: pd.Series, colors: dict[str, str], sides: tuple[str, str] = ("before", "after")
+) -> go.Figure:
+    """Flows from one labeling (merged segments, run A) to another (final segments, run B)."""
     flows = (
         pd.DataFrame({"before": before.astype(str), "after": after.astype(str)})
         .value_counts()
         .reset_index(name="n")
     )
+    return sankey_flows(flows, colors, sides)
+
+
+def sankey_flows(flows: pd.DataFrame, colors: dict[str, str], sides: tuple[str, str]) -> go.Figure:
+    """A Sankey from counted flows (columns before, after, n)."""
+    flows = flows[flows["n"] > 0]
     left = sorted(flows["before"].unique())
     right = sorted(flows["after"].unique())
-    nodes = [f"{s} (before)" for s in left] + [f"{s} (after)" for s in right]
+    nodes = [f"{s} ({sides[0]})" for s in left] + [f"{s} ({sides[1]})" for s in right]
     node_colors = [colors.get(s, "#C0C4CC") for s in left] + [colors.get(s, "#888") for s in right]
     source = flows["before"].map({s: i for i, s in enumerate(left)})
     target = flows["after"].map({s: i + len(left) for i, s in enumerate(right)})

@@ -10,8 +10,6 @@ frames). Nothing here computes analytics: it calls the engine.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,14 +17,15 @@ from typing import Any
 
 import pandas as pd
 import streamlit as st
-from pydantic import BaseModel
 
 from clustering.config import RunConfig, load_config
 from clustering.demo import dfu_demo, store_demo
 from clustering.explain.labels import ANALYST, PreviousRun, segment_names
+from clustering.io.fingerprint import content_hash
 from clustering.io.validation import Finding, ValidatedTable
 from clustering.pipeline import (
     ClusteredDataset,
+    Combined,
     Explanation,
     PreparedDataset,
     RunResult,
@@ -37,25 +36,12 @@ from clustering.pipeline import (
     combine_segments,
     explain_segments,
     prepare_dataset,
+    run_sheets,
 )
 
 WORKSPACE = "ws"
 DEMO_VARIABLE = "CLUSTERING_DEMO"  # "store" or "dfu": every new session starts on that demo data
 STEPS = ("loaded", "prepared", "clustered", "merged", "labeled", "exported")
-
-
-def content_hash(*parts: object) -> str:
-    """A short, stable hash of frames, config models and plain values."""
-    digest = hashlib.sha256()
-    for part in parts:
-        if isinstance(part, pd.DataFrame):
-            digest.update(pd.util.hash_pandas_object(part, index=True).to_numpy().tobytes())
-            digest.update(json.dumps([str(c) for c in part.columns]).encode())
-        elif isinstance(part, BaseModel):
-            digest.update(part.model_dump_json().encode())
-        else:
-            digest.update(json.dumps(part, sort_keys=True, default=str).encode())
-    return digest.hexdigest()[:20]
 
 
 @dataclass
@@ -82,6 +68,7 @@ class Workspace:
     page: str = ""
     generation: int = 0
     database_url: str | None = None  # in memory only: never shown, logged or exported
+    tracked: dict[str, str] = field(default_factory=dict)  # result key -> tracked run ID
 
     def widget_key(self, *parts: object) -> str:
         """Widget keys change when data or config are replaced, so widgets show the new values."""
@@ -132,6 +119,7 @@ def workspace() -> Workspace:
         demo = os.environ.get(DEMO_VARIABLE, "").strip()
         if demo in ("store", "dfu"):
             load_demo(ws, demo)
+            run_all(ws)  # the demo opens already segmented (cached: later sessions pay nothing)
         st.session_state[WORKSPACE] = ws
     return st.session_state[WORKSPACE]
 
@@ -154,7 +142,9 @@ def cluster_key(ws: Workspace, name: str) -> str:
 
 
 def merge_key(ws: Workspace) -> str:
-    return content_hash(*[cluster_key(ws, n) for n in ws.config.datasets], ws.config.merge)
+    return content_hash(
+        *[cluster_key(ws, n) for n in ws.config.datasets], ws.config.merge, ws.config.overrides
+    )
 
 
 def explain_key(ws: Workspace) -> str:
@@ -216,20 +206,21 @@ def clustered(ws: Workspace, name: str) -> ClusteredDataset:
     return _run(ws, f"clustered:{name}", cluster_key(ws, name), fit)
 
 
-def merged(ws: Workspace) -> tuple[pd.DataFrame, Any]:
-    """Assignments (indexed by ID) and the merge result (None for one dataset)."""
+def merged(ws: Workspace) -> Combined:
+    """The final segments: assignments (indexed by ID), the merge (None for one dataset), and
+    what the analyst's overrides did."""
     results = {name: clustered(ws, name) for name in ws.config.datasets}
     data = {name: prepared(ws, name) for name in ws.config.datasets}
     key = merge_key(ws)
     old = ws.stages.get("merged")
     if old is not None and old.key != key and ws.config.labels.overrides:
-        ws.previous = PreviousRun(old.value[0]["final_cluster"], dict(ws.config.labels.overrides))
+        ws.previous = PreviousRun(old.value.assignments["final_cluster"], dict(ws.config.labels.overrides))
     return _run(ws, "merged", key, lambda: combine_segments(results, data, ws.config))
 
 
 def explained(ws: Workspace) -> Explanation:
     """Profiles, tests, rules and names; analyst names follow their stores across reruns."""
-    assignments, _ = merged(ws)
+    assignments = merged(ws).assignments
     tables, _ = checked_tables(ws)
     config = ws.config.model_copy(update={"labels": ws.config.labels.model_copy(update={"overrides": {}})})
     explanation = _run(
@@ -272,10 +263,7 @@ def run_result(ws: Workspace) -> RunResult:
     _, findings = checked_tables(ws)
     data = {name: prepared(ws, name) for name in ws.config.datasets}
     results = {name: clustered(ws, name) for name in ws.config.datasets}
-    assignments, merge = merged(ws)
-    return assemble_result(
-        ws.config, data, results, assignments, merge, explained(ws), stability(ws), findings
-    )
+    return assemble_result(ws.config, data, results, merged(ws), explained(ws), stability(ws), findings)
 
 
 def progress(ws: Workspace) -> dict[str, bool]:
@@ -294,3 +282,46 @@ def progress(ws: Workspace) -> dict[str, bool]:
     done["merged"] &= done["clustered"]
     done["labeled"] &= done["merged"]
     return done
+
+
+def run_all(ws: Workspace, on_step: Callable[[str], None] = lambda step: None) -> RunResult:
+    """Prepare, cluster, merge, profile and check the stability of the loaded data with the
+    current options (each step reused when already done); ``on_step`` names the running step."""
+    on_step("Checking the data")
+    checked_tables(ws)
+    for name in ws.config.datasets:
+        on_step(f"Preparing {name}")
+        prepared(ws, name)
+    for name in ws.config.datasets:
+        on_step(f"Clustering {name}")
+        clustered(ws, name)
+    on_step("Merging" if len(ws.config.datasets) == 2 else "Finalizing the segments")
+    merged(ws)
+    on_step("Profiling and naming the segments")
+    explained(ws)
+    on_step("Checking stability")
+    stability(ws)
+    return run_result(ws)
+
+
+def result_key(ws: Workspace) -> str:
+    """The content key of the whole current result (data, every option, the analyst's names)."""
+    return content_hash(explain_key(ws), stability_key(ws), ws.config.labels.overrides, ws.config.overrides)
+
+
+def track(ws: Workspace, result: RunResult) -> str:
+    """Log the current result to the tracking store once; returns its run ID. Raises
+    UserInputError when MLflow is missing; other store failures propagate to the caller,
+    which shows them as a warning (a tracking failure never loses the run)."""
+    from clustering import tracking
+
+    key = result_key(ws)
+    if key not in ws.tracked:
+        sheets = run_sheets(ws.config, ws.sheets)
+        ws.tracked[key] = tracking.log_run(result, sheets, ws.sources, front_end="app").run_id
+    return ws.tracked[key]
+
+
+def tracked_run_id(ws: Workspace) -> str | None:
+    """The run ID of the current result, if it was tracked in this session."""
+    return ws.tracked.get(result_key(ws))

@@ -116,3 +116,37 @@ def size_input(label: str, spec: int | str, key: str, noun: str = "rows") -> int
         value = left.number_input(label, 0.0, 50.0, default, step=0.5, key=key + "pct")
         return f"{value:g}%"
     return int(left.number_input(label, 0, 1_000_000, spec if not percent else 30, key=key + "rows"))
+
+
+def run_all_button(ws: Workspace, key: str) -> None:
+    """'Run all steps': prepare, cluster, merge and profile with the current options, naming
+    each step while it runs; then track the run (when MLflow is installed) and open Results."""
+    from ui.state import run_all, track
+
+    if not st.button("▶️ Run all steps", type="primary", key=key, disabled=not ws.sheets):
+        return
+    with st.status("Running every step…", expanded=True) as status:
+        result = attempt(lambda: run_all(ws, lambda step: status.update(label=f"{step}…")))
+        if result is None:
+            status.update(label="Stopped: see the message above.", state="error")
+            return
+        status.update(label="Saving the run to the tracking store…")
+        tracked = track_quietly(lambda: track(ws, result))
+        status.update(label="Done." + (f" Tracked as run {tracked}." if tracked else ""), state="complete")
+    st.switch_page("pages/results.py")
+
+
+def track_quietly(action: Callable[[], str]) -> str | None:
+    """Track a run; a missing MLflow or a store failure is a warning, never a lost run."""
+    from clustering import tracking
+
+    if not tracking.available():
+        return None
+    try:
+        return action()
+    except Exception as error:  # the results stand; only the tracking failed
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
+        st.warning(
+            f"The run was not tracked ({type(error).__name__}: {reason}). Its results are here as usual."
+        )
+        return None

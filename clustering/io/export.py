@@ -98,21 +98,36 @@ def result_sheets(result: RunResult) -> dict[str, pd.DataFrame]:
     return sheets
 
 
-def write_result(result: RunResult, path: str | Path, fmt: str | None = None) -> Path:
-    """Write a run's results: xlsx (every sheet), or csv/parquet (the assignments alone)."""
+def _output(path: str | Path, fmt: str | None) -> tuple[Path, str]:
+    """The output path and its format (from ``fmt`` or the extension), checked."""
     path = Path(path)
     fmt = (fmt or path.suffix.lstrip(".") or "xlsx").lower()
     if fmt not in ("xlsx", "csv", "parquet"):
         raise UserInputError(f"Output format '{fmt}' is not supported: use xlsx, csv or parquet.")
     if path.parent and not path.parent.exists():
         raise UserInputError(f"Output folder '{path.parent}' does not exist. Create it or pick another path.")
+    return path, fmt
+
+
+def write_assignments(assignments: pd.DataFrame, path: str | Path, fmt: str | None = None) -> Path:
+    """One table of assignments as xlsx (sheet 'assignments'), csv or parquet."""
+    path, fmt = _output(path, fmt)
+    if fmt == "xlsx":
+        write_workbook({"assignments": assignments}, path)
+    elif fmt == "csv":
+        assignments.to_csv(path, index=False)
+    else:
+        assignments.to_parquet(path, index=False)
+    return path
+
+
+def write_result(result: RunResult, path: str | Path, fmt: str | None = None) -> Path:
+    """Write a run's results: xlsx (every sheet), or csv/parquet (the assignments alone)."""
+    path, fmt = _output(path, fmt)
     if fmt == "xlsx":
         write_workbook(result_sheets(result), path)
-    elif fmt == "csv":
-        result.assignments.to_csv(path, index=False)
-    else:
-        result.assignments.to_parquet(path, index=False)
-    return path
+        return path
+    return write_assignments(result.assignments, path, fmt)
 
 
 def read_previous_run(path: str | Path, id_column: str) -> PreviousRun:

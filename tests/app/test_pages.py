@@ -133,7 +133,8 @@ def test_merge_page_compares_before_and_after(app):
     run_to(app, "merged")
     assert app.metric[0].label == "Merged segments"
     assert "**Merge log**" in [m.value for m in app.markdown]
-    assignments, merge = workspace(app).stages["merged"].value
+    combined = workspace(app).stages["merged"].value
+    assignments, merge = combined.assignments, combined.merge
     assert assignments["final_cluster"].value_counts().min() >= merge.min_size
 
 
@@ -169,7 +170,7 @@ def test_profiles_page_without_results_points_back(app):
     load_demo_stores(app)
     app.switch_page("pages/profiles.py").run()
     no_exceptions(app)
-    assert app.info[0].value.startswith("Merge the segments first")
+    assert app.info[0].value.startswith("Cluster every dataset first, or press Run all steps")
 
 
 def test_explore_page_samples_and_says_so(app):
@@ -187,7 +188,7 @@ def test_explore_page_samples_and_says_so(app):
 def test_explore_page_before_clustering_points_back(app):
     app.switch_page("pages/explore.py").run()
     no_exceptions(app)
-    assert app.info[0].value.startswith("Merge the segments first")
+    assert app.info[0].value.startswith("Cluster every dataset first, or press Run all steps")
 
 
 def test_export_page_downloads_and_yaml_reproduces_the_labels(app):
@@ -198,7 +199,7 @@ def test_export_page_downloads_and_yaml_reproduces_the_labels(app):
     labels = [b.label for b in app.get("download_button")]
     assert labels[0].startswith("⬇️ Results workbook")
     ws = workspace(app)
-    first = ws.stages["merged"].value[0]["final_cluster"].copy()
+    first = ws.stages["merged"].value.assignments["final_cluster"].copy()
     exported = ws.config.to_yaml()
 
     ws.config.random_state = 999  # the analyst changed things since
@@ -206,7 +207,7 @@ def test_export_page_downloads_and_yaml_reproduces_the_labels(app):
     button(app, "Use this config").click().run()
     no_exceptions(app)
     assert ws.config.random_state == yaml.safe_load(exported)["random_state"]
-    again = ws.stages["merged"].value[0]["final_cluster"]
+    again = ws.stages["merged"].value.assignments["final_cluster"]
     pd.testing.assert_series_equal(first, again)
 
 
@@ -249,7 +250,14 @@ def test_make_run_starts_on_demo_data(monkeypatch):
     at = new_app().run()
     no_exceptions(at)
     assert set(workspace(at).sheets) == {"sales_monthly", "dim_dfu", "dim_item", "truth"}
-    assert next(p.label for p in at.get("page_link")) == "✅ loaded"
+    labels = [p.label for p in at.get("page_link")][:5]
+    assert labels == [
+        "✅ loaded",
+        "✅ prepared",
+        "✅ clustered",
+        "✅ merged",
+        "✅ labeled",
+    ]  # already segmented
     at.switch_page("pages/data.py").run()
     no_exceptions(at)
     assert any("DFU(s) have fewer than 12 months" in w.value for w in at.warning)

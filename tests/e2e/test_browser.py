@@ -152,3 +152,19 @@ def test_upload_to_download_in_the_browser(browser_page, app_url, workbook):
     assert len(assignments) == 1500
 
     assert page.blocked_requests == [], f"the app tried to reach: {page.blocked_requests}"
+
+
+def test_one_click_from_demo_to_results_in_the_browser(browser_page, app_url):
+    page = browser_page
+    me = Analyst(page)
+    page.goto(app_url)
+    me.press("🏬 Start with demo stores")
+    me.sees("Loaded data", 60_000)
+    me.press("▶️ Run all steps")
+    me.sees("Can these segments be trusted?")
+    me.sees("Clear cluster structure")
+    me.shot("results")
+    me.open("Runs & scenarios")
+    me.sees("Compare two runs")
+    me.shot("runs")
+    assert page.blocked_requests == [], f"the app tried to reach: {page.blocked_requests}"

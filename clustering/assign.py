@@ -1,0 +1,207 @@
+"""A fitted segmentation that assigns entities it has never seen (a store opening next month).
+
+``Segmentation`` keeps what a run fitted and nothing of the training data but what assigning
+needs: per dataset the preprocessing and the model (for HDBSCAN, the prepared training rows
+and their segments: a new entity takes the segment of its nearest training entity, since
+density clusters have no other out-of-sample rule), and for two datasets the merge's space
+scaling, its large segments and their centroids. ``assign`` runs the same validation,
+preparation and merge rules as the run, then the analyst's overrides and names, so for the
+run's own entities it reproduces the run's final segments exactly.
+
+Every entity gets a ``distance_to_segment`` (to its final segment's centroid, in the combined
+space of two datasets or the prepared space of one) and ``far_from_segments``: true when the
+distance is beyond the 99th percentile of the training entities' distances.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sklearn.neighbors import KNeighborsClassifier
+
+from clustering.config import RunConfig
+from clustering.errors import UserInputError
+from clustering.merging import (
+    SpaceScaling,
+    apply_overrides,
+    candidates,
+    combined_space,
+    merged_labels,
+    nearest_centroid,
+)
+from clustering.model.models import SegmentModel
+from clustering.prep.preprocessing import Preprocessor
+
+FAR_QUANTILE = 0.99
+
+
+@dataclass
+class FittedDataset:
+    """One dataset's preparation and model."""
+
+    prefix: str
+    preprocessor: Preprocessor
+    model: SegmentModel | None = None
+    neighbours: KNeighborsClassifier | None = None
+    columns: list[str] = field(default_factory=list)
+
+    def labels(self, frame: pd.DataFrame) -> tuple[pd.Series, pd.DataFrame]:
+        """Segment labels ('I2') of the rows of a validated frame, and their prepared matrix."""
+        matrix = pd.DataFrame(
+            self.preprocessor.transform(frame),
+            index=frame.index,
+            columns=self.preprocessor.feature_names_out_,
+        )
+        values = matrix.to_numpy()
+        codes = self.model.predict(values) if self.model is not None else self.neighbours.predict(values)
+        return pd.Series([f"{self.prefix}{c + 1}" for c in codes], index=frame.index, dtype="string"), matrix
+
+
+@dataclass
+class FittedMerge:
+    """The merge's fitted pieces: space scaling, large segments and their centroids."""
+
+    separator: str
+    scaling: dict[str, SpaceScaling]
+    large: list[str]
+    centroids: np.ndarray
+
+
+@dataclass
+class Segmentation:
+    """Everything needed to assign new entities to a run's final segments and names."""
+
+    config: RunConfig
+    datasets: dict[str, FittedDataset]
+    merge: FittedMerge | None
+    names: dict[str, str]
+    segment_centroids: np.ndarray
+    segments: list[str]
+    far_distance: float
+    training_rows: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def sheets_from_frame(self, frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
+        """The sheets ``assign`` reads, cut from one wide frame: each plain dataset takes the ID
+        and its own columns, for the rows that have any of them; a DFU dataset takes the frame
+        as its sales (and attribute) sheets."""
+        from clustering.pipeline import dataset_sources
+
+        sheets = {}
+        for key in dataset_sources(self.config, "input.xlsx"):
+            fitted = self.datasets.get(key)
+            if fitted is None or self.config.datasets[key].features is not None:
+                sheets[key] = frame
+                continue
+            columns = [c for c in fitted.columns if c in frame.columns]
+            part = frame[[self.config.id_column, *columns]]
+            sheets[key] = part[
+                part[columns].notna().any(axis=1)
+            ]  # an entity absent from a dataset has no values
+        return sheets
+
+    def assign(self, sheets: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, list]:
+        """Final segment, name, distance and far flag of every entity in ``sheets`` (read as the
+        run read its input); also the validation findings."""
+        from clustering.pipeline import check_sheets
+
+        checked, findings = check_sheets(self.config, sheets)
+        labels, matrices = {}, {}
+        for name, fitted in self.datasets.items():
+            if name not in checked:
+                raise UserInputError(f"The input has no table for dataset '{name}'.")
+            labels[name], matrices[name] = fitted.labels(checked[name].frame)
+        assignments, space = self._final(labels, matrices)
+        assignments, _ = apply_overrides(assignments, self.config.overrides)
+        final = assignments["final_cluster"].to_numpy(dtype=object)
+        position = {segment: i for i, segment in enumerate(self.segments)}
+        rows = np.array([position.get(segment, -1) for segment in final])
+        known = rows >= 0
+        present = ~np.isnan(space)
+        distance = np.full(len(space), np.nan)
+        gap = np.where(present[known], space[known] - self.segment_centroids[rows[known]], 0.0)
+        distance[known] = np.sqrt((gap**2).sum(axis=1))
+        assignments["segment_name"] = assignments["final_cluster"].map(self.names)
+        assignments["distance_to_segment"] = distance.round(6)
+        assignments["far_from_segments"] = distance > self.far_distance
+        assignments.index.name = self.config.id_column
+        return assignments.reset_index(), findings
+
+    def _final(
+        self, labels: dict[str, pd.Series], matrices: dict[str, pd.DataFrame]
+    ) -> tuple[pd.DataFrame, np.ndarray]:
+        """Final segments by the run's rules, and every entity's point in the assignment space."""
+        if self.merge is None:
+            name = next(iter(labels))
+            assignments = pd.DataFrame({f"{name}_cluster": labels[name], "final_cluster": labels[name]})
+            return assignments, matrices[name].to_numpy()
+        ids = labels[next(iter(labels))].index
+        for name in list(labels)[1:]:
+            ids = ids.append(labels[name].index.difference(ids, sort=False))
+        merged = merged_labels(labels, ids, self.merge.separator)
+        space = combined_space(matrices, ids, self.merge.scaling)
+        final = merged.where(merged.isin(self.merge.large))
+        moving = final.isna().to_numpy()
+        if moving.any():
+            allowed = candidates(labels, ids[moving], self.merge.large, self.merge.separator)
+            target, _ = nearest_centroid(space[moving], self.merge.centroids, allowed)
+            final[moving] = np.asarray(self.merge.large, dtype=object)[target]
+        assignments = pd.DataFrame({f"{name}_cluster": labels[name].reindex(ids) for name in labels})
+        assignments["merged_cluster"] = merged
+        assignments["final_cluster"] = final.astype("string")
+        return assignments, space
+
+
+def fit_segmentation(result: object) -> Segmentation:
+    """The assigning half of a finished run (a ``pipeline.RunResult``)."""
+    config = result.config
+    datasets = {}
+    for name, clustered in result.clustered.items():
+        prepared = result.prepared[name]
+        fitted = FittedDataset(
+            config.prefix(name),
+            prepared.preprocessor,
+            clustered.model,
+            columns=list(prepared.table.frame.columns),
+        )
+        if clustered.model is None:  # density segments: the nearest training entity decides
+            codes = clustered.labels.str.removeprefix(config.prefix(name)).astype(int).to_numpy() - 1
+            fitted.neighbours = KNeighborsClassifier(n_neighbors=1).fit(prepared.matrix.to_numpy(), codes)
+        datasets[name] = fitted
+    merge = None
+    final = result.assignments.set_index(config.id_column)["final_cluster"]
+    if result.merge is not None:
+        m = result.merge
+        merge = FittedMerge(config.merge.separator, m.scaling, list(m.large), m.centroids)
+        space = m.space
+        index = m.assignments.index
+    else:
+        name = next(iter(result.prepared))
+        space, index = result.prepared[name].matrix.to_numpy(), result.prepared[name].matrix.index
+    segments = sorted(final.unique())
+    codes = pd.Categorical(final.reindex(index), categories=segments).codes
+    centroids = segment_centroids(space, codes, len(segments))
+    gap = np.where(np.isnan(space), 0.0, space - centroids[codes])
+    distances = np.sqrt((gap**2).sum(axis=1))
+    return Segmentation(
+        config=config,
+        datasets=datasets,
+        merge=merge,
+        names=result.names.set_index("segment")["label"].to_dict(),
+        segment_centroids=centroids,
+        segments=segments,
+        far_distance=float(np.quantile(distances, FAR_QUANTILE)),
+        training_rows=len(final),
+    )
+
+
+def segment_centroids(space: np.ndarray, codes: np.ndarray, n_segments: int) -> np.ndarray:
+    """Mean of each segment's points over the columns they have (NaN where a dataset is absent)."""
+    present = ~np.isnan(space)
+    sums = np.zeros((n_segments, space.shape[1]))
+    counts = np.zeros_like(sums)
+    np.add.at(sums, codes, np.where(present, space, 0.0))
+    np.add.at(counts, codes, present.astype(np.float64))
+    return np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)

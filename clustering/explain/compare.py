@@ -1,0 +1,126 @@
+"""Compare two segmentations of the same entities: last quarter's clusters against this
+quarter's, or two what-if scenarios.
+
+On the entities both runs assigned: ARI and NMI between the labelings, the transition table
+(segments of A by segments of B), and which entities moved. Segment IDs of two runs need not
+mean the same thing, so B's segments are first matched to A's by maximum overlap
+(Hungarian matching, as names follow their stores across reruns); an entity "moved" when
+its B segment is not the one matched to its A segment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from clustering.explain.labels import align_segments
+from clustering.model.metrics import agreement
+
+
+@dataclass
+class Comparison:
+    """Two runs side by side."""
+
+    names: tuple[str, str]
+    summary: pd.DataFrame
+    sizes: pd.DataFrame
+    metrics: pd.DataFrame
+    transitions: pd.DataFrame
+    moved: pd.DataFrame
+    ari: float
+    nmi: float
+
+    def sheets(self) -> dict[str, pd.DataFrame]:
+        """The comparison as workbook sheets."""
+        return {
+            "summary": self.summary,
+            "sizes": self.sizes,
+            "metrics": self.metrics,
+            "transitions": self.transitions.reset_index(),
+            "moved": self.moved,
+        }
+
+
+def compare_assignments(
+    a: pd.DataFrame,
+    b: pd.DataFrame,
+    id_column: str,
+    names: tuple[str, str] = ("A", "B"),
+    metrics: tuple[pd.DataFrame, pd.DataFrame] | None = None,
+) -> Comparison:
+    """Compare two runs' ``assignments`` tables (ID, final_cluster, segment_name)."""
+    first, second = names
+    left = a.set_index(id_column)
+    right = b.set_index(id_column)
+    left.index, right.index = left.index.astype(str), right.index.astype(str)
+    shared = left.index.intersection(right.index)
+    seg_a = left.loc[shared, "final_cluster"].astype(str)
+    seg_b = right.loc[shared, "final_cluster"].astype(str)
+    ari, nmi = agreement(seg_a.to_numpy(), seg_b.to_numpy()) if len(shared) else (float("nan"), float("nan"))
+    matched = align_segments(seg_a, seg_b).set_index("segment")["previous"]  # B segment -> A segment
+    moved_mask = seg_b.map(matched).fillna("(new)") != seg_a
+    moved = pd.DataFrame(
+        {
+            id_column: shared[moved_mask.to_numpy()],
+            f"segment {first}": seg_a[moved_mask].to_numpy(),
+            f"name {first}": _names(left, shared[moved_mask.to_numpy()]),
+            f"segment {second}": seg_b[moved_mask].to_numpy(),
+            f"name {second}": _names(right, shared[moved_mask.to_numpy()]),
+        }
+    )
+    summary = pd.DataFrame(
+        [
+            ("entities in both runs", len(shared)),
+            (f"only in {first}", len(left.index.difference(right.index))),
+            (f"only in {second}", len(right.index.difference(left.index))),
+            (f"segments in {first}", left["final_cluster"].nunique()),
+            (f"segments in {second}", right["final_cluster"].nunique()),
+            ("ARI between the runs", ari),
+            ("NMI between the runs", nmi),
+            ("entities that moved", int(moved_mask.sum())),
+            ("share that moved", float(moved_mask.mean()) if len(shared) else float("nan")),
+        ],
+        columns=["measure", "value"],
+    )
+    sizes = (
+        pd.concat(
+            [
+                left["final_cluster"].value_counts().rename(f"size {first}"),
+                right["final_cluster"].value_counts().rename(f"size {second}"),
+            ],
+            axis=1,
+        )
+        .fillna(0)
+        .astype(int)
+        .rename_axis("segment")
+        .sort_index()
+        .reset_index()
+    )
+    sizes[f"matched in {first}"] = sizes["segment"].map(matched).fillna("")
+    return Comparison(
+        names,
+        summary,
+        sizes,
+        _side_by_side(metrics, names),
+        pd.crosstab(seg_a.rename(f"segment {first}"), seg_b.rename(f"segment {second}")),
+        moved,
+        ari,
+        nmi,
+    )
+
+
+def _names(table: pd.DataFrame, ids: pd.Index) -> list[object]:
+    if "segment_name" not in table:
+        return [None] * len(ids)
+    return table.loc[ids, "segment_name"].tolist()
+
+
+def _side_by_side(metrics: tuple[pd.DataFrame, pd.DataFrame] | None, names: tuple[str, str]) -> pd.DataFrame:
+    """Both runs' metrics (scope, metric, value) in two columns."""
+    if metrics is None:
+        return pd.DataFrame(columns=["scope", "metric", *names])
+    frames = [
+        m.set_index(["scope", "metric"])["after"].rename(name) for m, name in zip(metrics, names, strict=True)
+    ]
+    return pd.concat(frames, axis=1).reset_index()

@@ -1,0 +1,58 @@
+"""Results: the segments at a glance after 'Run all steps': names, sizes, quality, warnings."""
+
+import streamlit as st
+
+from ui import charts
+from ui.state import progress, run_result, track, tracked_run_id
+from ui.widgets import attempt, page, run_all_button, segment_colors, track_quietly
+
+ws = page("results", "📊 Results", "The final segments, their names and sizes, and how much to trust them.")
+if not progress(ws)["clustered"]:
+    st.info("No results for the current data and options yet.")
+    run_all_button(ws, "results_run_all")
+    st.stop()
+
+result = attempt(lambda: run_result(ws), spinner="Collecting the results…")
+if result is None:
+    st.stop()
+overview = result.explanation.overview(result.stability if len(result.clustered) == 1 else None)
+final = result.assignments["final_cluster"]
+a, b, c, d = st.columns(4)
+a.metric("Entities", f"{len(final):,}")
+b.metric("Segments", final.nunique())
+c.metric("Smallest segment", f"{final.value_counts().min():,}")
+d.metric("Moved by the analyst", int(result.assignments.get("override", final.isna()).sum()))
+
+st.subheader("Segments")
+colors = segment_colors(list(final.unique()))
+left, right = st.columns([3, 2])
+left.dataframe(
+    overview[["segment", "label", "size", "share", "top_features"]].rename(columns={"label": "name"}),
+    hide_index=True,
+    width="stretch",
+)
+right.plotly_chart(charts.segment_sizes(final.value_counts().sort_index(), colors, "Segment sizes"))
+
+st.subheader("Can these segments be trusted?")
+for name, clustered in result.clustered.items():
+    if clustered.clusterability is not None:
+        shown = st.success if clustered.clusterability.clear else st.warning
+        shown(f"**{name}**: {clustered.clusterability.summary()} Silhouette {clustered.silhouette:.2f}.")
+warnings = [f for f in result.findings if f.level == "warning" and not f.message.startswith("Weak structure")]
+for finding in warnings:
+    st.warning(finding.text())
+if not warnings:
+    st.caption("No warnings: sizes, separation and stability are within the usual bounds.")
+
+st.subheader("This run")
+run_id = tracked_run_id(ws)
+if run_id:
+    st.caption(f"Tracked as run `{run_id}`. Compare it with other runs, or approve it, on Runs & scenarios.")
+elif st.button("Save this run to the tracking store", key="results_track"):
+    saved = track_quietly(lambda: track(ws, result))
+    if saved:
+        st.success(f"Tracked as run `{saved}`.")
+    else:
+        st.info("Tracking needs MLflow: pip install -e '.[tracking]'.")
+st.page_link("pages/profiles.py", label="Refine names, or move stores between segments", icon="🏷️")
+st.page_link("pages/export.py", label="Export the results", icon="📤")

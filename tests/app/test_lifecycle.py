@@ -1,0 +1,142 @@
+"""The lifecycle in the app: one click to results, tracked runs compared and approved, manual
+moves that survive reruns, and new stores assigned to the session's segments."""
+
+from __future__ import annotations
+
+import pytest
+
+from clustering.demo import store_demo
+from clustering.io.export import workbook_bytes
+from tests.app.conftest import button, errors, load_demo_stores, no_exceptions
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+pytest.importorskip("mlflow")
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    uri = f"sqlite:///{tmp_path / 'mlruns.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    return uri
+
+
+def workspace(at):
+    return at.session_state["ws"]
+
+
+def run_all_from_home(at):
+    at.switch_page("pages/home.py").run()
+    button(at, "▶️ Run all steps").click().run()
+    no_exceptions(at)
+    assert not errors(at), errors(at)
+    return at
+
+
+def test_run_all_steps_lands_on_results_and_tracks_the_run(app, store):
+    import mlflow
+
+    load_demo_stores(app)
+    run_all_from_home(app)
+    assert app.title[0].value == "📊 Results"
+    assert [m.label for m in app.metric][:2] == ["Entities", "Segments"]
+    assert any("Clear cluster structure" in s.value for s in app.success)
+    (run_id,) = workspace(app).tracked.values()
+    found = mlflow.search_runs(experiment_names=["store segmentation"])
+    assert list(found["run_id"]) == [run_id] and found["tags.front_end"].iloc[0] == "app"
+    assert any(run_id in c.value for c in app.caption)
+
+
+def test_run_all_steps_on_the_data_page_too(app, store):
+    load_demo_stores(app)
+    app.switch_page("pages/data.py").run()
+    button(app, "▶️ Run all steps").click().run()
+    no_exceptions(app)
+    assert app.title[0].value == "📊 Results"
+
+
+def test_runs_page_lists_compares_and_approves(app, store):
+    load_demo_stores(app)
+    run_all_from_home(app)
+    ws = workspace(app)
+    ws.config.datasets["internal"].cluster.k = 3  # a second scenario
+    run_all_from_home(app)
+    assert len(ws.tracked) == 2
+    app.switch_page("pages/runs.py").run()
+    no_exceptions(app)
+    listed = app.dataframe[0].value
+    assert set(listed["run_id"]) == set(ws.tracked.values())
+    assert [m.label for m in app.metric] == [
+        "ARI between the runs",
+        "NMI between the runs",
+        "Entities that moved",
+    ]
+    assert 0 < float(app.metric[0].value) < 1
+    button(app, "Approve this run").click().run()
+    no_exceptions(app)
+    assert app.dataframe[0].value["approved"].sum() == 1
+
+
+def test_moving_stores_by_id_recomputes_and_survives_a_rerun(app, store):
+    load_demo_stores(app)
+    run_all_from_home(app)
+    ws = workspace(app)
+    final = ws.stages["merged"].value.assignments["final_cluster"]
+    moved = list(final.index[:3])
+    target = sorted(set(final) - set(final[moved]))[0]
+    app.switch_page("pages/profiles.py").run()
+    k = ws.widget_key("move_")
+    app.text_area(key=k + "ids").set_value("\n".join(moved)).run()
+    app.selectbox(key=k + "target").set_value(target).run()
+    button(app, f"Move to {target}").click().run()
+    no_exceptions(app)
+    assert ws.config.overrides == dict.fromkeys(moved, target)
+    combined = ws.stages["merged"].value
+    assert (combined.assignments.loc[moved, "final_cluster"] == target).all()
+    assert combined.assignments["override"].sum() == 3
+    sizes = ws.stages["explained"].value.profiles.drop_duplicates("segment").set_index("segment")["size"]
+    assert sizes[target] == (combined.assignments["final_cluster"] == target).sum()
+    ws.config.datasets["external"].cluster.k = 3  # a rerun of an earlier step keeps the moves
+    run_all_from_home(app)
+    assert ws.config.overrides == dict.fromkeys(moved, target)
+    combined = ws.stages["merged"].value
+    applied = combined.assignments.loc[moved, "override"]
+    assert applied.all() or any("segments this run does not have" in n for n in combined.notes)
+
+
+def test_moving_stores_by_a_filter_and_a_bad_filter(app, store):
+    load_demo_stores(app)
+    run_all_from_home(app)
+    ws = workspace(app)
+    app.switch_page("pages/profiles.py").run()
+    k = ws.widget_key("move_")
+    app.radio(key=k + "how").set_value("by a filter").run()
+    app.text_input(key=k + "filter").set_value("revenue >>> 3").run()
+    no_exceptions(app)
+    assert any("The filter 'revenue >>> 3' cannot be applied" in e for e in errors(app))
+    app.text_input(key=k + "filter").set_value('urbanicity == "rural"').run()
+    (picked,) = [int(c.value.split(" ")[0].replace(",", "")) for c in app.caption if " picked." in c.value]
+    target = app.selectbox(key=k + "target").value
+    button(app, f"Move to {target}").click().run()
+    no_exceptions(app)
+    assert picked > 0 and len(ws.config.overrides) == picked
+    assert set(ws.config.overrides.values()) == {target}
+
+
+def test_export_assigns_new_stores_with_the_session_model(app, store):
+    load_demo_stores(app)
+    run_all_from_home(app)
+    app.switch_page("pages/export.py").run()
+    new = store_demo(40, seed=99)
+    new = {name: frame.assign(store_id="NEW-" + frame["store_id"].astype(str)) for name, frame in new.items()}
+    app.file_uploader(key=workspace(app).widget_key("assign_file")).set_value(
+        ("new_stores.xlsx", workbook_bytes(new), XLSX)
+    ).run()
+    button(app, "Assign").click().run()
+    no_exceptions(app)
+    (message,) = [s.value for s in app.success if "entities assigned" in s.value]
+    assert message.startswith(
+        f"{len(set(new['internal']['store_id']) | set(new['external']['store_id']))} entities"
+    )
+    table = next(d.value for d in app.dataframe if "far_from_segments" in d.value.columns)
+    assert table["store_id"].str.startswith("NEW-").all() and table["segment_name"].notna().all()

@@ -1,0 +1,90 @@
+"""The lifecycle from the command line: run (tracked), runs, assign, compare, approve, and the
+write-back of an approved run without refitting."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from clustering.cli import main
+
+pytest.importorskip("mlflow")
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    uri = f"sqlite:///{tmp_path / 'mlruns.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    return uri
+
+
+def tracked_run(capsys, *args: str) -> str:
+    assert main(["run", *args]) == 0
+    out = capsys.readouterr().out
+    match = re.search(r"tracked as run ([0-9a-f]{32}) in sqlite:", out)
+    assert match, out
+    return match.group(1)
+
+
+def test_run_runs_assign_compare_approve_and_write_back(store, tmp_path, capsys, demo_workbook):
+    url = f"sqlite:///{tmp_path / 'warehouse.db'}"
+    assert main(["demo", "store", "--stores", "2000", "--seed", "7", "--database", url]) == 0
+    first = tracked_run(capsys, "--input", str(demo_workbook), "--output", str(tmp_path / "a.xlsx"))
+    second = tracked_run(
+        capsys, "--input", str(demo_workbook), "--output", str(tmp_path / "b.xlsx"), "--seed", "3"
+    )
+
+    assert main(["runs"]) == 0
+    listed = capsys.readouterr().out
+    assert first in listed and second in listed and "store segmentation" in listed
+
+    assert (
+        main(
+            ["assign", "--run", first, "--input", str(demo_workbook), "--output", str(tmp_path / "new.xlsx")]
+        )
+        == 0
+    )
+    assert "far from every segment" in capsys.readouterr().out
+    assigned = pd.read_excel(tmp_path / "new.xlsx", sheet_name="assignments", engine="calamine")
+    trained = pd.read_excel(tmp_path / "a.xlsx", sheet_name="assignments", engine="calamine")
+    pd.testing.assert_series_equal(
+        assigned.set_index("store_id")["final_cluster"], trained.set_index("store_id")["final_cluster"]
+    )
+
+    assert main(["compare", first, second, "--output", str(tmp_path / "compare.xlsx")]) == 0
+    assert "ARI between the runs" in capsys.readouterr().out
+    sheets = pd.read_excel(tmp_path / "compare.xlsx", sheet_name=None, engine="calamine")
+    assert list(sheets) == ["summary", "sizes", "metrics", "transitions", "moved"]
+
+    assert main(["run", "--write-back", "--run", first, "--database", url]) == 2
+    assert f"Run {first} is not approved" in capsys.readouterr().err
+    assert main(["approve", first]) == 0
+    assert main(["run", "--write-back", "--run", first, "--database", url]) == 0
+    written = pd.read_sql("SELECT store_id, cluster_assignment FROM dim_store", sa.create_engine(url))
+    names = trained.set_index("store_id")["segment_name"]
+    assert (
+        written.set_index("store_id")["cluster_assignment"] == names.reindex(written["store_id"]).to_numpy()
+    ).all()
+
+
+def test_a_broken_tracking_store_warns_and_the_run_completes(tmp_path, monkeypatch, capsys, demo_workbook):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{blocker}/mlruns.db")
+    assert main(["run", "--input", str(demo_workbook), "--output", str(tmp_path / "out.csv")]) == 0
+    captured = capsys.readouterr()
+    assert "warning: the run was not tracked" in captured.err
+    assert "Traceback" not in captured.err
+    assert (tmp_path / "out.csv").exists()
+
+
+def test_no_track_skips_tracking(store, tmp_path, capsys, demo_workbook):
+    assert (
+        main(["run", "--input", str(demo_workbook), "--output", str(tmp_path / "o.csv"), "--no-track"]) == 0
+    )
+    assert "tracked as run" not in capsys.readouterr().out
+    assert main(["runs"]) == 0
+    assert "no tracked runs yet" in capsys.readouterr().out

@@ -1,0 +1,153 @@
+"""Runs tracked in a temporary SQLite store: params, metrics, tags and artifacts are there and
+MLflow's own search finds them; the saved model assigns without the training data; two runs
+compare; approval is one run per name; overrides round-trip and are tracked."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import adjusted_rand_score
+
+from clustering import tracking
+from clustering.config import config_from_yaml, load_config
+from clustering.explain.compare import compare_assignments
+from clustering.pipeline import run
+
+mlflow = pytest.importorskip("mlflow")
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    uri = f"sqlite:///{tmp_path / 'mlruns.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    return uri
+
+
+@pytest.fixture(scope="module")
+def quick_config():
+    config = load_config("store")
+    config.stability.resamples = 3
+    return config
+
+
+@pytest.fixture(scope="module")
+def first_run(quick_config, demo_sheets):
+    return run(quick_config, demo_sheets)
+
+
+def test_a_run_is_logged_with_params_metrics_tags_and_artifacts(store, first_run, demo_sheets):
+    tracked = tracking.log_run(first_run, demo_sheets, {"internal": "demo.xlsx"}, front_end="cli")
+    found = mlflow.search_runs(experiment_names=["store segmentation"])
+    assert list(found["run_id"]) == [tracked.run_id]
+    row = found.iloc[0]
+    assert row["params.datasets.internal.cluster.k_max"] == "12"
+    assert row["params.merge.min_segment_size"] == "2%"
+    assert row["metrics.internal.k"] == first_run.clustered["internal"].k
+    assert row["metrics.final.segments"] == first_run.assignments["final_cluster"].nunique()
+    assert 0 < row["metrics.merged.silhouette"] < 1
+    assert row["metrics.internal.clusterability_clear"] == 1.0
+    assert "metrics.internal.stability_jaccard_mean" in found
+    assert row["tags.status"] == "completed" and row["tags.approved"] == "false"
+    assert len(row["tags.data_fingerprint"]) == 20 and "demo.xlsx" in row["tags.sources"]
+    client = mlflow.MlflowClient(store)
+    artifacts = {a.path for a in client.list_artifacts(tracked.run_id)}
+    assert {"config.yml", "results.xlsx", "assignments.parquet"} <= artifacts
+    config = tracking.load_config_of(store, tracked.run_id)
+    assert config == first_run.config
+
+
+def test_the_saved_model_reproduces_the_training_labels_and_flags_a_far_store(store, first_run, demo_sheets):
+    tracked = tracking.log_run(first_run, demo_sheets)
+    segmentation = tracking.load_segmentation(store, tracked.run_id)
+    again, _ = segmentation.assign(demo_sheets)
+    expected = first_run.assignments.set_index("store_id")[["final_cluster", "segment_name"]]
+    got = again.set_index("store_id").loc[expected.index, ["final_cluster", "segment_name"]]
+    pd.testing.assert_frame_equal(got, expected, check_dtype=False)
+    assert again["far_from_segments"].mean() <= 0.011  # the 99th percentile of training distances
+
+    far = {name: frame.head(1).copy() for name, frame in demo_sheets.items() if name != "truth"}
+    for frame in far.values():
+        frame["store_id"] = "NEW-1"
+        for column in frame.select_dtypes("number").columns:
+            frame[column] = frame[column] * 50
+    assigned, _ = segmentation.assign(far)
+    assert assigned["store_id"].tolist() == ["NEW-1"]
+    assert bool(assigned["far_from_segments"].iloc[0])
+    assert assigned["segment_name"].notna().all()
+
+
+def test_pyfunc_predict_assigns_a_wide_frame(store, first_run, demo_sheets):
+    tracked = tracking.log_run(first_run, demo_sheets)
+    model = mlflow.pyfunc.load_model(f"runs:/{tracked.run_id}/model")
+    wide = demo_sheets["internal"].merge(demo_sheets["external"], on="store_id", how="outer")
+    predicted = model.predict(wide)
+    expected = first_run.assignments.set_index("store_id")["final_cluster"]
+    assert (predicted.set_index("store_id")["final_cluster"].reindex(expected.index) == expected).all()
+
+
+def test_two_seeds_compare_with_the_right_ari(quick_config, demo_sheets, first_run):
+    other = quick_config.model_copy(deep=True)
+    other.random_state = 7
+    second = run(other, demo_sheets)
+    comparison = compare_assignments(first_run.assignments, second.assignments, "store_id", ("A", "B"))
+    expected = adjusted_rand_score(
+        first_run.assignments["final_cluster"], second.assignments["final_cluster"]
+    )
+    assert comparison.ari == pytest.approx(expected)
+    summary = comparison.summary.set_index("measure")["value"]
+    assert summary["entities in both runs"] == len(demo_sheets["truth"])
+    assert summary["entities that moved"] == len(comparison.moved)
+    assert comparison.transitions.to_numpy().sum() == len(demo_sheets["truth"])
+
+
+def test_compare_a_run_with_itself_moves_nothing(first_run):
+    comparison = compare_assignments(first_run.assignments, first_run.assignments, "store_id")
+    assert comparison.ari == pytest.approx(1.0) and comparison.moved.empty
+
+
+def test_one_approved_run_per_name(store, first_run, demo_sheets):
+    a = tracking.log_run(first_run, demo_sheets).run_id
+    b = tracking.log_run(first_run, demo_sheets).run_id
+    assert tracking.approve(store, a) == "store segmentation"
+    assert tracking.is_approved(store, a)
+    tracking.approve(store, b)
+    assert tracking.is_approved(store, b) and not tracking.is_approved(store, a)
+    listed = tracking.list_runs(store).set_index("run_id")
+    assert listed.loc[b, "approved"] and not listed.loc[a, "approved"]
+
+
+def test_an_unknown_run_is_a_user_error(store):
+    from clustering.errors import UserInputError
+
+    with pytest.raises(UserInputError, match="There is no tracked run 'nope'"):
+        tracking.load_assignments(store, "nope")
+
+
+def test_overrides_round_trip_through_yaml_apply_on_rerun_and_are_tracked(
+    store, quick_config, demo_sheets, first_run
+):
+    final = first_run.assignments.set_index("store_id")["final_cluster"]
+    moved = final.index[:3].tolist()
+    target = sorted(set(final) - set(final[moved]))[0]
+    config = quick_config.model_copy(deep=True)
+    gone = final.index[10]
+    config.overrides = {**{store_id: target for store_id in moved}, "NOPE": target, gone: "I9-E9"}
+    reloaded = config_from_yaml(config.to_yaml())
+    assert reloaded.overrides == config.overrides
+    result = run(reloaded, demo_sheets)
+    assignments = result.assignments.set_index("store_id")
+    assert (assignments.loc[moved, "final_cluster"] == target).all()
+    assert assignments["override"].sum() == 3 and assignments.loc[moved, "override"].all()
+    messages = " ".join(f.message for f in result.findings if f.source == "overrides")
+    assert "name IDs that are not in the data" in messages and "NOPE" in messages
+    assert f"{gone} → I9-E9" in messages and "segments this run does not have" in messages
+    assert assignments.loc[gone, "final_cluster"] == final[gone] and not assignments.loc[gone, "override"]
+    size = result.profiles.drop_duplicates("segment").set_index("segment")["size"]
+    assert size[target] == (assignments["final_cluster"] == target).sum()  # profiles recomputed
+    assert "final (with overrides)" in set(result.metrics["scope"])
+    tracked = tracking.log_run(result, demo_sheets)
+    found = mlflow.search_runs(experiment_names=["store segmentation"]).set_index("run_id")
+    assert found.loc[tracked.run_id, "metrics.overrides"] == 3
+    silhouette = [c for c in found.columns if "overrides" in c and c.endswith(".silhouette")]
+    assert silhouette and np.isfinite(found.loc[tracked.run_id, silhouette[0]])

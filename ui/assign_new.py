@@ -1,0 +1,90 @@
+"""The Export page's 'Assign new stores': a fitted segmentation (this session's, or a tracked
+run's model) assigns the entities of an uploaded file, with a flag for those far from
+every segment."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from clustering.assign import Segmentation, fit_segmentation
+from clustering.io.export import workbook_bytes
+from clustering.io.sources import SUPPORTED_SUFFIXES
+from clustering.pipeline import RunResult, load_tables
+from ui.state import Workspace, result_key
+from ui.widgets import attempt
+
+THIS_SESSION = "this session's segments"
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _session_model(key: str, _result: RunResult) -> Segmentation:
+    return fit_segmentation(_result)
+
+
+@st.cache_resource(show_spinner="Loading the run's model…", max_entries=4)
+def _tracked_model(uri: str, run_id: str) -> Segmentation:
+    from clustering import tracking
+
+    return tracking.load_segmentation(uri, run_id)
+
+
+def assign_new_entities(ws: Workspace, result: RunResult) -> None:
+    """Pick a model, upload entities laid out as for the run, assign and download."""
+    from clustering import tracking
+
+    choices = [THIS_SESSION]
+    runs = None
+    if tracking.available():
+        runs = attempt(lambda: tracking.list_runs(tracking.tracking_uri(ws.config)))
+        if runs is not None:
+            choices += list(runs["run_id"])
+
+    def describe(r):
+        return (
+            r
+            if r == THIS_SESSION
+            else f"tracked run {r[:8]}"
+            + (" · approved" if runs.set_index("run_id").loc[r, "approved"] else "")
+        )
+
+    source = st.selectbox(
+        "Segments to assign to", choices, format_func=describe, key=ws.widget_key("assign_src")
+    )
+    upload = st.file_uploader(
+        "New entities (the same sheets and columns as the run's input)",
+        type=[s.lstrip(".") for s in SUPPORTED_SUFFIXES],
+        key=ws.widget_key("assign_file"),
+    )
+    if upload is None or not st.button("Assign", key=ws.widget_key("assign_go")):
+        return
+    model = attempt(
+        lambda: (
+            _session_model(result_key(ws), result)
+            if source == THIS_SESSION
+            else _tracked_model(tracking.tracking_uri(ws.config), source)
+        )
+    )
+    if model is None:
+        return
+    sheets = attempt(lambda: load_tables(model.config, upload.name, upload.getvalue()), spinner="Reading…")
+    if sheets is None:
+        return
+    outcome = attempt(lambda: model.assign(sheets), spinner="Assigning…")
+    if outcome is None:
+        return
+    assignments, findings = outcome
+    for finding in findings:
+        (st.warning if finding.level == "warning" else st.info)(finding.text())
+    far = int(assignments["far_from_segments"].sum())
+    st.success(
+        f"{len(assignments):,} entities assigned to {assignments['final_cluster'].nunique()} segments; "
+        f"{far:,} are far from every segment (beyond the 99th percentile of the training distances)."
+    )
+    st.dataframe(assignments.head(500), hide_index=True, width="stretch")
+    st.download_button(
+        "⬇️ Assigned entities (.xlsx)",
+        workbook_bytes({"assignments": assignments}),
+        f"assigned_{upload.name.rsplit('.', 1)[0]}.xlsx",
+        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        key=ws.widget_key("assign_dl"),
+    )
