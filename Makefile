@@ -7,11 +7,12 @@ PY := $(VENV)/bin/python
 PORT ?= 8501
 EXTRAS ?=
 comma := ,
-TEST_EXTRAS := test,tracking
+TEST_EXTRAS := test,tracking,api,orchestration,spark
 CORE_STAMP := $(VENV)/.core-stamp$(if $(EXTRAS),-$(subst $(comma),-,$(EXTRAS)))
 TEST_STAMP := $(VENV)/.test-stamp
 
-.PHONY: install install-test system-packages run test lint format bench clean
+.PHONY: install install-test system-packages run test lint format bench clean dagster serve \
+	cluster-features cluster-train cluster-label cluster-update cluster-all
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -65,6 +66,36 @@ bench: install-test
 	$(PY) benchmarks/engine.py
 	$(PY) benchmarks/features.py
 	$(PY) benchmarks/database.py
+
+# The DFU framework's stages, each a CLI command reading the previous stage's files in
+# OUTPUT_DIR; the data comes from DATABASE (default: the demo warehouse). DRY_RUN=1 makes
+# cluster-update show what would change without writing.
+CONFIG ?= dfu
+OUTPUT_DIR ?= artifacts/dfu
+DATABASE ?= sqlite:///$(DEMO_DB)
+
+cluster-features: install $(DEMO_DB)
+	$(PY) -m clustering features --config $(CONFIG) --database $(DATABASE) --output-dir $(OUTPUT_DIR)
+
+cluster-train: install
+	$(PY) -m clustering train --config $(CONFIG) --output-dir $(OUTPUT_DIR)
+
+cluster-label: install
+	$(PY) -m clustering label --config $(CONFIG) --output-dir $(OUTPUT_DIR)
+
+cluster-update: install
+	$(PY) -m clustering update --config $(CONFIG) --database $(DATABASE) --output-dir $(OUTPUT_DIR) $(if $(DRY_RUN),--dry-run)
+
+cluster-all: cluster-features cluster-train cluster-label cluster-update
+
+# The cluster summary API over the demo warehouse, and the Dagster asset graph (telemetry off).
+serve: $(DEMO_DB)
+	$(MAKE) install EXTRAS=api
+	$(PY) -m clustering serve --database $(DATABASE)
+
+dagster: $(DEMO_DB)
+	$(MAKE) install EXTRAS=orchestration
+	DAGSTER_HOME=$(CURDIR)/.dagster CLUSTERING_DB_URL=$(DATABASE) $(VENV)/bin/dagster dev -m clustering.orchestration
 
 clean:
 	rm -rf $(VENV) artifacts .pytest_cache .ruff_cache $(DEMO_DB)

@@ -1,4 +1,5 @@
-"""Command line: ``python -m clustering demo|run|assign|runs|compare|approve``.
+"""Command line: ``python -m clustering demo|run|assign|runs|compare|approve`` and the DFU
+framework's stages ``features|train|label|update``.
 
 User errors print one line starting with 'error:' and exit with code 2; an unexpected
 error prints one line that points to the log file (``clustering.errors.log_file``) and
@@ -66,6 +67,31 @@ def _parser() -> argparse.ArgumentParser:
         help="results workbook of an earlier run: its analyst names move to the matching new segments",
     )
     run_cmd.add_argument("--no-track", action="store_true", help="do not log this run to the tracking store")
+    run_cmd.add_argument(
+        "--output-dir", help="also write the framework's files (features, assignments, centroids, labels...)"
+    )
+
+    stage = argparse.ArgumentParser(add_help=False)
+    stage.add_argument("--config", default="dfu", help="YAML file, or a preset name: dfu (default)")
+    stage.add_argument("--output-dir", required=True, help="folder of the stage files")
+    features = commands.add_parser("features", parents=[stage], help="stage 1: build clustering_features.csv")
+    features.add_argument("--input", help="workbook or file with the monthly sales (and attribute) sheets")
+    features.add_argument(
+        "--database", nargs="?", const="", help="read (and push down) from this SQLAlchemy URL"
+    )
+    commands.add_parser("train", parents=[stage], help="stage 2: cluster clustering_features.csv")
+    commands.add_parser("label", parents=[stage], help="stage 3: name and profile the clusters")
+    update = commands.add_parser("update", parents=[stage], help="stage 4: write the labels to the database")
+    update.add_argument(
+        "--database", nargs="?", const="", help="SQLAlchemy URL (default: $CLUSTERING_DB_URL)"
+    )
+    update.add_argument("--dry-run", action="store_true", help="show what would change, write nothing")
+
+    serve = commands.add_parser("serve", help="the read-only cluster summary API (FastAPI)")
+    serve.add_argument("--database", nargs="?", const="", help="SQLAlchemy URL (default: $CLUSTERING_DB_URL)")
+    serve.add_argument("--config", default="dfu", help="YAML file, or a preset name: dfu (default)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
 
     tracking = argparse.ArgumentParser(add_help=False)
     tracking.add_argument(
@@ -168,6 +194,10 @@ def _run(args: argparse.Namespace) -> int:
     sizes = result.assignments["final_cluster"].value_counts().sort_index()
     print(f"{len(result.assignments)} rows -> {len(sizes)} segments in {time.perf_counter() - started:.1f} s")
     print(f"wrote {path}")
+    if args.output_dir:
+        from clustering.io.outputs import write_all
+
+        print(f"wrote {len(write_all(result, args.output_dir))} framework files to {args.output_dir}")
     if config.tracking.enabled and not args.no_track:
         _track(result, sheets, {key: frame.attrs.get("source", key) for key, frame in sheets.items()})
     if args.write_back:
@@ -285,6 +315,124 @@ def _approve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stage_config(args: argparse.Namespace):
+    from clustering.config import load_config
+
+    config = load_config(args.config)
+    if len(config.datasets) != 1:
+        raise UserInputError(
+            f"The stage commands work on one dataset (a DFU config); {args.config} has {len(config.datasets)}. "
+            f"Use: python -m clustering run --output-dir DIR."
+        )
+    return config
+
+
+def _features(args: argparse.Namespace) -> int:
+    from clustering.io.outputs import output_folder, write_features
+    from clustering.pipeline import check_sheets, database_sheets, load_tables
+
+    config = _stage_config(args)
+    engine = _engine(args) if args.database is not None else None
+    sheets = database_sheets(engine, config) if engine is not None else load_tables(config, args.input)
+    checked, findings = check_sheets(config, sheets)
+    for finding in findings:
+        print(f"{finding.level}: {finding.text()}", file=sys.stderr)
+    path = write_features(checked, config.id_column, output_folder(args.output_dir))
+    print(f"wrote {path} ({sum(len(t.frame) for t in checked.values()):,} entities)")
+    return 0
+
+
+def _stage_tables(config, folder: str):
+    """The checked features table, from the features stage's file (attributes already joined)."""
+    from clustering.io.outputs import FEATURES, read_stage_file
+    from clustering.io.validation import validate_table
+
+    name = next(iter(config.datasets))
+    frame = read_stage_file(folder, FEATURES, "features")
+    frame.attrs["source"] = f"{folder}/{FEATURES}"
+    return {name: validate_table(frame, config.id_column)}
+
+
+def _train(args: argparse.Namespace) -> int:
+    from clustering.io.outputs import output_folder, write_training
+    from clustering.pipeline import check_stability, cluster_dataset, combine_segments, prepare_dataset
+
+    config = _stage_config(args)
+    tables = _stage_tables(config, args.output_dir)
+    seed = config.random_state
+    prepared = {n: prepare_dataset(n, t, config.datasets[n], seed) for n, t in tables.items()}
+    clustered = {
+        n: cluster_dataset(p, config.datasets[n], config.prefix(n), seed) for n, p in prepared.items()
+    }
+    combined = combine_segments(clustered, prepared, config)
+    stability = check_stability(prepared, clustered, config)
+    for note in [w for c in clustered.values() for w in c.warnings] + combined.notes:
+        print(f"warning: {note}", file=sys.stderr)
+    paths = write_training(
+        config, tables, prepared, clustered, combined, stability, output_folder(args.output_dir)
+    )
+    clusters = combined.assignments["final_cluster"].nunique()
+    print(
+        f"{len(combined.assignments):,} entities -> {clusters} clusters; wrote {', '.join(p.name for p in paths)}"
+    )
+    return 0
+
+
+def _label(args: argparse.Namespace) -> int:
+    from clustering.io.outputs import ASSIGNMENTS, read_stage_file, write_labels
+    from clustering.pipeline import explain_segments
+
+    config = _stage_config(args)
+    tables = _stage_tables(config, args.output_dir)
+    assignments = read_stage_file(args.output_dir, ASSIGNMENTS, "train")
+    final = assignments.set_index(config.id_column)["cluster"].astype(str)
+    final.index = final.index.astype(str)
+    explanation = explain_segments(final, tables, config)
+    for note in explanation.notes + explanation.warnings:
+        print(f"warning: {note}", file=sys.stderr)
+    paths = write_labels(explanation, Path(args.output_dir))
+    print(f"{final.nunique()} clusters named; wrote {', '.join(p.name for p in paths)}")
+    return 0
+
+
+def _update(args: argparse.Namespace) -> int:
+    from clustering.io.outputs import ASSIGNMENTS, read_stage_file
+    from clustering.io.writeback import write_back
+
+    config = _stage_config(args)
+    assignments = read_stage_file(args.output_dir, ASSIGNMENTS, "train")
+    if assignments["label"].isna().all():
+        raise UserInputError(
+            f"{args.output_dir}/{ASSIGNMENTS} has no labels yet: run the 'label' stage first."
+        )
+    assignments = assignments.rename(columns={"cluster": "final_cluster", "label": "segment_name"})
+    _print_changes(
+        write_back(
+            _engine(args), assignments, config.database.write_back, config.id_column, dry_run=args.dry_run
+        )
+    )
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from clustering.config import load_config
+    from clustering.io.database import URL_VARIABLE, masked, resolve_url
+
+    try:
+        import uvicorn
+
+        from clustering.api import create_app
+    except ImportError:
+        raise UserInputError("The API needs FastAPI and uvicorn: pip install -e '.[api]'.") from None
+    url = resolve_url(args.database or None)
+    if not url:
+        raise UserInputError(f"No database URL: pass --database URL or set ${URL_VARIABLE}.")
+    app = create_app(url, load_config(args.config))
+    print(f"serving {masked(url)} on http://{args.host}:{args.port} (docs: /docs)")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
 COMMANDS = {
     "demo": _demo,
     "run": _run,
@@ -292,6 +440,11 @@ COMMANDS = {
     "runs": _runs,
     "compare": _compare,
     "approve": _approve,
+    "features": _features,
+    "train": _train,
+    "label": _label,
+    "update": _update,
+    "serve": _serve,
 }
 
 

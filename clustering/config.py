@@ -209,10 +209,6 @@ class LabelsConfig(StrictModel):
     pattern: Literal["store", "dfu", "none"] = "store"
     mix_columns: list[str] = Field(default_factory=list)
     market_column: str | None = "urbanicity"
-    intermittent: float = Field(0.3, ge=0, le=1)
-    seasonal: float = Field(0.4, ge=0, le=1)
-    trend: float = Field(0.015, ge=0)
-    volatile: float = Field(0.6, ge=0)
     overrides: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("tiers")
@@ -221,6 +217,43 @@ class LabelsConfig(StrictModel):
         if not 0 < value[0] < value[1] < 1:
             raise ValueError("needs two quantiles with 0 < low < high < 1, like [0.33, 0.67]")
         return value
+
+
+class VolumeThresholds(StrictModel):
+    """DFU-level quantiles of the volume measure: high at or above ``high``, low at or below ``low``."""
+
+    high: float = Field(0.75, gt=0, lt=1)
+    low: float = Field(0.25, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> VolumeThresholds:
+        if self.low >= self.high:
+            raise ValueError(f"low ({self.low}) must be below high ({self.high})")
+        return self
+
+
+class CvThresholds(StrictModel):
+    """Coefficient of variation: steady at or below ``steady``, volatile at or above ``volatile``."""
+
+    steady: float = Field(0.3, ge=0)
+    volatile: float = Field(0.8, ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> CvThresholds:
+        if self.steady >= self.volatile:
+            raise ValueError(f"steady ({self.steady}) must be below volatile ({self.volatile})")
+        return self
+
+
+class LabelingConfig(StrictModel):
+    """DFU business labels in the snake_case vocabulary (see clustering.explain.labels)."""
+
+    volume_column: str = "mean_demand"
+    volume_thresholds: VolumeThresholds = Field(default_factory=VolumeThresholds)
+    cv_thresholds: CvThresholds = Field(default_factory=CvThresholds)
+    seasonality_threshold: float = Field(0.4, ge=0, le=1)
+    zero_demand_threshold: float = Field(30.0, ge=0, le=100, description="% of months without demand")
+    trend_threshold: float = Field(0.015, ge=0, description="|slope / mean| per month")
 
 
 class StabilityConfig(StrictModel):
@@ -278,6 +311,7 @@ class RunConfig(StrictModel):
     )
     merge: MergeConfig = Field(default_factory=MergeConfig)
     labels: LabelsConfig = Field(default_factory=LabelsConfig)
+    labeling: LabelingConfig = Field(default_factory=LabelingConfig)
     stability: StabilityConfig = Field(default_factory=StabilityConfig)
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)

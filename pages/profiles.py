@@ -2,13 +2,12 @@
 
 import streamlit as st
 
-from clustering.config import LabelsConfig
 from clustering.explain.profiling import zscore_matrix
 from ui import charts
-from ui.loading import NONE
+from ui.label_rules import label_rules
 from ui.overrides import move_entities
 from ui.state import checked_tables, explained, stability
-from ui.widgets import attempt, choice, page, require
+from ui.widgets import attempt, page, require
 
 ws = page(
     "profiles",
@@ -21,36 +20,7 @@ numeric_columns = sorted({c for t in tables.values() for c in t.numeric})
 text_columns = sorted({c for t in tables.values() for c in t.categorical})
 
 with st.expander("Label rules"):
-    labels = ws.config.labels
-    k = ws.widget_key("labels_")
-    volume = choice(
-        "Volume measure (tiers from per-entity percentiles)",
-        [NONE, *numeric_columns],
-        labels.volume_column,
-        k + "vol",
-    )
-    tiers = st.slider(
-        "Low at or below / High at or above these quantiles", 0.05, 0.95, tuple(labels.tiers), key=k + "tiers"
-    )
-    patterns = ["store", "dfu", "none"]
-    pattern = choice("Pattern", patterns, labels.pattern, k + "pattern")
-    mix = st.multiselect(
-        "Category share columns (store pattern)",
-        numeric_columns,
-        default=[c for c in labels.mix_columns if c in numeric_columns],
-        key=k + "mix",
-    )
-    market = choice("Market type column", [NONE, *text_columns], labels.market_column, k + "market")
-    update = {
-        "volume_column": None if volume == NONE else volume,
-        "tiers": tiers,
-        "pattern": pattern,
-        "mix_columns": mix,
-        "market_column": None if market == NONE else market,
-    }
-    new = attempt(lambda: LabelsConfig(**{**labels.model_dump(), **update}))
-    if new is not None and new != labels:
-        ws.config.labels = new
+    label_rules(ws, numeric_columns, text_columns)
 
 explanation = attempt(lambda: explained(ws), spinner="Profiling the segments…")
 if explanation is None:

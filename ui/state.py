@@ -149,7 +149,7 @@ def merge_key(ws: Workspace) -> str:
 
 def explain_key(ws: Workspace) -> str:
     labels = ws.config.labels.model_copy(update={"overrides": {}})
-    return content_hash(merge_key(ws), labels)
+    return content_hash(merge_key(ws), labels, ws.config.labeling)
 
 
 def stability_key(ws: Workspace) -> str:

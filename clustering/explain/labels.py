@@ -8,12 +8,21 @@ Automatic labels are "<tier> volume · <pattern>":
 - pattern, for stores: of the category-share columns ``mix_columns``, the one whose
   segment mean stands highest above its overall mean in z-score ("apparel-led", the
   common prefix of the names removed), and the most common value of ``market_column``
-  ("urban"); for DFUs, from the segment medians of the demand
-  features, first match wins: intermittent (zero-demand share >= ``intermittent``),
-  seasonal (seasonality strength >= ``seasonal``), trending up / down (|normalized
-  slope| >= ``trend``), volatile (cv >= ``volatile``), else steady.
+  ("urban").
 
-Labels are unique in a run: segments that share a label each get the numeric feature
+DFU labels (``labels.pattern: dfu``) use the snake_case vocabulary of demand planning and
+the ``labeling`` thresholds: the volume tier first (the segment's median ``mean_demand``
+against the DFU-level quantiles: ``high_volume`` at or above ``volume_thresholds.high``,
+``low_volume`` at or below ``low``, else ``medium_volume``), then the pattern from the
+segment medians, first match wins: ``intermittent`` (``zero_demand_pct`` >=
+``zero_demand_threshold``), ``seasonal`` (``seasonality_strength`` >=
+``seasonality_threshold``), ``growing`` / ``declining`` (|``trend_slope_norm``| >=
+``trend_threshold``), ``volatile`` (``cv_demand`` >= ``cv_thresholds.volatile``), else
+``steady`` (a cv between the two thresholds takes the nearer one). Composite:
+``high_volume_steady``, ``low_volume_declining``..., but ``seasonal_high_volume`` and
+``intermittent_low_volume`` (the pattern leads). Shared DFU labels get ``_2``, ``_3``.
+
+Store labels are unique in a run: segments that share a label each get the numeric feature
 that most sets them apart from the others sharing it ("· high median_income"); a label
 still shared after that stays on the largest segment and the others get " #2", " #3"...
 in order of size.
@@ -31,7 +40,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
-from clustering.config import LabelsConfig
+from clustering.config import LabelingConfig, LabelsConfig
 from clustering.explain.profiling import LEVEL_SEPARATOR, zscore_matrix
 
 AUTO, ANALYST = "rule", "analyst"
@@ -79,23 +88,52 @@ def store_patterns(profiles: pd.DataFrame, config: LabelsConfig) -> pd.Series:
     return pattern
 
 
-def dfu_patterns(profiles: pd.DataFrame, config: LabelsConfig) -> pd.Series:
-    """Demand pattern per segment from the medians of its DFUs' features (first match wins)."""
-    medians = profiles.pivot(index="segment", columns="feature", values="median")
+DFU_PATTERN_FIRST = ("seasonal", "intermittent")  # 'seasonal_high_volume'; the others 'high_volume_steady'
 
-    def pattern(row: pd.Series) -> str:
-        if row.get("zero_share", 0) >= config.intermittent:
-            return "intermittent"
-        if row.get("seasonality_strength", 0) >= config.seasonal:
-            return "seasonal"
-        slope = row.get("trend_slope_norm", 0)
-        if abs(slope) >= config.trend:
-            return "trending up" if slope > 0 else "trending down"
-        if row.get("cv", 0) >= config.volatile:
-            return "volatile"
-        return "steady"
 
-    return medians.apply(pattern, axis=1)
+def dfu_pattern(medians: pd.Series, labeling: LabelingConfig) -> str:
+    """The demand pattern of one segment from its DFUs' feature medians, first match wins:
+    intermittent, seasonal, growing / declining, volatile, steady (a cv between the two
+    thresholds takes the nearer one)."""
+    if medians.get("zero_demand_pct", 0) >= labeling.zero_demand_threshold:
+        return "intermittent"
+    if medians.get("seasonality_strength", 0) >= labeling.seasonality_threshold:
+        return "seasonal"
+    slope = medians.get("trend_slope_norm", 0)
+    if abs(slope) >= labeling.trend_threshold:
+        return "growing" if slope > 0 else "declining"
+    cv = medians.get("cv_demand", 0)
+    steady, volatile = labeling.cv_thresholds.steady, labeling.cv_thresholds.volatile
+    return "volatile" if cv >= volatile or cv - steady > volatile - cv else "steady"
+
+
+def dfu_labels(
+    final: pd.Series, features: pd.DataFrame, profiles: pd.DataFrame, labeling: LabelingConfig
+) -> pd.Series:
+    """'<tier>_volume' and the pattern in the established vocabulary: tier first
+    ('high_volume_steady', 'low_volume_declining'), except seasonal and intermittent, which
+    lead ('seasonal_high_volume', 'intermittent_low_volume'). Shared labels get '_2', '_3'...
+    by size."""
+    segments = pd.Index(sorted(final.unique()), name="segment")
+    medians = profiles.pivot(index="segment", columns="feature", values="median").reindex(segments)
+    tiers = pd.Series("medium", index=segments)
+    if labeling.volume_column in features:
+        volume = features[labeling.volume_column].reindex(final.index)
+        low, high = volume.quantile([labeling.volume_thresholds.low, labeling.volume_thresholds.high])
+        median = volume.groupby(final).median().reindex(segments)
+        tiers = pd.Series(
+            np.where(median >= high, "high", np.where(median <= low, "low", "medium")), index=segments
+        )
+    labels = {}
+    for segment in segments:
+        pattern = dfu_pattern(medians.loc[segment], labeling)
+        tier = f"{tiers[segment]}_volume"
+        labels[segment] = f"{pattern}_{tier}" if pattern in DFU_PATTERN_FIRST else f"{tier}_{pattern}"
+    labels = pd.Series(labels, dtype="string").reindex(segments)
+    order = final.value_counts().reindex(segments).sort_values(ascending=False, kind="stable").index
+    ranked = labels[order]
+    position = ranked.groupby(ranked).cumcount() + 1
+    return ranked.where(position == 1, ranked + "_" + position.astype(str)).reindex(segments)
 
 
 def _numbered(labels: pd.Series, sizes: pd.Series) -> pd.Series:
@@ -127,9 +165,15 @@ def unique_labels(labels: pd.Series, sizes: pd.Series, profiles: pd.DataFrame | 
 
 
 def automatic_labels(
-    final: pd.Series, features: pd.DataFrame, profiles: pd.DataFrame, config: LabelsConfig
+    final: pd.Series,
+    features: pd.DataFrame,
+    profiles: pd.DataFrame,
+    config: LabelsConfig,
+    labeling: LabelingConfig | None = None,
 ) -> pd.Series:
     """Rule-based label per segment (see the module docstring); unique within the run."""
+    if config.pattern == "dfu":
+        return dfu_labels(final, features, profiles, labeling or LabelingConfig())
     segments = pd.Index(sorted(final.unique()), name="segment")
     parts = []
     if config.volume_column:
@@ -137,8 +181,6 @@ def automatic_labels(
         parts.append(volume_tiers(final, volume, config.tiers).reindex(segments) + " volume")
     if config.pattern == "store":
         parts.append(store_patterns(profiles, config).reindex(segments))
-    elif config.pattern == "dfu":
-        parts.append(dfu_patterns(profiles, config).reindex(segments))
     if not parts:
         return pd.Series(segments, index=segments, dtype="string")
     text = parts[0].astype("string").fillna("")

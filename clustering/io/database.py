@@ -270,6 +270,18 @@ def write_frame(engine: Engine, name: str, frame: pd.DataFrame) -> None:
     frame.to_sql(name, engine, if_exists="replace", index=False, chunksize=10_000)
 
 
+def index_name(table: str, column: str) -> str:
+    return f"idx_{table}_{column}"
+
+
+def ensure_index(connection: Connection, table: str, column: str, schema: str | None = None) -> None:
+    """Create the index on ``table.column`` (``idx_<table>_<column>``) when it is missing, so that
+    reads filtered by segment (the cluster summary API) stay fast."""
+    target = sa.Table(table, sa.MetaData(), sa.Column(column), schema=schema)
+    index = sa.Index(index_name(table, column), target.c[column])
+    connection.execute(sa.schema.CreateIndex(index, if_not_exists=True))
+
+
 def demo_warehouse(engine: Engine, kind: str, sheets: dict[str, pd.DataFrame]) -> list[str]:
     """Write demo sheets as warehouse tables; returns the table names.
 
@@ -296,4 +308,7 @@ def demo_warehouse(engine: Engine, kind: str, sheets: dict[str, pd.DataFrame]) -
         }
     for name, frame in frames.items():
         write_frame(engine, name, frame)
+    target = "dim_store" if kind == "store" else "dim_dfu"
+    with engine.begin() as connection:
+        ensure_index(connection, target, "cluster_assignment")
     return list(frames)

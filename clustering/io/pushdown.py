@@ -57,7 +57,7 @@ def aggregates_query(fact: sa.TableClause, config: DemandFeatureConfig, dialect:
 
     cells = (
         sa.select(
-            ident.label("id"), (month - start).label("t"), sa.func.sum(sa.cast(units, sa.Float)).label("y")
+            ident.label("id"), (month - start).label("t"), sa.func.sum(sa.cast(units, sa.Double)).label("y")
         )
         .where(month >= start, month <= end)
         .group_by(ident, month - start)
@@ -96,8 +96,8 @@ def aggregates_query(fact: sa.TableClause, config: DemandFeatureConfig, dialect:
         return {
             "n": range_sum(condition, sa.literal(1.0)),
             "y": range_sum(condition, g.y),
-            "t": range_sum(condition, sa.cast(g.t, sa.Float)),
-            "tt": range_sum(condition, sa.cast(g.t * g.t, sa.Float)),
+            "t": range_sum(condition, sa.cast(g.t, sa.Double)),
+            "tt": range_sum(condition, sa.cast(g.t * g.t, sa.Double)),
             "ty": range_sum(condition, g.t * g.y),
         }
 
@@ -109,8 +109,8 @@ def aggregates_query(fact: sa.TableClause, config: DemandFeatureConfig, dialect:
             sa.func.count().label("n"),
             sa.func.sum(g.y).label("total"),
             sa.func.sum(g.y * g.y).label("squares"),
-            sa.func.sum(sa.cast(g.t, sa.Float)).label("st"),
-            sa.func.sum(sa.cast(g.t * g.t, sa.Float)).label("stt"),
+            sa.func.sum(sa.cast(g.t, sa.Double)).label("st"),
+            sa.func.sum(sa.cast(g.t * g.t, sa.Double)).label("stt"),
             sa.func.sum(g.t * g.y).label("sty"),
             range_sum(g.t < g.first + 6, g.y).label("head6"),
             range_sum(g.t >= width - 6, g.y).label("tail6"),
@@ -151,7 +151,7 @@ def aggregates_query(fact: sa.TableClause, config: DemandFeatureConfig, dialect:
             g.moy,
             sa.func.count().label("cnt"),
             sa.func.sum(g.y).label("sm"),
-            sa.func.sum(sa.cast(g.t, sa.Float)).label("smt"),
+            sa.func.sum(sa.cast(g.t, sa.Double)).label("smt"),
         )
         .group_by(g.id, g.moy)
         .cte("months")
@@ -214,7 +214,7 @@ def aggregates_query(fact: sa.TableClause, config: DemandFeatureConfig, dialect:
     median = _median(grid, dialect)
     yoy = _year_over_year(grid, trend, width)
     columns = {
-        "first": sa.cast(s.first, sa.Float),
+        "first": sa.cast(s.first, sa.Double),
         "total": s.total,
         "squares": s.squares,
         "slope": tr.slope,
@@ -226,10 +226,10 @@ def aggregates_query(fact: sa.TableClause, config: DemandFeatureConfig, dialect:
         "slope_first_half": slope(s.h1_n, s.h1_t, s.h1_tt, s.h1_y, s.h1_ty),
         "slope_second_half": slope(s.h2_n, s.h2_t, s.h2_tt, s.h2_y, s.h2_ty),
         "explained": se.explained,
-        "month_groups": sa.cast(se.month_groups, sa.Float),
+        "month_groups": sa.cast(se.month_groups, sa.Double),
         "index_mean": se.index_mean,
         "index_square_mean": se.index_square_mean,
-        "peak_month": sa.cast(se.peak_month, sa.Float),
+        "peak_month": sa.cast(se.peak_month, sa.Double),
         "yoy_correlation": yoy.c.yoy_correlation,
         "zeros": s.zeros,
         "outliers": outliers.c.outliers,

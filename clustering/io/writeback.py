@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from clustering.config import WriteBackConfig
 from clustering.errors import UserInputError
-from clustering.io.database import table_ref, tables
+from clustering.io.database import ensure_index, table_ref, tables
 
 BATCH = 5_000
 
@@ -131,6 +131,7 @@ def write_back(
         for start in range(0, len(records), BATCH):
             connection.execute(history.insert(), records[start : start + BATCH])
         _update(connection, table, config, config.key_column or key, values, native, fail_after)
+        ensure_index(connection, config.table, config.column)
     return WriteBackReport(run_id, changes, len(values), written=True)
 
 

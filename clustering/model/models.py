@@ -18,10 +18,12 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.metrics import pairwise_distances_argmin
 from sklearn.mixture import GaussianMixture
+from threadpoolctl import threadpool_limits
 
 from clustering.model.metrics import sample_rows
 
 ALGORITHMS = ("kmeans", "minibatch_kmeans", "agglomerative", "gmm")
+SINGLE_THREAD_CELLS = 2_000_000  # fits of fewer cells (rows x columns) run on one thread
 START_BUDGET, MAX_STARTS = 6_000_000, 100  # small data gets more starts: cells x starts <= budget
 
 
@@ -103,7 +105,13 @@ class SegmentModel(ClusterMixin, BaseEstimator):
         return np.random.RandomState(self.random_state).randint(0, 2**31 - 1, size=count).tolist()
 
     def _best_start(self, X: np.ndarray) -> tuple[KMeans | MiniBatchKMeans | GaussianMixture, np.ndarray]:
-        """Fit every start; keep the best. Scores: inertia, or mean negative log-likelihood."""
+        """Fit every start; keep the best. Scores: inertia, or mean negative log-likelihood.
+        Small fits run on one thread: for them OpenMP's threads cost more than they give, and
+        on a shared machine their spin-waiting slows every process (measured: 4x and worse)."""
+        with threadpool_limits(1 if X.size < SINGLE_THREAD_CELLS else None):
+            return self._starts(X)
+
+    def _starts(self, X: np.ndarray) -> tuple[KMeans | MiniBatchKMeans | GaussianMixture, np.ndarray]:
         best, scores = None, []
         for seed in self.start_seeds(X.size):
             estimator = self._make_estimator(seed).fit(X)

@@ -6,23 +6,29 @@ month with a sales row; from there to the window's end, a month without a row is
 demand. DFUs with fewer than ``min_months`` months of history are dropped and reported.
 
 Features (all over the DFU's months of history; "detrended" removes the least-squares
-line but keeps the level):
+line but keeps the level), named as downstream demand models name them:
 
-- volume: ``volume_mean``, ``volume_median``, ``volume_std`` (population), ``cv``,
-  ``volume_min``, ``volume_max``, ``volume_total``;
-- trend: ``trend_slope_norm`` (least-squares slope per month / mean), ``trend_pct_change``
-  (mean of the last 6 months against the first 6), ``trend_direction`` (+1, 0, -1 when
-  |slope_norm| < 0.005), ``trend_r2``;
-- seasonality: ``seasonality_strength`` (share of the detrended variance explained by
-  the month-of-year means, adjusted for the 11 degrees of freedom of 12 means, floored
-  at 0), ``peak_month`` (1-12), ``seasonal_index_std`` (std of month-of-year mean / mean),
-  ``yoy_correlation`` (mean correlation of consecutive full years, detrended);
-- intermittency and volatility: ``zero_share``, ``adi`` (average demand interval: months
-  per month with demand), ``outlier_count`` (months whose irregular part, after
-  trend and month-of-year, is more than 3 standard deviations from zero), ``residual_cv`` (std after trend and month-of-year / mean);
-- growth: ``cagr`` (first 12 against last 12 months, needs 24 months), ``acceleration``
-  (slope of the second half minus the first half, / mean), ``recent_vs_history`` (last 3
-  months' mean / the earlier months' mean);
+- volume: ``mean_demand``, ``median_demand``, ``std_demand`` (population), ``cv_demand``
+  (std / mean), ``min_demand``, ``max_demand``, ``total_demand``;
+- trend: ``trend_slope`` (least-squares slope, units per month), ``trend_slope_norm`` (slope
+  / mean), ``trend_pct_change`` (mean of the last 6 months against the first 6; from a zero
+  start +1 when demand appeared, 0 when there is still none), ``trend_direction`` (+1, 0,
+  -1 when |slope / mean| < 0.005), ``trend_r2``;
+- seasonality: ``seasonality_strength`` (share of the detrended variance explained by the
+  month-of-year means, adjusted for the 11 degrees of freedom of 12 means, floored at 0),
+  ``peak_month`` (1-12), ``seasonal_index_std`` (std of month-of-year mean / mean),
+  ``year_over_year_correlation`` (mean correlation of consecutive full years, detrended,
+  counted back from the window's end);
+- intermittency and stability: ``zero_demand_pct`` (% of months with no demand),
+  ``sparsity_score`` (average demand interval: months of history per month with demand;
+  1 = demand every month, above 1.32 intermittent in Syntetos and Boylan's terms),
+  ``demand_stability`` (1 / (1 + std of the irregular part, after trend and month-of-year,
+  / mean): 1 = fully explained by trend and season), ``outlier_count`` (months whose
+  irregular part is more than 3 standard deviations from zero);
+- growth: ``growth_rate`` (CAGR of the last 12 months' total over the first 12 months',
+  needs 24 months and a first year with demand), ``acceleration`` (slope of the second half
+  minus the first half, / mean), ``recent_vs_historical`` (last 3 months' mean / the earlier
+  months' mean);
 - ``history_months``.
 """
 
@@ -291,32 +297,41 @@ def finish_features(aggregates: pd.DataFrame, width: int) -> pd.DataFrame:
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = a["last_year"] / a["first_year"]
         cagr = np.where((count >= 24) & (a["first_year"] > 0), ratio ** (1 / years) - 1, np.nan)
+    residual_cv = _safe_divide(np.sqrt(within / count), mean)
     out = {
-        "volume_mean": mean,
-        "volume_median": a["volume_median"],
-        "volume_std": std,
-        "cv": _safe_divide(std, mean),
-        "volume_min": a["volume_min"],
-        "volume_max": a["volume_max"],
-        "volume_total": total,
+        "mean_demand": mean,
+        "median_demand": a["volume_median"],
+        "std_demand": std,
+        "cv_demand": _safe_divide(std, mean),
+        "min_demand": a["volume_min"],
+        "max_demand": a["volume_max"],
+        "total_demand": total,
+        "trend_slope": slope,
         "trend_slope_norm": slope_norm,
-        "trend_pct_change": _safe_divide(tail - head, head),
+        "trend_pct_change": _change_from(head, tail),
         "trend_direction": np.where(np.abs(np.nan_to_num(slope_norm)) < FLAT_SLOPE, 0.0, np.sign(slope_norm)),
         "trend_r2": 1 - _safe_divide(sse, syy),
         "seasonality_strength": np.clip(np.nan_to_num(adjusted), 0.0, 1.0),
         "peak_month": a["peak_month"],
         "seasonal_index_std": np.sqrt(np.maximum(a["index_square_mean"] - a["index_mean"] ** 2, 0.0)),
-        "yoy_correlation": a["yoy_correlation"],
-        "zero_share": a["zeros"] / count,
-        "adi": count / np.maximum(count - a["zeros"], 1),
+        "year_over_year_correlation": a["yoy_correlation"],
+        "zero_demand_pct": 100 * a["zeros"] / count,
+        "sparsity_score": count / np.maximum(count - a["zeros"], 1),
+        "demand_stability": 1 / (1 + residual_cv),
         "outlier_count": a["outliers"],
-        "residual_cv": _safe_divide(np.sqrt(within / count), mean),
-        "cagr": cagr,
+        "growth_rate": cagr,
         "acceleration": _safe_divide(a["slope_second_half"] - a["slope_first_half"], mean),
-        "recent_vs_history": _safe_divide(a["recent3"] / 3, (total - a["recent3"]) / (count - 3)),
+        "recent_vs_historical": _safe_divide(a["recent3"] / 3, (total - a["recent3"]) / (count - 3)),
         "history_months": count,
     }
     return pd.DataFrame(out, index=aggregates.index)
+
+
+def _change_from(head: np.ndarray, tail: np.ndarray) -> np.ndarray:
+    """Relative change from the first to the last period; from a zero start, +1 (+100%) when
+    demand appeared and 0 when there is still none."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(head > 0, (tail - head) / np.where(head > 0, head, 1.0), np.where(tail > 0, 1.0, 0.0))
 
 
 def grid_features(grid: DemandGrid) -> pd.DataFrame:

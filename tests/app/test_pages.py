@@ -348,3 +348,19 @@ def test_cluster_page_gives_the_clusterability_verdict_and_warnings(app):
     tests = next(d.value for d in app.dataframe if "p_value" in d.value.columns)
     assert list(tests["test"]) == ["dip on the first principal component", "dip on pairwise distances"]
     assert (tests["p_value"] > 0.025).all()
+
+
+def test_profiles_page_edits_the_dfu_label_thresholds(monkeypatch):
+    monkeypatch.setenv("CLUSTERING_DEMO", "dfu")
+    at = new_app().run()
+    at.switch_page("pages/profiles.py").run()
+    no_exceptions(at)
+    ws = workspace(at)
+    before = ws.stages["explained"].value.names["label"].tolist()
+    assert any(label.startswith("intermittent_") for label in before)
+    k = ws.widget_key("labels_")
+    at.slider(key=k + "dzero").set_value(100.0).run()  # nothing is intermittent any more
+    no_exceptions(at)
+    assert ws.config.labeling.zero_demand_threshold == 100.0
+    after = ws.stages["explained"].value.names["label"].tolist()
+    assert not any(label.startswith("intermittent_") for label in after)

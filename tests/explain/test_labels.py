@@ -54,34 +54,66 @@ def test_store_labels_name_volume_mix_and_market(demo_result, demo_sheets):
     assert names.str.contains("urban|suburban|rural").all()
 
 
-def test_dfu_patterns_follow_documented_precedence():
+def test_dfu_labels_follow_the_vocabulary_and_documented_precedence():
+    from clustering.config import LabelingConfig
+
     rows = []
-    for segment, zero, season, slope, cv in [
-        ("A", 0.5, 0.9, 0.1, 2.0),  # intermittent wins over everything
-        ("B", 0.0, 0.6, 0.1, 2.0),  # seasonal
-        ("C", 0.0, 0.1, -0.05, 2.0),  # trending down
-        ("D", 0.0, 0.1, 0.0, 0.9),  # volatile
-        ("E", 0.0, 0.1, 0.0, 0.1),  # steady
-    ]:
+    cases = [
+        ("A", 50.0, 0.9, 0.1, 2.0, 1.0),  # intermittent wins over everything; low volume
+        ("B", 0.0, 0.6, 0.1, 2.0, 50.0),  # seasonal; high volume
+        ("C", 0.0, 0.1, -0.05, 2.0, 10.0),  # declining
+        ("D", 0.0, 0.1, 0.03, 0.1, 10.0),  # growing
+        ("E", 0.0, 0.1, 0.0, 0.9, 10.0),  # volatile
+        ("F", 0.0, 0.1, 0.0, 0.1, 50.0),  # steady, high volume
+        ("G", 0.0, 0.1, 0.0, 0.4, 1.0),  # cv between the thresholds, nearer steady
+    ]
+    for segment, zero, season, slope, cv, _ in cases:
         for feature, value in [
-            ("zero_share", zero),
+            ("zero_demand_pct", zero),
             ("seasonality_strength", season),
             ("trend_slope_norm", slope),
-            ("cv", cv),
+            ("cv_demand", cv),
         ]:
             rows.append({"segment": segment, "feature": feature, "median": value, "z_score": 0.0})
-    profiles = pd.DataFrame(rows)
-    final = pd.Series(list("ABCDE"))
+    final = pd.Series([c[0] for c in cases for _ in range(10)])
+    volume = pd.Series([c[5] for c in cases for _ in range(10)], index=final.index)
     labels = automatic_labels(
-        final, pd.DataFrame(index=final.index), profiles, LabelsConfig(pattern="dfu", market_column=None)
+        final,
+        pd.DataFrame({"mean_demand": volume}),
+        pd.DataFrame(rows),
+        LabelsConfig(pattern="dfu", market_column=None),
+        LabelingConfig(),
     )
     assert labels.to_dict() == {
-        "A": "intermittent",
-        "B": "seasonal",
-        "C": "trending down",
-        "D": "volatile",
-        "E": "steady",
+        "A": "intermittent_low_volume",
+        "B": "seasonal_high_volume",
+        "C": "medium_volume_declining",
+        "D": "medium_volume_growing",
+        "E": "medium_volume_volatile",
+        "F": "high_volume_steady",
+        "G": "low_volume_steady",
     }
+
+
+def test_shared_dfu_labels_are_numbered_by_size():
+    rows = [
+        {"segment": s, "feature": f, "median": v, "z_score": 0.0}
+        for s in "AB"
+        for f, v in [
+            ("zero_demand_pct", 0.0),
+            ("seasonality_strength", 0.0),
+            ("trend_slope_norm", 0.0),
+            ("cv_demand", 0.1),
+        ]
+    ]
+    final = pd.Series(["A"] * 5 + ["B"] * 9)
+    labels = automatic_labels(
+        final,
+        pd.DataFrame({"mean_demand": 1.0}, index=final.index),
+        pd.DataFrame(rows),
+        LabelsConfig(pattern="dfu"),
+    )
+    assert labels.to_dict() == {"A": "high_volume_steady_2", "B": "high_volume_steady"}
 
 
 def test_alignment_matches_permuted_labels():

@@ -50,27 +50,29 @@ def reference(values: np.ndarray, first_calendar_month: int) -> dict[str, float]
     half = n // 2
     first_slope = np.polyfit(t[:half], y[:half], 1)[0]
     second_slope = np.polyfit(t[half:], y[half:], 1)[0]
+    head, tail = y[:6].mean(), y[-6:].mean()
     return {
-        "volume_mean": mean,
-        "volume_median": np.median(y),
-        "volume_std": y.std(),
-        "cv": y.std() / mean,
-        "volume_min": y.min(),
-        "volume_max": y.max(),
-        "volume_total": y.sum(),
+        "mean_demand": mean,
+        "median_demand": np.median(y),
+        "std_demand": y.std(),
+        "cv_demand": y.std() / mean,
+        "min_demand": y.min(),
+        "max_demand": y.max(),
+        "total_demand": y.sum(),
+        "trend_slope": slope,
         "trend_slope_norm": slope / mean,
-        "trend_pct_change": (y[-6:].mean() - y[:6].mean()) / y[:6].mean(),
+        "trend_pct_change": (tail - head) / head if head > 0 else float(tail > 0),
         "trend_r2": r2,
         "seasonality_strength": strength,
         "peak_month": float(groups.mean().idxmax() + 1),
-        "yoy_correlation": np.mean(years) if years else np.nan,
-        "zero_share": (y == 0).mean(),
-        "adi": n / max((y > 0).sum(), 1),
+        "year_over_year_correlation": np.mean(years) if years else np.nan,
+        "zero_demand_pct": 100 * (y == 0).mean(),
+        "sparsity_score": n / max((y > 0).sum(), 1),
+        "demand_stability": 1 / (1 + irregular_std / mean),
         "outlier_count": float((np.abs(irregular) > 3 * irregular_std).sum()),
-        "residual_cv": irregular_std / mean,
-        "cagr": (y[-12:].sum() / y[:12].sum()) ** (1 / ((n - 12) / 12)) - 1 if n >= 24 else np.nan,
+        "growth_rate": (y[-12:].sum() / y[:12].sum()) ** (1 / ((n - 12) / 12)) - 1 if n >= 24 else np.nan,
         "acceleration": (second_slope - first_slope) / mean,
-        "recent_vs_history": y[-3:].mean() / y[:-3].mean(),
+        "recent_vs_historical": y[-3:].mean() / y[:-3].mean(),
         "history_months": float(n),
     }
 
@@ -112,8 +114,8 @@ def test_every_feature_matches_the_reference(random_dfus):
 def test_missing_months_are_zero_demand_after_the_first_sale():
     sales = long_sales({"A": np.full(36, 10.0)}, skip={"A": [5, 6]})
     features = demand_features({"sales_monthly": sales}, DemandFeatureConfig())[0].set_index("dfu_id")
-    assert features.loc["A", "zero_share"] == pytest.approx(2 / 36)
-    assert features.loc["A", "volume_total"] == 340
+    assert features.loc["A", "zero_demand_pct"] == pytest.approx(100 * 2 / 36)
+    assert features.loc["A", "total_demand"] == 340
 
 
 def test_rows_of_the_same_month_are_summed_and_window_is_respected():
@@ -136,13 +138,13 @@ def test_planted_shapes():
         "seasonal": 100 + 60 * np.cos(2 * np.pi * (t - 6) / 12),
     }
     features = grid_features(demand_grid(long_sales(series), DemandFeatureConfig())).round(9)
-    assert features.loc["flat", "cv"] == 0 and features.loc["flat", "trend_direction"] == 0
+    assert features.loc["flat", "cv_demand"] == 0 and features.loc["flat", "trend_direction"] == 0
     assert features.loc["growing", "trend_direction"] == 1 and features.loc[
-        "growing", "cagr"
+        "growing", "growth_rate"
     ] == pytest.approx(1.05**12 - 1)
     assert features.loc["seasonal", "seasonality_strength"] > 0.99
     assert features.loc["seasonal", "peak_month"] == 7  # t = 6 is July 2023
-    assert features.loc["seasonal", "yoy_correlation"] == pytest.approx(1.0)
+    assert features.loc["seasonal", "year_over_year_correlation"] == pytest.approx(1.0)
 
 
 def test_attributes_join_from_dfu_and_item_sheets():
@@ -184,3 +186,29 @@ def test_bad_sales_tables_are_explained(sales, message):
 def test_missing_sales_sheet():
     with pytest.raises(UserInputError, match="Sheet 'sales_monthly' with monthly sales was not found"):
         demand_features({"sales": pd.DataFrame()}, DemandFeatureConfig())
+
+
+CONTRACT = [
+    "mean_demand", "median_demand", "std_demand", "cv_demand", "min_demand", "max_demand", "total_demand",
+    "trend_slope", "trend_pct_change", "trend_direction", "seasonality_strength", "peak_month",
+    "seasonal_index_std", "year_over_year_correlation", "zero_demand_pct", "sparsity_score",
+    "demand_stability", "outlier_count", "growth_rate", "acceleration", "recent_vs_historical",
+]  # fmt: skip
+
+
+def test_the_feature_names_downstream_models_use_are_all_there(random_dfus):
+    features, _ = demand_features({"sales_monthly": long_sales(random_dfus)}, DemandFeatureConfig())
+    assert set(CONTRACT) <= set(features.columns)
+
+
+def test_trend_pct_change_is_defined_for_zero_starts():
+    series = {
+        "from_nothing": np.r_[np.zeros(6), np.full(30, 5.0)],
+        "still_nothing": np.r_[np.zeros(34), np.array([0.0, 0.0])],
+        "halved": np.r_[np.full(6, 10.0), np.full(24, 7.0), np.full(6, 5.0)],
+    }
+    series["still_nothing"][10] = 3.0  # some demand in between, none at either end
+    features, _ = demand_features({"sales_monthly": long_sales(series)}, DemandFeatureConfig())
+    change = features.set_index("dfu_id")["trend_pct_change"]
+    assert change["from_nothing"] == 1.0 and change["still_nothing"] == 0.0
+    assert change["halved"] == pytest.approx(-0.5)

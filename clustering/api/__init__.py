@@ -1,0 +1,160 @@
+"""A read-only HTTP API over the segments written back to the warehouse (FastAPI).
+
+``python -m clustering serve --database URL`` starts it (uvicorn); OpenAPI docs at
+``/docs``, served from the package (fastapi-offline), never from a CDN.
+
+- ``GET /domains/dfu/clusters``: per ``cluster_assignment`` value of ``dim_dfu``: ``count``
+  (DFUs), ``avg_demand`` (mean over the cluster's DFUs of their mean monthly units) and
+  ``cv_demand`` (mean over the DFUs of std / mean of their monthly units), over the months
+  present in ``fact_sales_monthly``; computed by one SQL aggregation in the database.
+- ``GET /domains/dfu?cluster_assignment=&limit=&offset=``: the DFUs of ``dim_dfu``, filtered
+  by cluster, ordered by ID, a page at a time (``limit`` 1 to 1,000, default 100).
+
+Every request runs in a read-only transaction where the dialect has one (PostgreSQL,
+SQLite), with a statement timeout. Bad parameters are 400 with a message that says which
+and why; an unknown cluster is 404 and lists the clusters there are. Table and column
+names come from the config's ``database`` section (the ``dfu`` preset by default).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
+from pydantic import BaseModel
+
+from clustering.config import RunConfig, load_config
+from clustering.errors import UserInputError
+from clustering.io.database import connect, masked, read_only, table_ref
+
+MAX_LIMIT = 1_000
+
+
+class ClusterSummary(BaseModel):
+    cluster_assignment: str
+    count: int
+    avg_demand: float | None
+    cv_demand: float | None
+
+
+class DfuPage(BaseModel):
+    total: int
+    limit: int
+    offset: int
+    items: list[dict[str, Any]]
+
+
+def summary_query(dim: sa.TableClause, fact: sa.TableClause, key: str, column: str, value: str) -> sa.Select:
+    """Per cluster: DFUs, mean monthly demand and mean cv, one grouped query (portable SQL)."""
+    units = sa.cast(fact.c[value], sa.Float)
+    per_dfu = (
+        sa.select(
+            fact.c[key].label("id"),
+            sa.func.avg(units).label("mean_units"),
+            sa.func.avg(units * units).label("mean_square"),
+        )
+        .group_by(fact.c[key])
+        .cte("per_dfu")
+    )
+    variance = per_dfu.c.mean_square - per_dfu.c.mean_units * per_dfu.c.mean_units
+    std = sa.func.sqrt(sa.case((variance > 0, variance), else_=0.0))
+    cv = sa.case((per_dfu.c.mean_units > 0, std / per_dfu.c.mean_units), else_=None)
+    return (
+        sa.select(
+            dim.c[column].label("cluster_assignment"),
+            sa.func.count().label("count"),
+            sa.func.avg(per_dfu.c.mean_units).label("avg_demand"),
+            sa.func.avg(cv).label("cv_demand"),
+        )
+        .select_from(dim.outerjoin(per_dfu, per_dfu.c.id == dim.c[key]))
+        .where(dim.c[column].is_not(None))
+        .group_by(dim.c[column])
+        .order_by(dim.c[column])
+    )
+
+
+def create_app(url: str, config: RunConfig | None = None) -> FastAPIOffline:
+    """The API over the database at ``url`` (checked on start: a bad URL fails here, not later)."""
+    config = config or load_config("dfu")
+    engine = connect(url)
+    target = config.database.write_back
+    key = target.key_column or config.id_column
+    dataset = next(iter(config.datasets.values()))
+    features = dataset.features
+    if features is None:
+        raise UserInputError("The cluster summary API needs a DFU config (with features): use --config dfu.")
+    fact_name = config.database.tables.get(features.sales_sheet, features.sales_sheet)
+    dim = table_ref(engine, target.table, config.database.schema_name)
+    fact = table_ref(engine, fact_name, config.database.schema_name)
+    for table, needed in ((dim, (key, target.column)), (fact, (features.id_column, features.value_column))):
+        missing = [c for c in needed if c not in table.c]
+        if missing:
+            raise UserInputError(f"Table '{table.name}' has no column(s) {', '.join(missing)}.")
+    timeout = config.database.statement_timeout_seconds
+    app = FastAPIOffline(
+        title="Clustering Studio: cluster summary",
+        description=f"Read-only summaries of the clusters in {masked(url)}.",
+        version="1",
+    )
+
+    @app.exception_handler(RequestValidationError)
+    async def _bad_parameters(request: Request, error: RequestValidationError) -> JSONResponse:
+        problems = [f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}" for e in error.errors()]
+        return JSONResponse(status_code=400, content={"detail": "; ".join(problems)})
+
+    @app.exception_handler(UserInputError)
+    async def _user_error(request: Request, error: UserInputError) -> JSONResponse:
+        return JSONResponse(status_code=400, content={"detail": str(error)})
+
+    @app.get("/domains/dfu/clusters", response_model=list[ClusterSummary])
+    def clusters() -> list[ClusterSummary]:
+        """Every cluster of dim_dfu with its DFU count, mean demand and mean cv."""
+        query = summary_query(dim, fact, features.id_column, target.column, features.value_column)
+        with read_only(engine, timeout) as connection:
+            rows = connection.execute(query).mappings().all()
+        return [
+            ClusterSummary(**{**row, "cluster_assignment": str(row["cluster_assignment"])}) for row in rows
+        ]
+
+    @app.get("/domains/dfu", response_model=DfuPage)
+    def dfus(
+        cluster_assignment: str | None = None,
+        limit: int = Query(100, ge=1, le=MAX_LIMIT),
+        offset: int = Query(0, ge=0),
+    ) -> DfuPage | JSONResponse:
+        """DFUs of dim_dfu, optionally of one cluster, ordered by ID."""
+        where = (
+            []
+            if cluster_assignment is None
+            else [dim.c[target.column] == sa.bindparam("cluster", cluster_assignment)]
+        )
+        with read_only(engine, timeout) as connection:
+            total = connection.execute(sa.select(sa.func.count()).select_from(dim).where(*where)).scalar_one()
+            if cluster_assignment is not None and total == 0:
+                known = connection.execute(
+                    sa.select(dim.c[target.column])
+                    .where(dim.c[target.column].is_not(None))
+                    .distinct()
+                    .limit(50)
+                ).scalars()
+                return JSONResponse(
+                    status_code=404,
+                    content={
+                        "detail": f"No DFU has cluster_assignment '{cluster_assignment}'. "
+                        f"Clusters: {', '.join(sorted(map(str, known))) or 'none (run a write-back first)'}."
+                    },
+                )
+            rows = (
+                connection.execute(
+                    sa.select(dim).where(*where).order_by(dim.c[key]).limit(limit).offset(offset)
+                )
+                .mappings()
+                .all()
+            )
+        return DfuPage(total=total, limit=limit, offset=offset, items=[dict(row) for row in rows])
+
+    return app

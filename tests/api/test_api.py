@@ -1,0 +1,155 @@
+"""The cluster summary API with FastAPI's TestClient, on SQLite and on a real PostgreSQL
+server: aggregates computed in SQL match pandas on the same tables."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+pytest.importorskip("fastapi")
+from fastapi.testclient import TestClient
+
+from clustering.api import create_app
+from clustering.config import load_config
+from clustering.demo import dfu_demo
+from clustering.errors import UserInputError
+from clustering.io.database import connect, demo_warehouse
+from clustering.io.writeback import write_back
+
+
+@pytest.fixture(scope="module")
+def sheets():
+    return dfu_demo(300, 24, seed=4)
+
+
+def labeled_warehouse(url: str, sheets) -> pd.DataFrame:
+    """A demo warehouse whose dim_dfu has cluster_assignment written by write-back."""
+    engine = connect(url)
+    demo_warehouse(engine, "dfu", sheets)
+    ids = sheets["dim_dfu"]["dfu_id"]
+    labels = np.where(np.arange(len(ids)) % 3 == 0, "high_volume_steady", "intermittent_low_volume")
+    assignments = pd.DataFrame({"dfu_id": ids, "final_cluster": labels, "segment_name": labels})
+    write_back(engine, assignments, load_config("dfu").database.write_back, "dfu_id")
+    return assignments
+
+
+def expected_summary(sheets, assignments) -> pd.DataFrame:
+    per_dfu = sheets["sales_monthly"].groupby("dfu_id")["units"].agg(mean="mean", std=lambda s: s.std(ddof=0))
+    per_dfu["cv"] = per_dfu["std"] / per_dfu["mean"].where(per_dfu["mean"] > 0)
+    joined = assignments.set_index("dfu_id").join(per_dfu)
+    return joined.groupby("segment_name").agg(
+        count=("final_cluster", "size"), avg_demand=("mean", "mean"), cv_demand=("cv", "mean")
+    )
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def client(request, tmp_path, sheets):
+    url = (
+        f"sqlite:///{tmp_path / 'w.db'}"
+        if request.param == "sqlite"
+        else request.getfixturevalue("postgres_url")
+    )
+    assignments = labeled_warehouse(url, sheets)
+    return TestClient(create_app(url)), assignments, url
+
+
+def test_cluster_summary_is_aggregated_in_sql_and_matches_pandas(client, sheets):
+    api, assignments, _ = client
+    response = api.get("/domains/dfu/clusters")
+    assert response.status_code == 200
+    got = pd.DataFrame(response.json()).set_index("cluster_assignment")
+    expected = expected_summary(sheets, assignments)
+    assert list(got.index) == sorted(expected.index)
+    pd.testing.assert_series_equal(
+        got["count"], expected["count"].reindex(got.index), check_names=False, check_dtype=False
+    )
+    np.testing.assert_allclose(got["avg_demand"], expected["avg_demand"].reindex(got.index), rtol=1e-9)
+    np.testing.assert_allclose(got["cv_demand"], expected["cv_demand"].reindex(got.index), rtol=1e-9)
+
+
+def test_dfus_are_listed_by_cluster_a_page_at_a_time(client):
+    api, assignments, _ = client
+    steady = sorted(assignments.loc[assignments["segment_name"] == "high_volume_steady", "dfu_id"])
+    page = api.get(
+        "/domains/dfu", params={"cluster_assignment": "high_volume_steady", "limit": 10, "offset": 5}
+    )
+    assert page.status_code == 200
+    body = page.json()
+    assert body["total"] == len(steady) and body["limit"] == 10 and body["offset"] == 5
+    assert [row["dfu_id"] for row in body["items"]] == steady[5:15]
+    assert {"item_id", "region", "cluster_assignment"} <= set(body["items"][0])
+    everything = api.get("/domains/dfu").json()
+    assert everything["total"] == len(assignments) and len(everything["items"]) == 100
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "says"),
+    [
+        ({"limit": 0}, 400, "limit"),
+        ({"limit": 5000}, 400, "limit"),
+        ({"offset": -1}, 400, "offset"),
+        ({"limit": "many"}, 400, "limit"),
+        (
+            {"cluster_assignment": "no_such_cluster"},
+            404,
+            "Clusters: high_volume_steady, intermittent_low_volume",
+        ),
+    ],
+)
+def test_bad_parameters_are_clear_4xx(tmp_path, sheets, params, status, says):
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    labeled_warehouse(url, sheets)
+    response = TestClient(create_app(url)).get("/domains/dfu", params=params)
+    assert response.status_code == status
+    assert says in response.json()["detail"]
+
+
+def test_the_api_reads_in_a_read_only_transaction(tmp_path, sheets, monkeypatch):
+    from clustering import api as module
+
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    labeled_warehouse(url, sheets)
+    opened = []
+    real = module.read_only
+
+    def spy(engine, timeout):
+        opened.append(timeout)
+        return real(engine, timeout)
+
+    monkeypatch.setattr(module, "read_only", spy)
+    assert TestClient(create_app(url)).get("/domains/dfu/clusters").status_code == 200
+    assert opened == [120.0]  # the dfu preset's statement timeout
+
+
+def test_docs_are_served_without_a_cdn(tmp_path, sheets):
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    labeled_warehouse(url, sheets)
+    api = TestClient(create_app(url))
+    docs = api.get("/docs").text
+    assert "swagger-ui" in docs and "cdn.jsdelivr" not in docs and "unpkg" not in docs
+    schema = api.get("/openapi.json").json()
+    assert {"/domains/dfu/clusters", "/domains/dfu"} <= set(schema["paths"])
+
+
+def test_the_index_on_cluster_assignment_exists(tmp_path, sheets):
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    engine = connect(url)
+    demo_warehouse(engine, "dfu", sheets)
+    names = {i["name"] for i in sa.inspect(engine).get_indexes("dim_dfu")}
+    assert "idx_dim_dfu_cluster_assignment" in names
+    with engine.begin() as connection:
+        connection.exec_driver_sql("DROP INDEX idx_dim_dfu_cluster_assignment")
+    assignments = pd.DataFrame(
+        {"dfu_id": sheets["dim_dfu"]["dfu_id"], "final_cluster": "D1", "segment_name": "x"}
+    )
+    write_back(engine, assignments, load_config("dfu").database.write_back, "dfu_id")
+    assert "idx_dim_dfu_cluster_assignment" in {i["name"] for i in sa.inspect(engine).get_indexes("dim_dfu")}
+
+
+def test_a_store_config_is_refused(tmp_path, sheets):
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    labeled_warehouse(url, sheets)
+    with pytest.raises(UserInputError, match="needs a DFU config"):
+        create_app(url, load_config("store"))
