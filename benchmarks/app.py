@@ -1,0 +1,152 @@
+"""The app's speed as an analyst feels it: each step timed in headless Chromium, click to idle.
+
+Usage: ``python benchmarks/app.py [--sizes 10000 100000] [--repeats 3]``
+
+For each size, a fresh app server (the browser test's machinery: Debian's Chromium driven
+by Playwright, every request off the machine blocked) walks the workflow on a generated
+two-sheet store workbook: upload and check, prepare, cluster each dataset, merge, open
+Profiles, Explore and Export, build the workbook download, and a page switch that needs no
+new work. A step ends when Streamlit's "running" indicator has been gone for two polls in a
+row (the detector's own wait, 2 x 50 ms, is subtracted). Medians of ``--repeats`` walks,
+each on a new server, so no cache is warm across walks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from clustering.demo import store_demo  # noqa: E402
+from clustering.io.export import write_workbook  # noqa: E402
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, LOOPBACK, free_port  # noqa: E402
+
+POLL = 0.05
+STEADY = 2
+
+
+def start_server(port: int) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "XDG_CONFIG_HOME": tempfile.mkdtemp(prefix="xdg-bench-"),
+        "MLFLOW_TRACKING_URI": f"sqlite:///{tempfile.mkdtemp(prefix='mlflow-bench-')}/mlruns.db",
+    }
+    command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port)]
+    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(200):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1):
+                return server
+        except OSError:
+            time.sleep(0.3)
+    server.terminate()
+    raise RuntimeError("the app did not start")
+
+
+class Clock:
+    """Click, then wait until the app is idle; the seconds in between."""
+
+    def __init__(self, page) -> None:
+        self.page = page
+
+    def running(self) -> bool:
+        return self.page.locator("[data-testid=stStatusWidget]").count() > 0
+
+    def idle_after(self, action) -> float:
+        started = time.perf_counter()
+        action()
+        time.sleep(POLL)
+        steady = 0
+        while steady < STEADY:
+            steady = 0 if self.running() else steady + 1
+            time.sleep(POLL)
+        return time.perf_counter() - started - (STEADY + 1) * POLL
+
+    def open(self, name: str) -> float:
+        return self.idle_after(lambda: self.page.get_by_role("link", name=name, exact=True).first.click())
+
+    def press(self, name: str) -> float:
+        return self.idle_after(lambda: self.page.get_by_role("button", name=name, exact=True).click())
+
+    def sees(self, text: str, timeout: float = 300_000) -> None:
+        self.page.locator(f"text={text} >> visible=true").first.wait_for(timeout=timeout)
+
+
+def walk(url: str, workbook: str) -> dict[str, float]:
+    from playwright.sync_api import sync_playwright
+
+    times: dict[str, float] = {}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1500, "height": 1100}, accept_downloads=True)
+        context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(LOOPBACK) else route.abort())
+        page = context.new_page()
+        page.goto(url)
+        clock = Clock(page)
+        clock.sees("Start with demo stores", 60_000)
+        clock.open("Data")
+        times["upload + parse"] = clock.idle_after(lambda: page.locator("input[type=file]").set_input_files(workbook))
+        times["load and check"] = clock.press("Load and check")
+        clock.sees("Loaded data")
+        clock.open("Prepare")
+        times["prepare internal"] = clock.press("Prepare internal")
+        clock.open("Cluster")
+        times["cluster internal"] = clock.press("Run clustering on internal")
+        clock.sees("Silhouette plot")
+        page.get_by_role("tab", name="external", exact=True).click()
+        times["cluster external"] = clock.press("Run clustering on external")
+        clock.open("Merge & compare")
+        times["merge"] = clock.press("Merge")
+        clock.sees("Merge log")
+        times["open Profiles"] = clock.open("Profiles & labels")
+        clock.sees("Segments at a glance")
+        times["open Explore"] = clock.open("Explore")
+        times["open Export"] = clock.open("Export")
+        started = time.perf_counter()
+        with page.expect_download(timeout=300_000):
+            page.get_by_role("button", name="Results workbook").click()
+        times["workbook download"] = time.perf_counter() - started
+        clock.open("Home")
+        times["page switch, no new work (Cluster)"] = clock.open("Cluster")
+        context.close()
+        browser.close()
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    results: dict[int, dict[str, list[float]]] = {}
+    for size in args.sizes:
+        folder = Path(tempfile.mkdtemp(prefix="bench-app-"))
+        workbook = folder / f"stores_{size}.xlsx"
+        write_workbook({k: v for k, v in store_demo(size, seed=1).items() if k != "truth"}, workbook)
+        for _ in range(args.repeats):
+            port = free_port()
+            server = start_server(port)
+            try:
+                for step, seconds in walk(f"http://127.0.0.1:{port}", str(workbook)).items():
+                    results.setdefault(size, {}).setdefault(step, []).append(seconds)
+            finally:
+                server.terminate()
+                server.wait(timeout=30)
+    steps = list(next(iter(results.values())))
+    print(f"\nmedian seconds, click to idle, of {args.repeats} walk(s)")
+    print(f"{'step':<38}" + "".join(f"{size:>12,}" for size in results))
+    for step in steps:
+        print(f"{step:<38}" + "".join(f"{statistics.median(results[s][step]):>12.2f}" for s in results))
+
+
+if __name__ == "__main__":
+    main()
