@@ -41,7 +41,9 @@ def start_server(port: int) -> subprocess.Popen:
         "MLFLOW_TRACKING_URI": f"sqlite:///{tempfile.mkdtemp(prefix='mlflow-bench-')}/mlruns.db",
     }
     command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port)]
-    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     for _ in range(200):
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1):
@@ -88,13 +90,18 @@ def walk(url: str, workbook: str) -> dict[str, float]:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": 1500, "height": 1100}, accept_downloads=True)
-        context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(LOOPBACK) else route.abort())
+        context.route(
+            "**/*",
+            lambda route: route.continue_() if route.request.url.startswith(LOOPBACK) else route.abort(),
+        )
         page = context.new_page()
         page.goto(url)
         clock = Clock(page)
         clock.sees("Start with demo stores", 60_000)
         clock.open("Data")
-        times["upload + parse"] = clock.idle_after(lambda: page.locator("input[type=file]").set_input_files(workbook))
+        times["upload + parse"] = clock.idle_after(
+            lambda: page.locator("input[type=file]").set_input_files(workbook)
+        )
         times["load and check"] = clock.press("Load and check")
         clock.sees("Loaded data")
         clock.open("Prepare")
