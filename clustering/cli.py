@@ -28,13 +28,15 @@ def _parser() -> argparse.ArgumentParser:
     store = kinds.add_parser("store", help="stores: sheets internal, external, truth")
     store.add_argument("--stores", type=int, default=2000, help="number of stores (default 2000)")
     store.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
-    store.add_argument("--output", help="workbook to write (.xlsx)")
+    store.add_argument(
+        "--output", help="workbook to write (.xlsx), or a folder for one Parquet file per table"
+    )
     store.add_argument("--database", help="also (or instead) write a demo warehouse to this SQLAlchemy URL")
     dfu = kinds.add_parser("dfu", help="DFUs: sheets sales_monthly, dim_dfu, dim_item, truth")
     dfu.add_argument("--dfus", type=int, default=5000, help="number of DFUs (default 5000)")
     dfu.add_argument("--months", type=int, default=36, help="months of history (default 36)")
     dfu.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
-    dfu.add_argument("--output", help="workbook to write (.xlsx)")
+    dfu.add_argument("--output", help="workbook to write (.xlsx), or a folder for one Parquet file per table")
     dfu.add_argument("--database", help="also (or instead) write a demo warehouse to this SQLAlchemy URL")
 
     run_cmd = commands.add_parser("run", help="segment the input and write the results")
@@ -119,13 +121,15 @@ def _parser() -> argparse.ArgumentParser:
 def _demo(args: argparse.Namespace) -> int:
     from clustering.demo import dfu_demo, store_demo
     from clustering.io.database import connect, demo_warehouse, masked
-    from clustering.io.export import write_workbook
+    from clustering.io.export import check_fits_excel, write_tables, write_workbook
 
     if not args.output and not args.database:
-        raise UserInputError("Give --output FILE.xlsx, --database URL, or both.")
-    if args.output and Path(args.output).suffix.lower() != ".xlsx":
+        raise UserInputError("Give --output FILE.xlsx (or a folder), --database URL, or both.")
+    workbook = bool(args.output) and Path(args.output).suffix.lower() == ".xlsx"
+    if args.output and not workbook and Path(args.output).suffix:
         raise UserInputError(
-            f"{args.output}: the demo writes an Excel workbook; give a path ending in .xlsx."
+            f"{args.output}: the demo writes an Excel workbook (a path ending in .xlsx) or one Parquet "
+            f"file per table (a folder)."
         )
     if args.kind == "store":
         sheets, what = store_demo(args.stores, args.seed), f"{args.stores} stores, seed {args.seed}"
@@ -134,9 +138,16 @@ def _demo(args: argparse.Namespace) -> int:
             dfu_demo(args.dfus, args.months, args.seed),
             f"{args.dfus} DFUs x {args.months} months, seed {args.seed}",
         )
-    if args.output:
+    if workbook:
+        try:
+            check_fits_excel(sheets, args.output)
+        except UserInputError as error:
+            raise UserInputError(f"{error} For the demo: give a folder as --output.") from None
         write_workbook(sheets, Path(args.output))
         print(f"wrote {args.output} ({what})")
+    elif args.output:
+        paths = write_tables(sheets, args.output)
+        print(f"wrote {', '.join(p.name for p in paths)} to {args.output} ({what})")
     if args.database:
         names = demo_warehouse(connect(args.database), args.kind, sheets)
         print(f"wrote tables {', '.join(names)} to {masked(args.database)} ({what})")

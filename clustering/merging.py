@@ -194,8 +194,9 @@ def _before_after(
     """Quality of the merged segments before and after reassignment, on stores in both datasets."""
     complete = merged.notna().to_numpy()
     points = space[complete]
-    before = merged[complete].to_numpy(dtype=str)
-    after = final[complete].to_numpy(dtype=str)
+    # integer codes: every metric below sorts its labels, and 100k strings sort slowly
+    before = pd.factorize(merged[complete], sort=True)[0]
+    after = pd.factorize(final[complete], sort=True)[0]
     sil = silhouette_many(points, [before, after], config.metrics_sample, random_state)
     ch_before, db_before = separation_scores(points, before)
     ch_after, db_after = separation_scores(points, after)

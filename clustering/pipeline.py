@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from clustering.config import (
     ClusterConfig,
     DatabaseConfig,
     DatasetConfig,
+    PreprocessConfig,
     RunConfig,
     StabilityConfig,
     resolve_size,
@@ -27,6 +29,7 @@ from clustering.explain.labels import PreviousRun, automatic_labels, segment_nam
 from clustering.explain.profiling import (
     Surrogate,
     feature_tests,
+    indicator_table,
     original_features,
     segment_profiles,
     surrogate_rules,
@@ -34,7 +37,7 @@ from clustering.explain.profiling import (
 )
 from clustering.io.database import read_table, run_select
 from clustering.io.pushdown import pushdown_features
-from clustering.io.sources import WORKBOOK_SUFFIXES
+from clustering.io.sources import WORKBOOK_SUFFIXES, list_sheets, match_sheet
 from clustering.io.sources import read_table as read_file
 from clustering.io.validation import (
     Finding,
@@ -51,6 +54,7 @@ from clustering.model.kselection import KSelection, select_k
 from clustering.model.metrics import separation_scores, silhouette_many
 from clustering.model.models import SegmentModel
 from clustering.model.stability import segment_stability
+from clustering.model.threads import in_parallel
 from clustering.prep.features import demand_features, join_attributes
 from clustering.prep.preprocessing import Preprocessor, PreprocessReport
 
@@ -245,9 +249,35 @@ def dataset_sources(
         elif workbook:
             sheet = dataset.sheet or name
             sources[sheet] = (path, sheet)
+        elif dataset.features is not None:  # a file of monthly sales; attribute tables beside it
+            sources[dataset.features.sales_sheet] = (path, None)
+            for join in dataset.features.attributes:
+                sibling = sibling_table(Path(path), join.sheet)
+                if sibling is not None:
+                    sources[join.sheet] = (str(sibling), None)
         else:
-            sources[dataset.features.sales_sheet if dataset.features else name] = (path, None)
+            sources[name] = (path, None)
     return sources
+
+
+def sibling_table(path: Path, table: str) -> Path | None:
+    """The file holding ``table`` beside a CSV or Parquet file (``dim_dfu.parquet`` beside
+    ``sales_monthly.parquet``): same type first, then Parquet, then CSV; None when absent."""
+    for suffix in dict.fromkeys([path.suffix.lower(), ".parquet", ".csv"]):
+        candidate = path.with_name(f"{table}{suffix}")
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def attribute_sheets(config: RunConfig) -> set[str]:
+    """Sheets of DFU attributes: optional (a run without them segments on demand alone)."""
+    return {
+        join.sheet
+        for dataset in config.datasets.values()
+        if dataset.features is not None
+        for join in dataset.features.attributes
+    }
 
 
 def run_sheets(config: RunConfig, sheets: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
@@ -262,10 +292,18 @@ def load_tables(
 ) -> dict[str, pd.DataFrame]:
     """Read every table the run needs, keyed by sheet (see ``dataset_sources``); ``content``
     holds the bytes of an uploaded ``input_path``."""
-    return {
-        key: read_file(content if content is not None else path, sheet, filename=str(path))
-        for key, (path, sheet) in dataset_sources(config, input_path).items()
-    }
+    optional = attribute_sheets(config)
+    tables = {}
+    for key, (path, sheet) in dataset_sources(config, input_path).items():
+        source = content if content is not None and path == str(input_path) else path
+        if (
+            key in optional
+            and sheet is not None
+            and match_sheet(sheet, list_sheets(source, str(path))) is None
+        ):
+            continue  # no attribute sheet in the workbook: dataset_tables says so in findings
+        tables[key] = read_file(source, sheet, filename=str(path))
+    return tables
 
 
 def precomputed_key(dataset: str) -> str:
@@ -323,12 +361,25 @@ def dataset_tables(
             continue
         precomputed = sheets.get(precomputed_key(name))
         if precomputed is not None:
-            table = join_attributes(precomputed.copy(), sheets, dataset.features).reset_index()
+            joined = join_attributes(precomputed.copy(), sheets, dataset.features)
+            table = joined.reset_index()
+            table.attrs["skipped_attributes"] = joined.attrs["skipped_attributes"]
             dropped = precomputed.attrs.get("dropped", [])
         else:
             table, dropped = demand_features(sheets, dataset.features)
+        skipped = table.attrs.get("skipped_attributes", [])
         table.attrs["source"] = f"{name} (features from '{dataset.features.sales_sheet}')"
         tables[name] = table
+        if skipped:
+            findings.append(
+                Finding(
+                    "info",
+                    dataset.features.sales_sheet,
+                    f"No {' or '.join(repr(s) for s in skipped)} table was given, so the DFUs are segmented and "
+                    f"described by their demand alone. To add attributes, load a sheet (or a file beside the "
+                    f"sales file) named {skipped[0]}.",
+                )
+            )
         if dropped:
             findings.append(
                 Finding(
@@ -364,11 +415,28 @@ def prepare_dataset(
     name: str, table: ValidatedTable, config: DatasetConfig, random_state: int | None
 ) -> PreparedDataset:
     """Fit the preprocessing of one dataset and return its matrix."""
-    preprocessor = Preprocessor(config.preprocess, table.numeric, table.categorical, random_state)
+    included = set(config.preprocess.include or [])  # an identifier-like column named there is used
+    categorical = [*table.categorical, *(c for c in table.identifiers if c in included)]
+    preprocessor = Preprocessor(
+        _without_absent_attributes(config, table), table.numeric, categorical, random_state
+    )
     with where(f"{table.source} (dataset '{name}')"):
         matrix = preprocessor.fit_transform(table.frame)
     frame = pd.DataFrame(matrix, index=table.frame.index, columns=preprocessor.feature_names_out_)
     return PreparedDataset(name, table, preprocessor, frame, preprocessor.outliers_)
+
+
+def _without_absent_attributes(config: DatasetConfig, table: ValidatedTable) -> PreprocessConfig:
+    """The preprocessing config, minus exclusions of DFU attribute columns that were not
+    joined (their table was not given): excluding an absent attribute changes nothing."""
+    if config.features is None:
+        return config.preprocess
+    attributes = {c for join in config.features.attributes for c in join.columns}
+    absent = {c for c in config.preprocess.exclude if c in attributes and c not in table.frame.columns}
+    if not absent:
+        return config.preprocess
+    kept = [c for c in config.preprocess.exclude if c not in absent]
+    return config.preprocess.model_copy(update={"exclude": kept})
 
 
 def cluster_dataset(
@@ -662,14 +730,20 @@ def explain_segments(
     previous: PreviousRun | None = None,
 ) -> Explanation:
     """Profiles, feature tests, surrogate rules and names of the final segments."""
-    tables = {name: table.frame for name, table in checked.items()}
-    profiles = segment_profiles(final, tables)
-    tests = feature_tests(final, tables)
-    surrogate = surrogate_rules(final, tables, config.random_state)
+    tables = {name: table.features for name, table in checked.items()}
+    features = original_features(tables).reindex(final.index)  # joined once for every step
+    indicators = indicator_table(features)
+    parts = in_parallel(
+        {
+            "surrogate": partial(surrogate_rules, final, indicators, config.random_state),
+            "tests": partial(feature_tests, final, features),
+            "profiles": partial(segment_profiles, final, indicators),
+        }
+    )
+    profiles, tests, surrogate = parts["profiles"], parts["tests"], parts["surrogate"]
     labels = config.labels
     notes = []
     if labels.enabled:
-        features = original_features(tables)
         if labels.volume_column and labels.volume_column not in features:
             notes.append(
                 f"labels.volume_column '{labels.volume_column}' is not a column of the data, so the "
@@ -782,9 +856,8 @@ def check_stability(
     """Bootstrap stability of every dataset's segments (empty when turned off)."""
     if not config.stability.enabled:
         return pd.DataFrame()
-    return pd.concat(
-        [assess_stability(prepared[n], clustered[n], config) for n in clustered], ignore_index=True
-    )
+    tables = in_parallel({n: partial(assess_stability, prepared[n], clustered[n], config) for n in clustered})
+    return pd.concat(tables.values(), ignore_index=True)
 
 
 def assemble_result(
@@ -819,13 +892,28 @@ def run(config: RunConfig, sheets: dict[str, pd.DataFrame], previous: PreviousRu
     entities across reruns.
     """
     checked, findings = check_sheets(config, sheets)
-    seed = config.random_state
-    prepared = {name: prepare_dataset(name, t, config.datasets[name], seed) for name, t in checked.items()}
-    clustered = {
-        name: cluster_dataset(p, config.datasets[name], config.prefix(name), seed)
-        for name, p in prepared.items()
-    }
-    combined = combine_segments(clustered, prepared, config)
-    explanation = explain_segments(combined.assignments["final_cluster"], checked, config, previous)
-    stability = check_stability(prepared, clustered, config)
-    return assemble_result(config, prepared, clustered, combined, explanation, stability, findings)
+    datasets = in_parallel(
+        {name: partial(_prepare_and_cluster, name, t, config) for name, t in checked.items()}
+    )
+    prepared = {name: p for name, (p, _) in datasets.items()}
+    clustered = {name: c for name, (_, c) in datasets.items()}
+
+    def merge_and_explain() -> tuple[Combined, Explanation]:
+        combined = combine_segments(clustered, prepared, config)
+        return combined, explain_segments(combined.assignments["final_cluster"], checked, config, previous)
+
+    after = in_parallel(
+        {"explained": merge_and_explain, "stability": partial(check_stability, prepared, clustered, config)}
+    )
+    combined, explanation = after["explained"]
+    return assemble_result(config, prepared, clustered, combined, explanation, after["stability"], findings)
+
+
+def _prepare_and_cluster(
+    name: str, table: ValidatedTable, config: RunConfig
+) -> tuple[PreparedDataset, ClusteredDataset]:
+    """One dataset's prepare and cluster stages (the datasets run side by side in ``run``)."""
+    prepared = prepare_dataset(name, table, config.datasets[name], config.random_state)
+    return prepared, cluster_dataset(
+        prepared, config.datasets[name], config.prefix(name), config.random_state
+    )

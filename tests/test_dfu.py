@@ -7,7 +7,7 @@ from sklearn.metrics import adjusted_rand_score
 from clustering.cli import main
 from clustering.config import load_config
 from clustering.demo import DFU_PATTERNS, dfu_demo
-from clustering.pipeline import run
+from clustering.pipeline import load_tables, run
 
 PATTERN_WORDS = {
     "steady_high": "steady",
@@ -86,3 +86,48 @@ def test_cli_demo_dfu_and_run(tmp_path, capsys):
     assert {"assignments", "segments", "profiles", "feature_tests", "rules", "stability"} <= set(sheets)
     assignments = pd.read_excel(out, sheet_name="assignments", engine="calamine")
     assert assignments["segment_name"].notna().all()
+
+
+def test_demo_too_large_for_excel_is_refused_before_writing(tmp_path, capsys):
+    workbook = tmp_path / "big.xlsx"
+    code = main(["demo", "dfu", "--dfus", "45000", "--months", "36", "--output", str(workbook)])
+    assert code == 2
+    assert not workbook.exists()
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "table 'sales_monthly'" in line and "1,048,575 rows" in line and "give a folder" in line
+
+
+def test_demo_to_a_folder_and_a_run_from_its_parquet_files(tmp_path, capsys):
+    folder = tmp_path / "dfu"
+    assert main(["demo", "dfu", "--dfus", "600", "--seed", "2", "--output", str(folder)]) == 0
+    assert {p.name for p in folder.iterdir()} == {
+        "sales_monthly.parquet",
+        "dim_dfu.parquet",
+        "dim_item.parquet",
+        "truth.parquet",
+    }
+    sheets = load_tables(load_config("dfu"), folder / "sales_monthly.parquet")
+    assert set(sheets) == {"sales_monthly", "dim_dfu", "dim_item"}  # the attribute files beside it
+    result = run(load_config("dfu"), sheets)
+    assert "category" in set(result.explanation.feature_tests["feature"])
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_dfu_preset_runs_from_a_single_file_of_monthly_sales(tmp_path, capsys, dfu_sheets, suffix):
+    sales = tmp_path / f"monthly{suffix}"
+    frame = dfu_sheets["sales_monthly"].head(40_000)
+    frame.to_csv(sales, index=False) if suffix == ".csv" else frame.to_parquet(sales, index=False)
+    out = tmp_path / "result.xlsx"
+    assert main(["run", "--config", "dfu", "--input", str(sales), "--output", str(out)]) == 0
+    findings = pd.read_excel(out, sheet_name="findings", engine="calamine")
+    assert findings["message"].str.contains("No 'dim_dfu' or 'dim_item' table was given").any()
+    assignments = pd.read_excel(out, sheet_name="assignments", engine="calamine")
+    assert assignments["dfu_id"].nunique() == len(assignments) > 0
+
+
+def test_a_workbook_without_item_attributes_joins_the_dfu_ones(dfu_sheets):
+    sheets = {k: v for k, v in dfu_sheets.items() if k != "dim_item"}
+    result = run(load_config("dfu"), sheets)
+    tests = set(result.explanation.feature_tests["feature"])
+    assert "region" in tests and "category" not in tests
+    assert any("No 'dim_item' table was given" in f.message for f in result.findings)

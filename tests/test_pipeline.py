@@ -51,6 +51,15 @@ def test_two_runs_give_identical_output(demo_result, demo_sheets):
         pd.testing.assert_frame_equal(sheet, result_sheets(again)[name], obj=name)
 
 
+def test_stages_side_by_side_give_the_same_output_as_one_after_the_other(
+    demo_result, demo_sheets, monkeypatch
+):
+    monkeypatch.setattr("clustering.model.threads.os.cpu_count", lambda: 1)  # in_parallel runs in turn
+    in_turn = run(load_config("store"), demo_sheets)
+    for name, sheet in result_sheets(demo_result).items():
+        pd.testing.assert_frame_equal(sheet, result_sheets(in_turn)[name], obj=name)
+
+
 def test_another_seed_still_finds_the_archetypes(demo_sheets):
     config = load_config("store")
     config.random_state = 2024
@@ -77,6 +86,28 @@ def test_single_dataset_run(demo_sheets, name):
     assert set(sheets) >= {"assignments", "profiles", "k_selection", "metrics", "merge_log", "config"}
     assert sheets["merge_log"].empty
     assert {"jaccard_mean", "stable"} <= set(sheets["segments"].columns)
+
+
+def test_an_identifier_like_column_is_described_but_not_clustered_or_tested(demo_sheets):
+    internal = demo_sheets["internal"].assign(address=lambda t: "Street " + t["store_id"].astype(str))
+    config = config_from_dict({"datasets": {"internal": {"cluster": {"k": 4}}}})
+    result = run(config, {"internal": internal})
+    assert "address" not in set(result.explanation.feature_tests["feature"])
+    assert not result.profiles["feature"].astype(str).str.startswith("address").any()
+    assert not any("address" in c for c in result.prepared["internal"].matrix.columns)
+    assert any(f.column == "address" and "distinct values" in f.message for f in result.findings)
+    config = config_from_dict(
+        {
+            "datasets": {
+                "internal": {
+                    "cluster": {"k": 4},
+                    "preprocess": {"categorical": "onehot", "include": ["address", "revenue"]},
+                }
+            }
+        }
+    )
+    named = run(config, {"internal": internal}).prepared["internal"].matrix.columns
+    assert any(c.startswith("address") for c in named)
 
 
 def test_any_table_of_entities_with_its_own_id_column(demo_sheets):

@@ -25,7 +25,7 @@ from clustering.model.metrics import sample_rows
 MAX_LEVELS = 20
 TOP_FEATURES = 5
 TREE_DEPTH = 4
-TREE_SAMPLE = 50_000
+TREE_SAMPLE = 10_000  # a depth-4 tree's splits are settled well before this many rows
 LEVEL_SEPARATOR = " = "
 FLOAT32_MAX = float(np.finfo(np.float32).max) / 2
 
@@ -40,7 +40,7 @@ def original_features(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(frames, axis=1, join="outer")
 
 
-def _indicators(features: pd.DataFrame) -> pd.DataFrame:
+def indicator_table(features: pd.DataFrame) -> pd.DataFrame:
     """Numeric columns as they are, and one 0/1 column per level of each categorical column
     (its most frequent levels); missing stays missing."""
     numeric = features.select_dtypes("number")
@@ -53,10 +53,11 @@ def _indicators(features: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(parts, axis=1)
 
 
-def segment_profiles(final: pd.Series, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+def segment_profiles(final: pd.Series, indicators: pd.DataFrame) -> pd.DataFrame:
     """One row per segment and feature: stores, share, mean, median, std, overall mean,
-    z-score of the segment mean and Cohen's d of the segment against the rest."""
-    values = _indicators(original_features(tables).reindex(final.index))
+    z-score of the segment mean and Cohen's d of the segment against the rest.
+    ``indicators``: ``indicator_table`` of the features, rows aligned with ``final``."""
+    values = indicators
     scale = safe_scale(values)
     values = values / scale
     segment = final.rename("segment").astype("string")
@@ -124,10 +125,15 @@ def safe_scale(values: pd.DataFrame) -> pd.Series:
     return pd.Series(np.where(extreme, np.ldexp(1.0, np.frexp(largest)[1]), 1.0), index=values.columns)
 
 
-def _numeric_tests(values: pd.Series, segment: pd.Series) -> dict[str, float]:
-    values = values / safe_scale(values.to_frame()).iloc[0]  # F, eta² and H do not depend on scale
-    groups = [g.to_numpy() for _, g in values.groupby(segment) if g.notna().sum() > 0]
+def _numeric_tests(values: np.ndarray, groups_at: list[np.ndarray]) -> dict[str, float]:
+    """ANOVA F, eta² and Kruskal-Wallis H of one column; ``groups_at``: each segment's row
+    positions (``_segment_positions``)."""
+    largest = np.nanmax(np.abs(values)) if np.isfinite(values).any() else 0.0
+    if largest > 1e50 or 0 < largest < 1e-50:  # F, eta² and H do not depend on scale
+        values = values / np.ldexp(1.0, np.frexp(largest)[1])
+    groups = [values[at] for at in groups_at]
     groups = [g[~np.isnan(g)] for g in groups]
+    groups = [g for g in groups if len(g)]
     if len(groups) < 2 or all(np.ptp(g) == 0 for g in groups):
         return {}
     f, f_p = stats.f_oneway(*groups)
@@ -136,6 +142,16 @@ def _numeric_tests(values: pd.Series, segment: pd.Series) -> dict[str, float]:
     between = sum(len(g) * (g.mean() - present.mean()) ** 2 for g in groups)
     total = ((present - present.mean()) ** 2).sum()
     return {"anova_f": f, "anova_p": f_p, "eta_squared": between / total, "kruskal_h": h, "kruskal_p": h_p}
+
+
+def _segment_positions(segment: pd.Series) -> list[np.ndarray]:
+    """Row positions of each segment, segments in sorted order, rows in their original order
+    (one stable sort for every column, instead of a groupby per column)."""
+    codes, names = pd.factorize(segment, sort=True)
+    present = np.flatnonzero(codes >= 0)
+    order = present[np.argsort(codes[present], kind="stable")]
+    bounds = np.searchsorted(codes[order], np.arange(1, len(names)))
+    return [part for part in np.split(order, bounds) if len(part)]
 
 
 def _categorical_tests(values: pd.Series, segment: pd.Series) -> dict[str, float]:
@@ -147,16 +163,17 @@ def _categorical_tests(values: pd.Series, segment: pd.Series) -> dict[str, float
     return {"chi2": chi2, "chi2_p": p, "cramers_v": cramers_v}
 
 
-def feature_tests(final: pd.Series, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Does each feature differ across segments? One row per original feature."""
-    features = original_features(tables).reindex(final.index)
+def feature_tests(final: pd.Series, features: pd.DataFrame) -> pd.DataFrame:
+    """Does each feature differ across segments? One row per original feature (``features``:
+    ``original_features``, rows aligned with ``final``)."""
     segment = final.astype("string")
+    groups_at = _segment_positions(segment)
     rows = []
     for column in features.columns:
         numeric = pd.api.types.is_numeric_dtype(features[column])
         values = features[column]
         result = (
-            _numeric_tests(values, segment)
+            _numeric_tests(values.to_numpy(dtype=np.float64, na_value=np.nan), groups_at)
             if numeric
             else _categorical_tests(values.astype("string"), segment)
         )
@@ -202,9 +219,8 @@ class Surrogate:
     feature_names: list[str]
 
 
-def _tree_inputs(features: pd.DataFrame) -> pd.DataFrame:
+def _tree_inputs(values: pd.DataFrame) -> pd.DataFrame:
     """Numeric columns (median-imputed) and one 0/1 column per frequent categorical level."""
-    values = _indicators(features)
     filled = values.fillna(values.median()).fillna(0.0)
     return filled.clip(-FLOAT32_MAX, FLOAT32_MAX)  # trees split in float32; order is kept
 
@@ -259,11 +275,15 @@ def _describe_path(path: list[tuple[int, bool, float]], names: list[str]) -> str
 
 
 def _rule_set(
-    tree: DecisionTreeClassifier, inputs: pd.DataFrame, is_segment: np.ndarray, predicts_segment: np.ndarray
+    tree: DecisionTreeClassifier,
+    leaves: np.ndarray,
+    names: list[str],
+    is_segment: np.ndarray,
+    predicts_segment: np.ndarray,
 ) -> tuple[str, np.ndarray]:
     """Rule text from the leaves that predict the segment, largest first, until they cover
-    80% of its rows predicted right (at most 3 leaves); and which rows the rule matches."""
-    leaves = tree.apply(inputs)
+    80% of its rows predicted right (at most 3 leaves); and which rows the rule matches.
+    ``leaves``: the leaf of every row (``tree.apply``)."""
     hits = pd.Series(leaves[is_segment & predicts_segment]).value_counts()
     chosen, covered = [], 0
     for leaf, n in hits.items():
@@ -272,42 +292,43 @@ def _rule_set(
         chosen.append(int(leaf))
         covered += n
     paths = _leaf_paths(tree)
-    names = list(inputs.columns)
     text = " OR ".join(f"({_describe_path(paths[leaf], names)})" for leaf in chosen)
     return text, np.isin(leaves, chosen)
 
 
 def _fit_tree(
-    inputs: pd.DataFrame, target: np.ndarray, rows: np.ndarray, random_state: int | None, **options: object
+    inputs: np.ndarray, target: np.ndarray, rows: np.ndarray, random_state: int | None, **options: object
 ) -> DecisionTreeClassifier:
     leaf = max(5, len(rows) // 200)
     tree = DecisionTreeClassifier(
         max_depth=TREE_DEPTH, min_samples_leaf=leaf, random_state=random_state, **options
     )
-    return tree.fit(inputs.iloc[rows], target[rows])
+    return tree.fit(inputs[rows], target[rows])
 
 
-def surrogate_rules(
-    final: pd.Series, tables: dict[str, pd.DataFrame], random_state: int | None = None
-) -> Surrogate:
+def surrogate_rules(final: pd.Series, indicators: pd.DataFrame, random_state: int | None = None) -> Surrogate:
     """Fit the surrogate tree and write one rule set per segment. A segment the tree never
     predicts (a depth-4 tree has at most 16 leaves) gets its rule from a one-vs-rest tree of
-    the same depth, and the ``source`` column says so."""
-    inputs = _tree_inputs(original_features(tables).reindex(final.index))
+    the same depth, and the ``source`` column says so. ``indicators``: ``indicator_table`` of
+    the features, rows aligned with ``final``."""
+    frame = _tree_inputs(indicators)
+    names = list(frame.columns)
+    inputs = frame.to_numpy(dtype=np.float32)  # what the trees split on, converted once
     target = final.astype("string").to_numpy(dtype=object)
     rows = sample_rows(len(inputs), TREE_SAMPLE, random_state)
     tree = _fit_tree(inputs, target, rows, random_state)
     predicted = tree.predict(inputs)
+    leaves = tree.apply(inputs)
     fidelity = float((predicted == target).mean())
     records = []
     for segment in sorted(pd.unique(target)):
         is_segment = target == segment
         source = "surrogate tree"
-        text, matched = _rule_set(tree, inputs, is_segment, predicted == segment)
+        text, matched = _rule_set(tree, leaves, names, is_segment, predicted == segment)
         if not text:
             source = "one-vs-rest tree"
             alone = _fit_tree(inputs, is_segment, rows, random_state, class_weight="balanced")
-            text, matched = _rule_set(alone, inputs, is_segment, alone.predict(inputs))
+            text, matched = _rule_set(alone, alone.apply(inputs), names, is_segment, alone.predict(inputs))
         hits = (matched & is_segment).sum()
         records.append(
             {
@@ -320,7 +341,7 @@ def surrogate_rules(
             }
         )
     rules = pd.DataFrame(records).assign(fidelity=fidelity)
-    return Surrogate(fidelity, rules, tree, list(inputs.columns))
+    return Surrogate(fidelity, rules, tree, names)
 
 
 def correlation_matrix(

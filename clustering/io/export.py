@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from clustering.pipeline import RunResult
 
 FIXED_DATE = datetime(2000, 1, 1)
+EXCEL_ROWS, EXCEL_COLUMNS = 1_048_576, 16_384  # an Excel sheet's limits, header row included
 WIDTH_SAMPLE_ROWS = 1000
 MAX_WIDTH = 60
 
@@ -40,8 +41,36 @@ def _excel_safe(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def check_fits_excel(sheets: dict[str, pd.DataFrame], target: str | Path | BinaryIO) -> None:
+    """Refuse, before anything is written, tables larger than an Excel sheet can hold."""
+    name = Path(target).name if isinstance(target, str | Path) else "the workbook"
+    for sheet, frame in sheets.items():
+        if len(frame) >= EXCEL_ROWS or len(frame.columns) > EXCEL_COLUMNS:
+            raise UserInputError(
+                f"{name}: table '{sheet}' has {len(frame):,} rows and {len(frame.columns):,} columns; an Excel "
+                f"sheet holds {EXCEL_ROWS - 1:,} rows below its header and {EXCEL_COLUMNS:,} columns. Nothing "
+                f"was written: write Parquet or CSV instead."
+            )
+
+
+def write_tables(sheets: dict[str, pd.DataFrame], folder: str | Path) -> list[Path]:
+    """One Parquet file per table (``<folder>/<name>.parquet``), for tables of any size; a run
+    reads them back with ``--input <folder>/<sales table>.parquet``."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise UserInputError(f"{folder} is a file: give a folder for one Parquet file per table.")
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, frame in sheets.items():
+        path = folder / f"{name}.parquet"
+        frame.to_parquet(path, index=False)
+        paths.append(path)
+    return paths
+
+
 def write_workbook(sheets: dict[str, pd.DataFrame], target: str | Path | BinaryIO) -> None:
     """Write each frame to its own sheet, header frozen and widths fitted."""
+    check_fits_excel(sheets, target)
     options = {"strings_to_urls": False, "nan_inf_to_errors": True}
     with pd.ExcelWriter(target, engine="xlsxwriter", engine_kwargs={"options": options}) as writer:
         writer.book.set_properties({"created": FIXED_DATE})

@@ -16,6 +16,7 @@ from clustering.errors import UserInputError
 from clustering.io.numbers import MISSING_MARKERS, parse_numbers
 
 NUMERIC_SHARE = 0.9  # a text column whose values are at least 90% numbers is numeric
+IDENTIFIER_LEVELS, IDENTIFIER_SHARE = 100, 0.05  # text columns beyond both are identifier-like
 MAX_EXAMPLES = 5
 
 
@@ -35,13 +36,20 @@ class Finding:
 
 @dataclass
 class ValidatedTable:
-    """A checked table: IDs as text in the index, numeric and categorical feature columns."""
+    """A checked table: IDs as text in the index, numeric and categorical feature columns, and
+    identifier-like text columns (kept for display and joins, never encoded or tested)."""
 
     frame: pd.DataFrame
     numeric: list[str]
     categorical: list[str]
     source: str
     findings: list[Finding] = field(default_factory=list)
+    identifiers: list[str] = field(default_factory=list)
+
+    @property
+    def features(self) -> pd.DataFrame:
+        """The columns that describe entities statistically (identifiers left out)."""
+        return self.frame.drop(columns=self.identifiers) if self.identifiers else self.frame
 
 
 def sheet_rows(positions: np.ndarray | list[int], index: pd.Index | None = None) -> tuple[int, ...]:
@@ -196,7 +204,7 @@ def check_table(frame: pd.DataFrame, id_column: str, source: str | None = None) 
     findings = [Finding("info", source, note) for note in frame.attrs.get("notes", [])]
     findings += _check_ids(frame, id_column, source)
     numeric: dict[str, pd.Series] = {}
-    categorical = []
+    categorical, identifiers = [], []
     for name in frame.columns:
         if name == id_column:
             continue
@@ -204,6 +212,9 @@ def check_table(frame: pd.DataFrame, id_column: str, source: str | None = None) 
         findings += found
         if kind == "numeric":
             numeric[name] = values
+        elif kind == "categorical" and _identifier_like(frame[name]):
+            identifiers.append(name)
+            findings.append(_identifier_note(frame[name], name, source))
         elif kind == "categorical":
             categorical.append(name)
     if not numeric and id_column in frame.columns:
@@ -218,9 +229,27 @@ def check_table(frame: pd.DataFrame, id_column: str, source: str | None = None) 
         )
     typed = frame
     if not any(f.level == "error" for f in findings):
-        typed = _typed_frame(frame, id_column, numeric, categorical)
-        findings += _empty_rows(typed, source)
-    return ValidatedTable(typed, list(numeric), categorical, source, findings)
+        typed = _typed_frame(frame, id_column, numeric, [*categorical, *identifiers])
+        findings += _empty_rows(typed.drop(columns=identifiers), source)
+    return ValidatedTable(typed, list(numeric), categorical, source, findings, identifiers)
+
+
+def _identifier_like(column: pd.Series) -> bool:
+    """A text column with more than IDENTIFIER_LEVELS distinct values and more than
+    IDENTIFIER_SHARE of them per row (codes, names, addresses): one-hot encoding or a
+    chi-square test of it says nothing and costs much."""
+    distinct = column.nunique(dropna=True)
+    return distinct > IDENTIFIER_LEVELS and distinct > IDENTIFIER_SHARE * column.notna().sum()
+
+
+def _identifier_note(column: pd.Series, name: str, source: str) -> Finding:
+    distinct = column.nunique(dropna=True)
+    message = (
+        f"column '{name}' has {distinct:,} distinct values, like a code or a name: it is kept to describe "
+        f"entities, but not encoded for clustering or tested across segments (name it in "
+        f"preprocess.include to cluster on it anyway)."
+    )
+    return Finding("info", source, message, column=name)
 
 
 def _typed_frame(
@@ -252,13 +281,18 @@ def align_id_case(tables: dict[str, ValidatedTable]) -> list[Finding]:
     if len(tables) != 2:
         return []
     (first, a), (second, b) = tables.items()
-    folded_a = a.frame.index.str.casefold()
-    folded_b = b.frame.index.str.casefold()
+    ids_a = a.frame.index.to_numpy(dtype=object)
+    ids_b = b.frame.index.to_numpy(dtype=object)
+    known = set(ids_a)
+    if all(i in known for i in ids_b):  # the common case: nothing to match
+        return []
+    folded_a = pd.Index([i.casefold() for i in ids_a], dtype=object)
+    folded_b = pd.Index([i.casefold() for i in ids_b], dtype=object)
     if folded_a.has_duplicates or folded_b.has_duplicates:
         return []
-    spelling = pd.Series(a.frame.index, index=folded_a)
-    exact = b.frame.index.isin(a.frame.index)
-    matched = ~exact & pd.Index(folded_b).isin(folded_a)
+    spelling = pd.Series(ids_a, index=folded_a)
+    folded_known = set(folded_a)
+    matched = np.array([i not in known and f in folded_known for i, f in zip(ids_b, folded_b, strict=True)])
     if not matched.any():
         return []
     renamed = pd.Index(

@@ -28,12 +28,12 @@ import numpy as np
 import pandas as pd
 from kneed import KneeLocator
 from sklearn.cluster import KMeans
-from threadpoolctl import threadpool_limits
 
 from clustering.config import ClusterConfig
 from clustering.errors import UserInputError
 from clustering.model.metrics import sample_rows, separation_scores, silhouette_many, within_sum_of_squares
 from clustering.model.models import SegmentModel, cut_tree, ward_tree
+from clustering.model.threads import thread_limit
 
 RULES = {
     "silhouette": "highest silhouette",
@@ -137,7 +137,7 @@ def gap_statistic(
         labels = KMeans(k, n_init="auto", random_state=random_state).fit_predict(points)
         return float(np.log(within_sum_of_squares(points, labels)))
 
-    with threadpool_limits(1):  # many small fits: threads cost more than they give
+    with thread_limit(1):  # many small fits: threads cost more than they give
         observed = np.array([log_dispersion(data, k) for k in ks])
         draws = [rng.uniform(low, high, size=(len(data), len(axes))) @ axes for _ in range(references)]
         reference = np.array([[log_dispersion(draw, k) for k in ks] for draw in draws])

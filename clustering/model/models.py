@@ -18,9 +18,9 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.metrics import pairwise_distances_argmin
 from sklearn.mixture import GaussianMixture
-from threadpoolctl import threadpool_limits
 
 from clustering.model.metrics import sample_rows
+from clustering.model.threads import thread_limit
 
 ALGORITHMS = ("kmeans", "minibatch_kmeans", "agglomerative", "gmm")
 SINGLE_THREAD_CELLS = 2_000_000  # fits of fewer cells (rows x columns) run on one thread
@@ -108,7 +108,7 @@ class SegmentModel(ClusterMixin, BaseEstimator):
         """Fit every start; keep the best. Scores: inertia, or mean negative log-likelihood.
         Small fits run on one thread: for them OpenMP's threads cost more than they give, and
         on a shared machine their spin-waiting slows every process (measured: 4x and worse)."""
-        with threadpool_limits(1 if X.size < SINGLE_THREAD_CELLS else None):
+        with thread_limit(1 if X.size < SINGLE_THREAD_CELLS else None):
             return self._starts(X)
 
     def _starts(self, X: np.ndarray) -> tuple[KMeans | MiniBatchKMeans | GaussianMixture, np.ndarray]:

@@ -395,13 +395,17 @@ def join_attributes(
     features: pd.DataFrame, sheets: dict[str, pd.DataFrame], config: DemandFeatureConfig
 ) -> pd.DataFrame:
     """Add DFU and item attributes: each join takes ``columns`` from ``sheet``, matched on ``key``
-    (``key``: a column of the DFU table built so far, default the DFU ID)."""
+    (``key``: a column of the DFU table built so far, default the DFU ID). Attributes are
+    optional: a join whose sheet was not given (or whose key came from such a sheet) is
+    skipped and named in ``attrs["skipped_attributes"]``."""
     table = features
+    skipped = []
     for join in config.attributes:
-        if join.sheet not in sheets:
-            raise UserInputError(f"features.attributes: sheet '{join.sheet}' was not loaded. Check its name.")
-        other = sheets[join.sheet]
         key = join.key or config.id_column
+        if join.sheet not in sheets or (key != config.id_column and key not in table.columns and skipped):
+            skipped.append(join.sheet)
+            continue
+        other = sheets[join.sheet]
         needed = [key, *join.columns]
         missing = [c for c in needed if c not in other.columns]
         if missing:
@@ -413,6 +417,7 @@ def join_attributes(
         left = table.index.to_series() if key == config.id_column else table[key].astype(str)
         for column in join.columns:
             table[column] = left.map(lookup[column]).to_numpy()
+    table.attrs["skipped_attributes"] = skipped
     return table
 
 
@@ -429,4 +434,6 @@ def demand_features(
             f"{config.window_months}-month window. Lower features.min_months or widen the window."
         )
     features = join_attributes(grid_features(grid), sheets, config)
-    return features.reset_index(), grid.dropped
+    table = features.reset_index()
+    table.attrs["skipped_attributes"] = features.attrs["skipped_attributes"]
+    return table, grid.dropped

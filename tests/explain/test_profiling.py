@@ -6,10 +6,17 @@ from scipy import stats
 from clustering.explain.profiling import (
     feature_tests,
     human_number,
+    indicator_table,
+    original_features,
     segment_profiles,
     surrogate_rules,
     top_features,
 )
+
+
+def features_of(final, tables):
+    """The joined features, aligned with ``final``, as the pipeline builds them once."""
+    return original_features(tables).reindex(final.index)
 
 
 @pytest.fixture
@@ -28,7 +35,9 @@ def planted():
 
 def test_profile_statistics(planted):
     final, tables = planted
-    profiles = segment_profiles(final, tables).set_index(["segment", "feature"])
+    profiles = segment_profiles(final, indicator_table(features_of(final, tables))).set_index(
+        ["segment", "feature"]
+    )
     revenue = tables["internal"]["revenue"]
     a = revenue[final == "A"]
     row = profiles.loc[("A", "revenue")]
@@ -46,14 +55,14 @@ def test_profile_statistics(planted):
 
 def test_top_features_rank_by_effect_size(planted):
     final, tables = planted
-    top = top_features(segment_profiles(final, tables))
+    top = top_features(segment_profiles(final, indicator_table(features_of(final, tables))))
     assert top["A"].startswith("revenue +") or top["A"].startswith("format = hyper +")
     assert "noise" not in top["B"].split(",")[0]
 
 
 def test_feature_tests_match_scipy(planted):
     final, tables = planted
-    tests = feature_tests(final, tables).set_index("feature")
+    tests = feature_tests(final, features_of(final, tables)).set_index("feature")
     groups = [tables["internal"]["revenue"][final == s] for s in "ABC"]
     assert tests.loc["revenue", "anova_f"] == pytest.approx(stats.f_oneway(*groups).statistic)
     assert tests.loc["revenue", "kruskal_h"] == pytest.approx(stats.kruskal(*groups).statistic)
@@ -67,7 +76,7 @@ def test_feature_tests_match_scipy(planted):
 
 def test_surrogate_tree_rules_are_readable_and_faithful(planted):
     final, tables = planted
-    surrogate = surrogate_rules(final, tables, random_state=0)
+    surrogate = surrogate_rules(final, indicator_table(features_of(final, tables)), random_state=0)
     assert surrogate.fidelity >= 0.95
     rules = surrogate.rules.set_index("segment")
     assert set(rules.index) == {"A", "B", "C"}
@@ -82,7 +91,8 @@ def test_every_segment_gets_a_rule_even_beyond_sixteen_leaves():
     index = pd.RangeIndex(2000)
     codes = rng.integers(0, 20, 2000)
     table = pd.DataFrame({"x": codes + rng.normal(0, 0.1, 2000), "y": rng.normal(size=2000)}, index=index)
-    rules = surrogate_rules(pd.Series(codes.astype(str), index=index), {"d": table}, 0).rules
+    final = pd.Series(codes.astype(str), index=index)
+    rules = surrogate_rules(final, indicator_table(features_of(final, {"d": table})), 0).rules
     assert len(rules) == 20
     assert (rules["rule"] != "no rule found at depth 4").all()
     assert "one-vs-rest tree" in set(rules["source"])

@@ -177,3 +177,36 @@ def test_two_datasets_without_a_shared_id_cannot_be_merged():
 
     with pytest.raises(UserInputError, match=r"internal and external share no store_id.*internal has A1, A2"):
         check_shared_ids("internal", pd.Index(["A1", "A2"]), "external", pd.Index(["B1"]), "store_id")
+
+
+def identifier_frame(rows=400):
+    rng = np.random.default_rng(0)
+    data = pd.DataFrame(
+        {
+            "store_id": [f"S{i}" for i in range(rows)],
+            "revenue": rng.normal(100, 10, rows),
+            "item_code": [f"ITEM-{i:05d}" for i in rng.permutation(rows)],  # near-unique text
+            "format": rng.choice(["mall", "street", "outlet"], rows),
+        }
+    )
+    data.attrs["source"] = "stores.xlsx, sheet 'internal'"
+    return data
+
+
+def test_identifier_like_text_columns_are_kept_but_not_features():
+    table = validate_table(identifier_frame(), "store_id")
+    assert table.identifiers == ["item_code"]
+    assert table.categorical == ["format"]
+    assert "item_code" in table.frame.columns
+    assert "item_code" not in table.features.columns
+    (note,) = [f for f in table.findings if f.column == "item_code"]
+    assert note.level == "info"
+    assert "400 distinct values" in note.message and "preprocess.include" in note.message
+
+
+def test_a_text_column_with_few_levels_stays_categorical():
+    data = identifier_frame(rows=2000)
+    data["item_code"] = [f"ITEM-{i % 90}" for i in range(2000)]  # 90 levels: under the limit
+    table = validate_table(data, "store_id")
+    assert table.identifiers == []
+    assert table.categorical == ["item_code", "format"]
