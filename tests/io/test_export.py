@@ -1,3 +1,6 @@
+import time
+
+import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
@@ -5,7 +8,7 @@ import yaml
 
 from clustering.config import config_from_dict
 from clustering.errors import UserInputError
-from clustering.io.export import result_sheets, write_result
+from clustering.io.export import EXCEL_ROWS, result_sheets, write_result, write_workbook
 
 SHEETS = [
     "assignments",
@@ -63,7 +66,42 @@ def test_csv_and_parquet_hold_the_assignments(tmp_path, demo_result, fmt):
 
 def test_same_result_same_bytes(tmp_path, demo_result):
     first = write_result(demo_result, tmp_path / "a.xlsx").read_bytes()
+    time.sleep(1.1)  # the writer stamps the clock, to the second, unless the dates are fixed
     assert first == write_result(demo_result, tmp_path / "b.xlsx").read_bytes()
+
+
+def test_header_format_filters_and_awkward_columns(tmp_path):
+    frame = pd.DataFrame(
+        {
+            "text": pd.array(["a", None, "=1+1"], dtype="string"),
+            "count": pd.array([1, None, 3], dtype="Int64"),
+            "flag": pd.array([True, None, False], dtype="boolean"),
+            "ratio": [1.5, np.nan, np.inf],
+            "level": pd.Categorical(["u", "v", None]),
+            0: ["int", "column", "name"],
+        }
+    )
+    path = tmp_path / "awkward.xlsx"
+    write_workbook({"awkward": frame, "empty": frame.head(0)}, path)
+    sheet = openpyxl.load_workbook(path)["awkward"]
+    assert sheet.freeze_panes == "A2"
+    assert sheet.auto_filter.ref == "A1:F4"
+    assert sheet["A1"].font.b and sheet["A1"].fill.fgColor.rgb.endswith("E8EEF7")
+    rows = [[cell.value for cell in row] for row in sheet.iter_rows(min_row=1)]
+    assert rows[0] == ["text", "count", "flag", "ratio", "level", "0"]
+    assert rows[1] == ["a", 1, True, 1.5, "u", "int"]
+    assert rows[2] == [None, None, None, None, "v", "column"]
+    assert rows[3] == ["=1+1", 3, False, "inf", None, "name"]  # text stays text, never a formula
+    assert sheet["A4"].data_type == "s"
+    empty = pd.read_excel(path, sheet_name="empty", engine="calamine")
+    assert list(empty.columns) == ["text", "count", "flag", "ratio", "level", "0"] and empty.empty
+
+
+def test_a_table_too_long_for_excel_is_refused_before_writing(tmp_path):
+    path = tmp_path / "long.xlsx"
+    with pytest.raises(UserInputError, match=r"table 'sales' has 1,048,576 rows.*Nothing was written"):
+        write_workbook({"sales": pd.DataFrame({"units": np.zeros(EXCEL_ROWS, dtype=np.int8)})}, path)
+    assert not path.exists()
 
 
 def test_unknown_format_and_missing_folder(tmp_path, demo_result):
