@@ -5,7 +5,6 @@ import streamlit as st
 from clustering.config import config_from_yaml
 from clustering.io.database import connect
 from clustering.io.export import result_sheets, workbook_bytes
-from clustering.io.fingerprint import content_hash
 from clustering.io.writeback import restore, runs, write_back
 from ui.assign_new import assign_new_entities
 from ui.state import run_result
@@ -23,11 +22,6 @@ def approved_runs(ws):
 
 
 ws = page("export", "📤 Export", "Download the labeled segments, or reproduce a run from its config.")
-
-
-@st.cache_data(show_spinner="Writing the workbook…", max_entries=4)
-def _workbook(key: str, _sheets) -> bytes:
-    return workbook_bytes(_sheets)
 
 
 def mark_exported() -> None:
@@ -52,14 +46,14 @@ require(ws, "clustered", "Cluster every dataset first, or press Run all steps on
 result = attempt(lambda: run_result(ws), spinner="Collecting the results (runs any step the config changed)…")
 if result is None:
     st.stop()
-sheets = result_sheets(result)
-key = content_hash(*sheets.values())
 stem = ws.config.name.replace(" ", "_") or "segments"
 
+# Every file is built when its button is clicked (a callable), never on page open: the
+# workbook of a 100k-store result takes about a second to write.
 st.subheader("Download")
 st.download_button(
     "⬇️ Results workbook (.xlsx, every sheet)",
-    _workbook(key, sheets),
+    lambda: workbook_bytes(result_sheets(result)),
     f"{stem}_results.xlsx",
     mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     type="primary",
@@ -69,7 +63,7 @@ st.download_button(
 left, middle, right = st.columns(3)
 left.download_button(
     "Assignments (.csv)",
-    result.assignments.to_csv(index=False).encode("utf-8"),
+    lambda: result.assignments.to_csv(index=False).encode("utf-8"),
     f"{stem}_assignments.csv",
     "text/csv",
     on_click=mark_exported,
@@ -77,7 +71,7 @@ left.download_button(
 )
 middle.download_button(
     "Assignments (.parquet)",
-    result.assignments.to_parquet(index=False),
+    lambda: result.assignments.to_parquet(index=False),
     f"{stem}_assignments.parquet",
     "application/octet-stream",
     on_click=mark_exported,
@@ -95,7 +89,7 @@ st.subheader("Preview")
 st.dataframe(result.assignments.head(200), hide_index=True, width="stretch")
 st.caption(
     f"{len(result.assignments):,} rows in {result.assignments['final_cluster'].nunique()} segments. Workbook sheets: "
-    + ", ".join(sheets)
+    + ", ".join(result_sheets(result))
 )
 
 st.subheader("Assign new stores")
