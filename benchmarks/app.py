@@ -6,9 +6,10 @@ For each size, a fresh app server (the browser test's machinery: Debian's Chromi
 by Playwright, every request off the machine blocked) walks the workflow on a generated
 two-sheet store workbook: upload and check, prepare, cluster each dataset, merge, open
 Profiles, Explore and Export, build the workbook download, and a page switch that needs no
-new work. A step ends when Streamlit's "running" indicator has been gone for two polls in a
-row (the detector's own wait, 2 x 50 ms, is subtracted). Medians of ``--repeats`` walks,
-each on a new server, so no cache is warm across walks.
+new work. A step lasts from the click to the end of the last script run it caused, on the
+browser's clock (a MutationObserver records every change of the app's script state, so
+the detector adds no wait of its own). Medians of ``--repeats`` walks, each on a new
+server, so no cache is warm across walks.
 """
 
 from __future__ import annotations
@@ -29,9 +30,6 @@ sys.path.insert(0, str(ROOT))
 from clustering.demo import store_demo  # noqa: E402
 from clustering.io.export import write_workbook  # noqa: E402
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, LOOPBACK, free_port  # noqa: E402
-
-POLL = 0.05
-STEADY = 2
 
 
 def start_server(port: int) -> subprocess.Popen:
@@ -54,24 +52,40 @@ def start_server(port: int) -> subprocess.Popen:
     raise RuntimeError("the app did not start")
 
 
+# In the page: record every change of the app's script state ("running", "notRunning") with
+# the browser's clock, so that a run shorter than any polling interval is still seen.
+WATCH = """() => {
+    const app = document.querySelector('[data-testid=stApp]');
+    window.__changes = [];
+    if (window.__watcher) window.__watcher.disconnect();
+    window.__watcher = new MutationObserver(() =>
+        window.__changes.push([app.getAttribute('data-test-script-state'), performance.now()]));
+    window.__watcher.observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+    return performance.now();
+}"""
+SETTLED = """(quiet) => {
+    const changes = window.__changes;
+    if (!changes.length) return false;
+    const [state, at] = changes[changes.length - 1];
+    return state === 'notRunning' && performance.now() - at > quiet;
+}"""
+QUIET_MS = 600  # no new run for this long: the step (and any rerun it triggered) is over
+STEP_TIMEOUT_MS = 180_000  # a step that runs longer is reported as a failure, with a screenshot
+
+
 class Clock:
-    """Click, then wait until the app is idle; the seconds in between."""
+    """Act, then wait until the app's script has stopped running; the seconds from the action
+    to the end of the last run it caused, on the browser's clock."""
 
     def __init__(self, page) -> None:
         self.page = page
 
-    def running(self) -> bool:
-        return self.page.locator("[data-testid=stStatusWidget]").count() > 0
-
     def idle_after(self, action) -> float:
-        started = time.perf_counter()
+        started = self.page.evaluate(WATCH)
         action()
-        time.sleep(POLL)
-        steady = 0
-        while steady < STEADY:
-            steady = 0 if self.running() else steady + 1
-            time.sleep(POLL)
-        return time.perf_counter() - started - (STEADY + 1) * POLL
+        self.page.wait_for_function(SETTLED, arg=QUIET_MS, timeout=STEP_TIMEOUT_MS, polling=50)
+        ended = self.page.evaluate("() => window.__changes[window.__changes.length - 1][1]")
+        return (ended - started) / 1000
 
     def open(self, name: str) -> float:
         return self.idle_after(lambda: self.page.get_by_role("link", name=name, exact=True).first.click())
@@ -95,38 +109,52 @@ def walk(url: str, workbook: str) -> dict[str, float]:
             lambda route: route.continue_() if route.request.url.startswith(LOOPBACK) else route.abort(),
         )
         page = context.new_page()
-        page.goto(url)
-        clock = Clock(page)
-        clock.sees("Start with demo stores", 60_000)
-        clock.open("Data")
-        times["upload + parse"] = clock.idle_after(
-            lambda: page.locator("input[type=file]").set_input_files(workbook)
-        )
-        times["load and check"] = clock.press("Load and check")
-        clock.sees("Loaded data")
-        clock.open("Prepare")
-        times["prepare internal"] = clock.press("Prepare internal")
-        clock.open("Cluster")
-        times["cluster internal"] = clock.press("Run clustering on internal")
-        clock.sees("Silhouette plot")
-        page.get_by_role("tab", name="external", exact=True).click()
-        times["cluster external"] = clock.press("Run clustering on external")
-        clock.open("Merge & compare")
-        times["merge"] = clock.press("Merge")
-        clock.sees("Merge log")
-        times["open Profiles"] = clock.open("Profiles & labels")
-        clock.sees("Segments at a glance")
-        times["open Explore"] = clock.open("Explore")
-        times["open Export"] = clock.open("Export")
-        started = time.perf_counter()
-        with page.expect_download(timeout=300_000):
-            page.get_by_role("button", name="Results workbook").click()
-        times["workbook download"] = time.perf_counter() - started
-        clock.open("Home")
-        times["page switch, no new work (Cluster)"] = clock.open("Cluster")
-        context.close()
-        browser.close()
+        try:
+            _steps(page, url, workbook, times)
+        except Exception:
+            shot = Path(tempfile.mkdtemp(prefix="bench-app-failure-")) / "page.png"
+            page.screenshot(path=str(shot), full_page=True)
+            print(f"the walk stopped; the page is in {shot}", file=sys.stderr)
+            raise
+        finally:
+            context.close()
+            browser.close()
     return times
+
+
+def _steps(page, url: str, workbook: str, times: dict[str, float]) -> None:
+    """The analyst's walk through the app; each step's seconds go to ``times``."""
+    page.goto(url)
+    clock = Clock(page)
+    clock.sees("Start with demo stores", 60_000)
+    clock.open("Data")
+    times["upload + parse"] = clock.idle_after(
+        lambda: page.locator("input[type=file]").set_input_files(workbook)
+    )
+    times["load and check"] = clock.press("Load and check")
+    clock.sees("Loaded data")
+    clock.open("Prepare")
+    for name in ("internal", "external"):
+        page.get_by_role("tab", name=name, exact=True).click()
+        times[f"prepare {name}"] = clock.press(f"Prepare {name}")
+    clock.open("Cluster")
+    for name in ("internal", "external"):
+        page.get_by_role("tab", name=name, exact=True).click()
+        times[f"cluster {name}"] = clock.press(f"Run clustering on {name}")
+        clock.sees("Silhouette plot")
+    clock.open("Merge & compare")
+    times["merge"] = clock.press("Merge")
+    clock.sees("Merge log")
+    times["open Profiles"] = clock.open("Profiles & labels")
+    clock.sees("Segments at a glance")
+    times["open Explore"] = clock.open("Explore")
+    times["open Export"] = clock.open("Export")
+    started = time.perf_counter()
+    with page.expect_download(timeout=300_000):
+        page.get_by_role("button", name="Results workbook").click()
+    times["workbook download"] = time.perf_counter() - started
+    clock.open("Home")
+    times["page switch, no new work (Cluster)"] = clock.open("Cluster")
 
 
 def main() -> None:

@@ -62,6 +62,19 @@ class DemandGrid:
     def months(self) -> int:
         return self.units.shape[1]
 
+    @classmethod
+    def from_months(
+        cls, ids: np.ndarray, units: np.ndarray, first: np.ndarray, start: int, config: DemandFeatureConfig
+    ) -> DemandGrid:
+        """The grid of DFUs ``ids`` (text, sorted) with monthly ``units`` from month number
+        ``start`` (year * 12 + month - 1) on, and each DFU's first month with a sales row
+        (``window_months`` when it has none in the window); DFUs with less than
+        ``min_months`` of history are left out and listed in ``dropped``."""
+        keep = config.window_months - first >= config.min_months
+        first_month = pd.Period(year=start // 12, month=start % 12 + 1, freq="M")
+        index = pd.Index(ids[keep], name=config.id_column)
+        return cls(index, units[keep], first[keep], first_month, ids[~keep].tolist())
+
 
 def _month_numbers(dates: pd.Series, source: str) -> np.ndarray:
     """Months as integers (year * 12 + month - 1), computed on the unique dates only."""
@@ -121,11 +134,8 @@ def demand_grid(sales: pd.DataFrame, config: DemandFeatureConfig, source: str = 
     del cell
     present = present.reshape(len(ids), width)
     first = np.where(present.any(axis=1), present.argmax(axis=1), width)
-    keep = width - first >= config.min_months
     sorted_ids = np.asarray(ids, dtype=object)[order].astype(str)
-    first_month = pd.Period(year=start // 12, month=start % 12 + 1, freq="M")
-    index = pd.Index(sorted_ids[keep], name=config.id_column)
-    return DemandGrid(index, grid[keep], first[keep], first_month, sorted_ids[~keep].tolist())
+    return DemandGrid.from_months(sorted_ids, grid, first, start, config)
 
 
 def _period_number(text: str) -> int:
@@ -236,8 +246,7 @@ def trend_terms(first: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray, 
 
 
 def grid_aggregates(grid: DemandGrid) -> pd.DataFrame:
-    """Per DFU, the sums and per-row statistics every feature is finished from (``AGGREGATES``);
-    ``clustering.io.pushdown`` computes the same table inside a database."""
+    """Per DFU, the sums and per-row statistics every feature is finished from (``AGGREGATES``)."""
     y = grid.units
     width = y.shape[1]
     first = grid.first.astype(np.int64)

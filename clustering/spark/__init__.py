@@ -1,12 +1,11 @@
-"""The DFU push-down on Apache Spark: the same aggregates query, run by Spark SQL.
+"""The DFU push-down on Apache Spark: the same one-scan monthly query, run by Spark SQL.
 
-``clustering.io.pushdown.aggregates_query`` is built with SQLAlchemy Core; here it is compiled
-(PostgreSQL's grammar) and transpiled to Spark SQL with sqlglot. One rewrite matters:
-SQLAlchemy makes ``/`` a true division by casting a divisor to ``NUMERIC``, which Spark reads
-as ``DECIMAL(10, 0)`` and would truncate (a mean of 1.42 becomes 1); those casts become
-``DOUBLE``. The median takes the ROW_NUMBER form (Spark's percentile functions approximate).
-Only one row per DFU comes back; ``features.finish_features`` finishes the features exactly
-as for in-memory data. Needs the ``spark`` extra (pyspark) and a Java runtime.
+``clustering.io.pushdown.monthly_query`` is built with SQLAlchemy Core; here it is compiled
+(PostgreSQL's grammar) and transpiled to Spark SQL with sqlglot. One rewrite guards the
+arithmetic: SQLAlchemy makes ``/`` a true division by casting a divisor to ``NUMERIC``, which
+Spark reads as ``DECIMAL(10, 0)`` and would truncate; such casts become ``DOUBLE``. Only one
+row per DFU comes back (its months of the window); ``features.grid_features`` finishes the
+features exactly as for in-memory data. Needs the ``spark`` extra (pyspark) and a Java runtime.
 """
 
 from __future__ import annotations
@@ -18,8 +17,8 @@ from sqlalchemy.dialects import postgresql
 from sqlglot import exp
 
 from clustering.config import DemandFeatureConfig
-from clustering.io.pushdown import aggregates_query
-from clustering.prep.features import finish_features
+from clustering.io.pushdown import grid_from_rows, monthly_query
+from clustering.prep.features import grid_features
 
 
 def _double_not_decimal(node: exp.Expression) -> exp.Expression:
@@ -29,10 +28,10 @@ def _double_not_decimal(node: exp.Expression) -> exp.Expression:
 
 
 def spark_sql(table: str, config: DemandFeatureConfig) -> str:
-    """The push-down aggregates query in Spark's SQL, over the table (or view) ``table``."""
+    """The push-down monthly query in Spark's SQL, over the table (or view) ``table``."""
     columns = (config.id_column, config.date_column, config.value_column)
     fact = sa.table(table, *[sa.column(c) for c in columns])
-    query = aggregates_query(fact, config, "spark")
+    query = monthly_query(fact, config)
     compiled = str(
         query.compile(dialect=postgresql.dialect(paramstyle="named"), compile_kwargs={"literal_binds": True})
     )
@@ -42,6 +41,5 @@ def spark_sql(table: str, config: DemandFeatureConfig) -> str:
 
 def spark_features(spark: object, table: str, config: DemandFeatureConfig) -> pd.DataFrame:
     """DFU features computed by Spark over ``table`` (ID as the index)."""
-    aggregates = spark.sql(spark_sql(table, config)).toPandas()
-    aggregates[config.id_column] = aggregates[config.id_column].astype(str)
-    return finish_features(aggregates.set_index(config.id_column), config.window_months)
+    rows = spark.sql(spark_sql(table, config)).toPandas()
+    return grid_features(grid_from_rows(rows, config))

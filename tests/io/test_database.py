@@ -22,7 +22,7 @@ from clustering.io.database import (
     run_select,
     tables,
 )
-from clustering.io.pushdown import aggregates_query, pushdown_features
+from clustering.io.pushdown import monthly_query, pushdown_features
 from clustering.io.writeback import InjectedFailure, restore, runs, write_back
 from clustering.pipeline import database_sheets, run
 from clustering.prep.features import demand_features
@@ -66,15 +66,37 @@ def test_pushdown_equals_the_in_memory_builder(warehouse, dfu_sheets):
     assert relative.max().max() <= 1e-9, relative.max().sort_values().tail(3)
 
 
-def test_pushdown_sql_compiles_for_postgresql_and_trino():
+def test_pushdown_sql_is_one_grouped_scan_and_compiles_for_postgresql_and_trino():
     from trino.sqlalchemy.dialect import TrinoDialect
 
     fact = sa.table("fact_sales_monthly", sa.column("dfu_id"), sa.column("month"), sa.column("units"))
-    for name, dialect in (("postgresql", postgresql.dialect()), ("trino", TrinoDialect())):
-        query = aggregates_query(fact, DemandFeatureConfig(), name)
-        sql = str(query.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
-        assert sql.startswith("WITH") and "row_number() OVER" in sql.replace("ROW_NUMBER", "row_number")
-        assert "fact_sales_monthly" in sql
+    for dialect in (postgresql.dialect(), TrinoDialect()):
+        sql = str(
+            monthly_query(fact, DemandFeatureConfig()).compile(
+                dialect=dialect, compile_kwargs={"literal_binds": True}
+            )
+        )
+        assert sql.count("FROM fact_sales_monthly") == 2  # the window's end (MAX), then the grouped scan
+        assert sql.count("GROUP BY") == 1 and "JOIN fact_sales_monthly" not in sql and "OVER" not in sql
+        assert sql.count("sum(CASE WHEN") == 36  # one conditional sum per month of the window
+    fixed_end = DemandFeatureConfig(end_month="2024-12")
+    sql = str(
+        monthly_query(fact, fixed_end).compile(
+            dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}
+        )
+    )
+    assert sql.count("FROM fact_sales_monthly") == 1
+
+
+@pytest.mark.parametrize("end_month", [None, "2024-06"])
+def test_pushdown_with_a_fixed_window_end_equals_the_in_memory_builder(tmp_path, dfu_sheets, end_month):
+    engine = connect(f"duckdb:///{tmp_path / 'demo.duckdb'}")
+    demo_warehouse(engine, "dfu", dfu_sheets)
+    config = DemandFeatureConfig(window_months=24, end_month=end_month)
+    expected, dropped = demand_features(dfu_sheets, config)
+    got, left_out = pushdown_features(engine, "fact_sales_monthly", config)
+    assert left_out == dropped
+    pd.testing.assert_frame_equal(got, expected, check_exact=False, rtol=1e-12, atol=1e-12)
 
 
 def assignments_for(engine, labels: dict[str, str]) -> pd.DataFrame:
