@@ -3,6 +3,8 @@ DuckDB and a real PostgreSQL server. Nothing is mocked at the database boundary.
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import pytest
 import sqlalchemy as sa
@@ -28,6 +30,7 @@ from clustering.pipeline import database_sheets, run
 from clustering.prep.features import demand_features
 
 ENGINES = ["sqlite", "duckdb", "postgresql"]
+SCANS = re.compile(r"(?:FROM|JOIN) fact_sales_monthly(?!\.)", re.IGNORECASE)  # not EXTRACT(... FROM t.col)
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +79,7 @@ def test_pushdown_sql_is_one_grouped_scan_and_compiles_for_postgresql_and_trino(
                 dialect=dialect, compile_kwargs={"literal_binds": True}
             )
         )
-        assert sql.count("FROM fact_sales_monthly") == 2  # the window's end (MAX), then the grouped scan
+        assert len(SCANS.findall(sql)) == 2  # the window's end (MAX), then the grouped scan
         assert sql.count("GROUP BY") == 1 and "JOIN fact_sales_monthly" not in sql and "OVER" not in sql
         assert sql.count("sum(CASE WHEN") == 36  # one conditional sum per month of the window
     fixed_end = DemandFeatureConfig(end_month="2024-12")
@@ -85,7 +88,7 @@ def test_pushdown_sql_is_one_grouped_scan_and_compiles_for_postgresql_and_trino(
             dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}
         )
     )
-    assert sql.count("FROM fact_sales_monthly") == 1
+    assert len(SCANS.findall(sql)) == 1
 
 
 @pytest.mark.parametrize("end_month", [None, "2024-06"])

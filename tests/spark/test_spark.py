@@ -3,6 +3,7 @@ Spark table: equal to the in-memory features within 1e-9."""
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import numpy as np
@@ -65,4 +66,5 @@ def test_the_spark_sql_has_no_truncating_decimal_casts():
     sql = spark_sql("fact_sales_monthly", config)
     assert "AS DECIMAL)" not in sql and "AS DOUBLE)" in sql
     assert "PERCENTILE" not in sql.upper()  # medians come from the returned months, exactly
-    assert sql.upper().count("FROM FACT_SALES_MONTHLY") == 2  # the window's end, then one grouped scan
+    scans = re.findall(r"(?:FROM|JOIN) fact_sales_monthly(?!\.)", sql, re.IGNORECASE)
+    assert len(scans) == 2  # the window's end, then one grouped scan
