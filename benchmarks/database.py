@@ -4,8 +4,9 @@ Usage: python benchmarks/database.py [--dfus 300000] [--months 36]
 
 Each path runs in its own Python process; its resident memory is sampled during the step
 (peak, and growth over the process before the step):
-- push-down: one SQLAlchemy Core query computes the per-DFU aggregates inside DuckDB; one
-  row per DFU comes back and numpy finishes the features;
+- push-down: one grouped SQLAlchemy Core query scans the sales once inside DuckDB; one row
+  per DFU (its months of the window) comes back through DuckDB's columnar fetch and numpy
+  finishes the features;
 - pull: the whole sales table comes back as a DataFrame (DuckDB's fastest fetch) and the
   in-memory builder computes the features.
 """

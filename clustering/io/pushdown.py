@@ -25,7 +25,7 @@ from sqlalchemy.sql import Select
 
 from clustering.config import DemandFeatureConfig
 from clustering.errors import UserInputError
-from clustering.io.database import table_ref
+from clustering.io.database import fetch_frame, table_ref
 from clustering.prep.features import DemandGrid, grid_features
 
 FIRST, END = "first_month_in_window", "window_end"
@@ -103,7 +103,7 @@ def pushdown_features(
             f"Table '{table}' has no column(s) {', '.join(missing)}: set features.id_column, date_column and value_column."
         )
     with engine.connect() as connection:
-        rows = pd.read_sql(monthly_query(fact, config), connection)
+        rows = fetch_frame(connection, monthly_query(fact, config))
     if rows.empty:
         raise UserInputError(f"Table '{table}' has no sales rows.")
     grid = grid_from_rows(rows, config)
