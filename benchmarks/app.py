@@ -27,6 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from playwright.sync_api import TimeoutError as PlaywrightTimeout  # noqa: E402
+
 from clustering.demo import store_demo  # noqa: E402
 from clustering.io.export import write_workbook  # noqa: E402
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, LOOPBACK, free_port  # noqa: E402
@@ -69,6 +71,8 @@ SETTLED = """(quiet) => {
     const [state, at] = changes[changes.length - 1];
     return state === 'notRunning' && performance.now() - at > quiet;
 }"""
+STARTED = "() => window.__changes.length > 0"
+RETRY_MS = 5_000
 QUIET_MS = 600  # no new run for this long: the step (and any rerun it triggered) is over
 STEP_TIMEOUT_MS = 180_000  # a step that runs longer is reported as a failure, with a screenshot
 
@@ -83,6 +87,11 @@ class Clock:
     def idle_after(self, action) -> float:
         started = self.page.evaluate(WATCH)
         action()
+        try:  # a click that lands while the page is being redrawn can be lost: click once more
+            self.page.wait_for_function(STARTED, timeout=RETRY_MS, polling=20)
+        except PlaywrightTimeout:
+            started = self.page.evaluate(WATCH)
+            action()
         self.page.wait_for_function(SETTLED, arg=QUIET_MS, timeout=STEP_TIMEOUT_MS, polling=50)
         ended = self.page.evaluate("() => window.__changes[window.__changes.length - 1][1]")
         return (ended - started) / 1000
@@ -91,7 +100,10 @@ class Clock:
         return self.idle_after(lambda: self.page.get_by_role("link", name=name, exact=True).first.click())
 
     def press(self, name: str) -> float:
-        return self.idle_after(lambda: self.page.get_by_role("button", name=name, exact=True).click())
+        button = self.page.get_by_role("button", name=name, exact=True)
+        button.wait_for(state="visible")
+        self.page.wait_for_timeout(200)  # let the page finish drawing before the click
+        return self.idle_after(lambda: button.click())
 
     def sees(self, text: str, timeout: float = 300_000) -> None:
         self.page.locator(f"text={text} >> visible=true").first.wait_for(timeout=timeout)
@@ -135,11 +147,14 @@ def _steps(page, url: str, workbook: str, times: dict[str, float]) -> None:
     clock.sees("Loaded data")
     clock.open("Prepare")
     for name in ("internal", "external"):
-        page.get_by_role("tab", name=name, exact=True).click()
+        page.get_by_role("tab", name=name, exact=True).click()  # drawn at once: no rerun
         times[f"prepare {name}"] = clock.press(f"Prepare {name}")
     clock.open("Cluster")
-    for name in ("internal", "external"):
-        page.get_by_role("tab", name=name, exact=True).click()
+    for name in ("internal", "external"):  # lazy tabs: opening another one reruns the page
+        if name != "internal":
+            times[f"open the {name} tab"] = clock.idle_after(
+                lambda name=name: page.get_by_role("tab", name=name, exact=True).click()
+            )
         times[f"cluster {name}"] = clock.press(f"Run clustering on {name}")
         clock.sees("Silhouette plot")
     clock.open("Merge & compare")

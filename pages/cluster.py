@@ -12,6 +12,7 @@ from ui.state import checked_tables, cluster_key, clustered, current, prepared
 from ui.widgets import attempt, choice, page, require, sample_note, segment_colors, size_input
 
 PLOT_SAMPLE = 5_000
+PARALLEL_LINES = 1_000
 ALGORITHMS = {
     "kmeans": "KMeans",
     "minibatch_kmeans": "MiniBatch KMeans (large data)",
@@ -106,6 +107,29 @@ def options(name: str, cluster: ClusterConfig) -> dict:
     return chosen
 
 
+def more_views(name: str, data, labels: np.ndarray, colors: dict, rows: np.ndarray, k: str) -> None:
+    """Parallel coordinates of the prepared features and the distribution of one original
+    column per segment, on the plot sample (at most PARALLEL_LINES lines)."""
+    features = list(data.matrix.columns)
+    chosen = st.multiselect(
+        "Parallel coordinates: features", features, default=features[: min(6, len(features))], key=k + "par"
+    )
+    lines = rows[:PARALLEL_LINES]
+    if chosen:
+        sample_note(len(lines), len(data.matrix), "lines")
+        st.plotly_chart(
+            charts.parallel_coordinates(data.matrix.iloc[lines][chosen], labels[lines], colors),
+            key=f"par_{name}",
+        )
+    original = tables[name].frame.select_dtypes("number")
+    if not original.empty:
+        left, right = st.columns([3, 1])
+        feature = left.selectbox("Distribution of", list(original.columns), key=k + "feat")
+        violin = right.toggle("Violin", key=k + "violin")
+        values = original[feature].reindex(data.matrix.index).iloc[rows]
+        st.plotly_chart(charts.distribution(values, labels[rows], colors, violin), key=f"dist_{name}")
+
+
 def show_results(name: str, result, data) -> None:
     matrix = data.matrix.to_numpy()
     labels = result.labels.to_numpy(dtype=str)
@@ -137,7 +161,7 @@ def show_results(name: str, result, data) -> None:
     st.plotly_chart(charts.segment_sizes(sizes, colors, "Segment sizes"), key=f"sizes_{name}")
 
     k = ws.widget_key(name, "plot_")
-    left, middle, right = st.columns(3)
+    left, middle = st.columns(2)
     method = left.selectbox(
         "Projection", ["pca", "tsne"], format_func=lambda m: "PCA" if m == "pca" else "t-SNE", key=k + "proj"
     )
@@ -149,22 +173,12 @@ def show_results(name: str, result, data) -> None:
         key=f"scatter_{name}",
     )
 
-    features = list(data.matrix.columns)
-    chosen = st.multiselect(
-        "Parallel coordinates: features", features, default=features[: min(6, len(features))], key=k + "par"
-    )
-    if chosen:
-        st.plotly_chart(
-            charts.parallel_coordinates(data.matrix.iloc[rows][chosen], labels[rows], colors),
-            key=f"par_{name}",
-        )
-
-    original = tables[name].frame.select_dtypes("number")
-    if not original.empty:
-        feature = right.selectbox("Distribution of", list(original.columns), key=k + "feat")
-        violin = right.toggle("Violin", key=k + "violin")
-        values = original[feature].reindex(data.matrix.index).iloc[rows]
-        st.plotly_chart(charts.distribution(values, labels[rows], colors, violin), key=f"dist_{name}")
+    # Secondary views, drawn only when opened: parallel coordinates and distributions are
+    # thousands of lines and points for the browser.
+    more = st.expander("Parallel coordinates and distributions", key=k + "more", on_change="rerun")
+    with more:
+        if more.open:
+            more_views(name, data, labels, colors, rows, k)
 
     positions, silhouettes = _silhouettes(key, matrix, labels, ws.config.random_state)
     st.markdown("**Silhouette plot**")
@@ -172,7 +186,10 @@ def show_results(name: str, result, data) -> None:
     st.plotly_chart(charts.silhouette_plot(silhouettes, labels[positions], colors), key=f"sil_{name}")
 
 
-for tab, name in zip(st.tabs(list(ws.config.datasets)), ws.config.datasets, strict=True):
+# Lazy tabs: every tab keeps its options and button, but only the tab on screen draws its
+# charts (each is a few thousand points for the browser).
+tabs = st.tabs(list(ws.config.datasets), key=ws.widget_key("cluster_tabs"), on_change="rerun")
+for tab, name in zip(tabs, ws.config.datasets, strict=True):
     with tab:
         dataset = ws.config.datasets[name]
         chosen = options(name, dataset.cluster)
@@ -192,7 +209,8 @@ for tab, name in zip(st.tabs(list(ws.config.datasets)), ws.config.datasets, stri
         if result is None:
             st.info("Press **Run clustering** to segment this dataset with these options.")
             continue
-        show_results(name, result, prepared(ws, name))
+        if tab.open is not False:
+            show_results(name, result, prepared(ws, name))
 
 if all(current(ws, f"clustered:{n}", cluster_key(ws, n)) is not None for n in ws.config.datasets):
     target = "pages/merge.py" if len(ws.config.datasets) == 2 else "pages/profiles.py"

@@ -32,24 +32,23 @@ def assign_new_entities(ws: Workspace, result: RunResult) -> None:
     """Pick a model, upload entities laid out as for the run, assign and download."""
     from clustering import tracking
 
-    choices = [THIS_SESSION]
-    runs = None
-    if tracking.available():
+    source = THIS_SESSION
+    # The tracked runs are listed only when asked for: opening the tracking store costs about
+    # a second, too much for every visit of the Export page.
+    if tracking.available() and st.toggle(
+        "Assign with a tracked run's model instead", key=ws.widget_key("assign_tracked")
+    ):
         runs = attempt(lambda: tracking.list_runs(tracking.tracking_uri(ws.config)))
-        if runs is not None:
-            choices += list(runs["run_id"])
-
-    def describe(r):
-        return (
-            r
-            if r == THIS_SESSION
-            else f"tracked run {r[:8]}"
-            + (" · approved" if runs.set_index("run_id").loc[r, "approved"] else "")
-        )
-
-    source = st.selectbox(
-        "Segments to assign to", choices, format_func=describe, key=ws.widget_key("assign_src")
-    )
+        if runs is None or runs.empty:
+            st.info("No tracked run yet: this session's segments are used.")
+        else:
+            approved = runs.set_index("run_id")["approved"]
+            source = st.selectbox(
+                "Tracked run",
+                list(runs["run_id"]),
+                format_func=lambda r: f"tracked run {r[:8]}" + (" · approved" if approved[r] else ""),
+                key=ws.widget_key("assign_src"),
+            )
     upload = st.file_uploader(
         "New entities (the same sheets and columns as the run's input)",
         type=[s.lstrip(".") for s in SUPPORTED_SUFFIXES],

@@ -138,27 +138,29 @@ def distribution(values: pd.Series, labels: np.ndarray, colors: dict[str, str], 
 
 
 def silhouette_plot(values: np.ndarray, labels: np.ndarray, colors: dict[str, str]) -> go.Figure:
-    """Sorted silhouette values per segment, stacked: the classic silhouette plot."""
+    """Sorted silhouette values per segment, stacked: the classic silhouette plot, each segment
+    one filled shape (thousands of bars would each be an element for the browser to draw)."""
     figure = go.Figure()
     offset = 0
     for segment in sorted(pd.unique(labels), key=str):
         part = np.sort(values[labels == segment])
+        rows = np.arange(offset, offset + len(part))
         figure.add_trace(
-            go.Bar(
-                x=part,
-                y=np.arange(offset, offset + len(part)),
-                orientation="h",
+            go.Scatter(
+                x=np.concatenate([[0.0], part, [0.0]]),
+                y=np.concatenate([[rows[0]], rows, [rows[-1]]]),
+                mode="lines",
+                fill="toself",
                 name=str(segment),
-                marker_color=colors.get(str(segment), "#888"),
-                marker_line_width=0,
-                width=1.0,
+                line=dict(width=0.5, color=colors.get(str(segment), "#888")),
+                fillcolor=colors.get(str(segment), "#888"),
+                hoverinfo="name",
             )
         )
         offset += len(part) + 10
     figure.add_vline(x=float(values.mean()), line_dash="dash", line_color="#E4572E")
     figure.update_layout(
         height=480,
-        bargap=0,
         yaxis=dict(showticklabels=False),
         xaxis_title="silhouette",
         margin=dict(t=20, b=20),

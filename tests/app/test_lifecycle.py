@@ -140,3 +140,24 @@ def test_export_assigns_new_stores_with_the_session_model(app, store):
     )
     table = next(d.value for d in app.dataframe if "far_from_segments" in d.value.columns)
     assert table["store_id"].str.startswith("NEW-").all() and table["segment_name"].notna().all()
+
+
+def test_export_assigns_new_stores_with_a_tracked_runs_model(app, store):
+    load_demo_stores(app)
+    run_all_from_home(app)
+    app.switch_page("pages/export.py").run()
+    ws = workspace(app)
+    app.toggle(key=ws.widget_key("assign_tracked")).set_value(True).run()
+    no_exceptions(app)
+    tracked = app.selectbox(key=ws.widget_key("assign_src"))
+    assert tracked.options and tracked.value is not None
+    new = {
+        name: frame.assign(store_id="NEW-" + frame["store_id"].astype(str))
+        for name, frame in store_demo(30, seed=98).items()
+    }
+    app.file_uploader(key=ws.widget_key("assign_file")).set_value(
+        ("new.xlsx", workbook_bytes(new), XLSX)
+    ).run()
+    button(app, "Assign").click().run()
+    no_exceptions(app)
+    assert any("entities assigned" in s.value for s in app.success)
