@@ -12,6 +12,8 @@ at most ``max_fit_rows`` rows and every other row goes to its nearest centroid.
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 from scipy.cluster.hierarchy import fcluster, linkage
 from sklearn.base import BaseEstimator, ClusterMixin
@@ -20,10 +22,11 @@ from sklearn.metrics import pairwise_distances_argmin
 from sklearn.mixture import GaussianMixture
 
 from clustering.model.metrics import sample_rows
-from clustering.model.threads import thread_limit
+from clustering.model.threads import in_parallel, thread_limit
 
 ALGORITHMS = ("kmeans", "minibatch_kmeans", "agglomerative", "gmm")
 SINGLE_THREAD_CELLS = 2_000_000  # fits of fewer cells (rows x columns) run on one thread
+SPLIT_STARTS, SPLIT_CELLS = 4, 200_000  # from here, the single-threaded starts run in two halves
 START_BUDGET, MAX_STARTS = 6_000_000, 100  # small data gets more starts: cells x starts <= budget
 
 
@@ -107,13 +110,31 @@ class SegmentModel(ClusterMixin, BaseEstimator):
     def _best_start(self, X: np.ndarray) -> tuple[KMeans | MiniBatchKMeans | GaussianMixture, np.ndarray]:
         """Fit every start; keep the best. Scores: inertia, or mean negative log-likelihood.
         Small fits run on one thread: for them OpenMP's threads cost more than they give, and
-        on a shared machine their spin-waiting slows every process (measured: 4x and worse)."""
-        with thread_limit(1 if X.size < SINGLE_THREAD_CELLS else None):
-            return self._starts(X)
+        on a shared machine their spin-waiting slows every process (measured: 4x and worse).
+        Many starts on large data are split in two halves fitted side by side, each start on
+        one thread as before, so the result is the same as one start after the other."""
+        seeds = self.start_seeds(X.size)
+        if X.size >= SINGLE_THREAD_CELLS:
+            return self._starts(X, seeds)
+        if len(seeds) < SPLIT_STARTS or X.size < SPLIT_CELLS:
+            with thread_limit(1):
+                return self._starts(X, seeds)
+        middle = len(seeds) // 2
+        halves = in_parallel(
+            {
+                "first": partial(self._starts, X, seeds[:middle]),
+                "second": partial(self._starts, X, seeds[middle:]),
+            }
+        )
+        (first, first_scores), (second, second_scores) = halves["first"], halves["second"]
+        best = second if second_scores.min() < first_scores.min() else first  # the first of equals
+        return best, np.concatenate([first_scores, second_scores])
 
-    def _starts(self, X: np.ndarray) -> tuple[KMeans | MiniBatchKMeans | GaussianMixture, np.ndarray]:
+    def _starts(
+        self, X: np.ndarray, seeds: list[int | None]
+    ) -> tuple[KMeans | MiniBatchKMeans | GaussianMixture, np.ndarray]:
         best, scores = None, []
-        for seed in self.start_seeds(X.size):
+        for seed in seeds:
             estimator = self._make_estimator(seed).fit(X)
             score = -estimator.score(X) if self.algorithm == "gmm" else estimator.inertia_
             if best is None or score < min(scores):

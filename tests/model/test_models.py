@@ -76,3 +76,16 @@ def test_other_algorithms_take_several_starts_too(algorithm):
     model = SegmentModel(algorithm, 4, random_state=0, n_init=4).fit(X)
     assert len(model.start_scores_) == 4
     assert model.start_scores_.min() <= model.start_scores_.max()
+
+
+def test_starts_fitted_in_two_halves_give_the_same_model_as_one_after_the_other(monkeypatch):
+    from clustering.model import models
+
+    X, _ = make_blobs(30_000, n_features=8, centers=6, cluster_std=3.0, random_state=4)
+    halves = models.SegmentModel("kmeans", 6, random_state=3, n_init=8).fit(X)
+    monkeypatch.setattr(models, "SPLIT_STARTS", 10**6)
+    in_turn = models.SegmentModel("kmeans", 6, random_state=3, n_init=8).fit(X)
+    np.testing.assert_array_equal(halves.start_scores_, in_turn.start_scores_)
+    np.testing.assert_array_equal(halves.labels_, in_turn.labels_)
+    np.testing.assert_array_equal(halves.cluster_centers_, in_turn.cluster_centers_)
+    assert len(set(halves.start_scores_)) > 1  # the starts differ: the best one had to be picked
