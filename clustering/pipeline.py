@@ -571,6 +571,12 @@ def _fit_note(model: SegmentModel, selection: KSelection, rows: int) -> str:
     if len(scores) == 1:
         return text + " with one start."
     spread = (scores.max() - scores.min()) / abs(scores.min()) if scores.min() else 0.0
+    started_on = getattr(model, "start_rows_", rows)  # models saved before it was recorded: all rows
+    if started_on < rows:
+        return (
+            text + f" from the best of {len(scores)} starts on a fixed-seed sample of {started_on:,} rows "
+            f"(the worst start scored {spread:.1%} worse on the sample)."
+        )
     return (
         text
         + f", best of {len(scores)} starts (the worst start scored {spread:.1%} worse"

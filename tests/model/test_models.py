@@ -89,3 +89,18 @@ def test_starts_fitted_in_two_halves_give_the_same_model_as_one_after_the_other(
     np.testing.assert_array_equal(halves.labels_, in_turn.labels_)
     np.testing.assert_array_equal(halves.cluster_centers_, in_turn.cluster_centers_)
     assert len(set(halves.start_scores_)) > 1  # the starts differ: the best one had to be picked
+
+
+def test_kmeans_on_many_rows_starts_on_a_sample_and_refines_on_every_row(monkeypatch):
+    from clustering.model import models
+
+    X, _ = make_blobs(12_000, n_features=5, centers=5, cluster_std=2.5, random_state=8)
+    full = SegmentModel("kmeans", 5, random_state=1, n_init=10).fit(X)
+    monkeypatch.setattr(models, "START_SAMPLE_ROWS", 3_000)
+    sampled = SegmentModel("kmeans", 5, random_state=1, n_init=10).fit(X)
+    assert sampled.start_rows_ == 3_000 and full.start_rows_ == 12_000
+    assert len(sampled.start_scores_) == len(full.start_scores_)
+    assert adjusted_rand_score(full.labels_, sampled.labels_) > 0.99
+    assert sampled.estimator_.inertia_ <= full.estimator_.inertia_ * 1.001  # refined on every row
+    again = SegmentModel("kmeans", 5, random_state=1, n_init=10).fit(X)
+    np.testing.assert_array_equal(again.labels_, sampled.labels_)
