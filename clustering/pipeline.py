@@ -230,11 +230,12 @@ class RunResult:
 
 
 def dataset_sources(
-    config: RunConfig, input_path: str | Path | None = None
+    config: RunConfig, input_path: str | Path | None = None, beside: bool = True
 ) -> dict[str, tuple[str, str | None]]:
     """Every table a run reads, by key: (file, sheet). A plain dataset reads one sheet (default:
     its name); a DFU dataset reads its sales sheet and the sheets its attributes join from.
-    A CSV or Parquet file has one table, keyed by the dataset's name (or sales sheet)."""
+    A CSV or Parquet file has one table, keyed by the dataset's name (or sales sheet); with
+    ``beside``, a DFU dataset's attribute tables are the files of their names beside it."""
     sources: dict[str, tuple[str, str | None]] = {}
     for name, dataset in config.datasets.items():
         path = dataset.path or (str(input_path) if input_path else None) or config.input
@@ -251,7 +252,7 @@ def dataset_sources(
             sources[sheet] = (path, sheet)
         elif dataset.features is not None:  # a file of monthly sales; attribute tables beside it
             sources[dataset.features.sales_sheet] = (path, None)
-            for join in dataset.features.attributes:
+            for join in dataset.features.attributes if beside else []:  # an upload has nothing beside it
                 sibling = sibling_table(Path(path), join.sheet)
                 if sibling is not None:
                     sources[join.sheet] = (str(sibling), None)
@@ -294,8 +295,8 @@ def load_tables(
     holds the bytes of an uploaded ``input_path``."""
     optional = attribute_sheets(config)
     tables = {}
-    for key, (path, sheet) in dataset_sources(config, input_path).items():
-        source = content if content is not None and path == str(input_path) else path
+    for key, (path, sheet) in dataset_sources(config, input_path, beside=content is None).items():
+        source = content if content is not None else path
         if (
             key in optional
             and sheet is not None

@@ -131,3 +131,16 @@ def test_a_workbook_without_item_attributes_joins_the_dfu_ones(dfu_sheets):
     tests = set(result.explanation.feature_tests["feature"])
     assert "region" in tests and "category" not in tests
     assert any("No 'dim_item' table was given" in f.message for f in result.findings)
+
+
+def test_an_uploaded_sales_file_is_not_joined_to_files_that_happen_to_be_beside_the_app(
+    tmp_path, monkeypatch, dfu_sheets
+):
+    monkeypatch.chdir(tmp_path)
+    dfu_sheets["dim_dfu"].to_csv(tmp_path / "dim_dfu.csv", index=False)  # a stray file in the folder
+    upload = dfu_sheets["sales_monthly"].head(500).to_csv(index=False).encode()
+    sheets = load_tables(load_config("dfu"), "sales_monthly.csv", content=upload)
+    assert set(sheets) == {"sales_monthly"}
+    on_disk = tmp_path / "sales_monthly.csv"
+    on_disk.write_bytes(upload)
+    assert set(load_tables(load_config("dfu"), on_disk)) == {"sales_monthly", "dim_dfu"}
