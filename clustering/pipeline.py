@@ -376,9 +376,9 @@ def dataset_tables(
                 Finding(
                     "info",
                     dataset.features.sales_sheet,
-                    f"No {' or '.join(repr(s) for s in skipped)} table was given, so the DFUs are segmented and "
-                    f"described by their demand alone. To add attributes, load a sheet (or a file beside the "
-                    f"sales file) named {skipped[0]}.",
+                    f"No {' or '.join(repr(s) for s in skipped)} table was given, so the DFUs are described "
+                    f"without {'its' if len(skipped) == 1 else 'their'} attributes (the segments come from "
+                    f"demand). To add them, load a sheet (or a file beside the sales file) named {skipped[0]}.",
                 )
             )
         if dropped:
