@@ -60,9 +60,13 @@ pd.DataFrame({"store_id": ids, "segment": labels}).to_csv(sys.argv[2], index=Fal
 """
 
 
-def timed(command: list[str]) -> float:
+def timed(command: list[str], folder: Path) -> float:
+    """Seconds of a whole process, run in ``folder`` (PyCaret writes its logs.log there)."""
     started = time.perf_counter()
-    subprocess.run(command, check=True, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    subprocess.run(
+        command, check=True, cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     return time.perf_counter() - started
 
 
@@ -71,12 +75,12 @@ def ours(folder: Path, data: Path) -> tuple[float, Path]:
     config.write_text(f"datasets:\n  internal:\n    path: {data}\ntracking:\n  enabled: false\n")
     output = folder / "ours.parquet"
     command = [sys.executable, "-m", "clustering", "run", "--config", str(config), "--output", str(output)]
-    return timed(command), output
+    return timed(command, folder), output
 
 
 def theirs(python: str, data: Path, folder: Path) -> tuple[float, Path]:
     output = folder / "pycaret.csv"
-    return timed([python, "-c", PYCARET_FLOW, str(data), str(output)]), output
+    return timed([python, "-c", PYCARET_FLOW, str(data), str(output)], folder), output
 
 
 def main() -> None:
