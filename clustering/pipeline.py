@@ -294,15 +294,15 @@ def load_tables(
     """Read every table the run needs, keyed by sheet (see ``dataset_sources``); ``content``
     holds the bytes of an uploaded ``input_path``."""
     optional = attribute_sheets(config)
+    sheet_names: dict[str, list[str]] = {}  # each workbook's sheets, listed once
     tables = {}
     for key, (path, sheet) in dataset_sources(config, input_path, beside=content is None).items():
         source = content if content is not None else path
-        if (
-            key in optional
-            and sheet is not None
-            and match_sheet(sheet, list_sheets(source, str(path))) is None
-        ):
-            continue  # no attribute sheet in the workbook: dataset_tables says so in findings
+        if key in optional and sheet is not None:
+            if path not in sheet_names:
+                sheet_names[path] = list_sheets(source, str(path))
+            if match_sheet(sheet, sheet_names[path]) is None:
+                continue  # no attribute sheet in the workbook: dataset_tables says so in findings
         tables[key] = read_file(source, sheet, filename=str(path))
     return tables
 

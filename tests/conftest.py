@@ -83,3 +83,11 @@ def postgres_url(tmp_path_factory: pytest.TempPathFactory):
             capture_output=True,
         )
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A throwaway MLflow tracking store (SQLite) for the test, set as $MLFLOW_TRACKING_URI."""
+    uri = f"sqlite:///{tmp_path / 'mlruns.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    return uri

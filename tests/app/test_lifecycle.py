@@ -14,13 +14,6 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 pytest.importorskip("mlflow")
 
 
-@pytest.fixture
-def store(tmp_path, monkeypatch):
-    uri = f"sqlite:///{tmp_path / 'mlruns.db'}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    return uri
-
-
 def workspace(at):
     return at.session_state["ws"]
 

@@ -14,13 +14,6 @@ from clustering.cli import main
 pytest.importorskip("mlflow")
 
 
-@pytest.fixture
-def store(tmp_path, monkeypatch):
-    uri = f"sqlite:///{tmp_path / 'mlruns.db'}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    return uri
-
-
 def tracked_run(capsys, *args: str) -> str:
     assert main(["run", *args]) == 0
     out = capsys.readouterr().out

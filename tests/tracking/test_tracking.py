@@ -17,13 +17,6 @@ from clustering.pipeline import run
 mlflow = pytest.importorskip("mlflow")
 
 
-@pytest.fixture
-def store(tmp_path, monkeypatch):
-    uri = f"sqlite:///{tmp_path / 'mlruns.db'}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    return uri
-
-
 @pytest.fixture(scope="module")
 def quick_config():
     config = load_config("store")
