@@ -175,7 +175,6 @@ def _print_changes(report) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from clustering.config import load_config
-    from clustering.io.writeback import restore, write_back
 
     config = load_config(args.config)
     if args.seed is not None:
@@ -183,6 +182,8 @@ def _run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     engine = _engine(args) if args.database is not None or args.write_back or args.restore else None
     if args.restore:
+        from clustering.io.writeback import restore
+
         _print_changes(
             restore(engine, config.database.write_back, config.id_column, args.restore, dry_run=args.dry_run)
         )
@@ -212,6 +213,8 @@ def _run(args: argparse.Namespace) -> int:
     if config.tracking.enabled and not args.no_track:
         _track(result, sheets, {key: frame.attrs.get("source", key) for key, frame in sheets.items()})
     if args.write_back:
+        from clustering.io.writeback import write_back
+
         _print_changes(
             write_back(
                 engine, result.assignments, config.database.write_back, config.id_column, dry_run=args.dry_run

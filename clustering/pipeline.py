@@ -10,10 +10,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from sqlalchemy.engine import Engine
 
 from clustering.config import (
     ClusterConfig,
@@ -35,8 +35,6 @@ from clustering.explain.profiling import (
     surrogate_rules,
     top_features,
 )
-from clustering.io.database import read_table, run_select
-from clustering.io.pushdown import pushdown_features
 from clustering.io.sources import WORKBOOK_SUFFIXES, list_sheets, match_sheet
 from clustering.io.sources import read_table as read_file
 from clustering.io.validation import (
@@ -57,6 +55,9 @@ from clustering.model.stability import segment_stability
 from clustering.model.threads import in_parallel
 from clustering.prep.features import demand_features, join_attributes
 from clustering.prep.preprocessing import Preprocessor, PreprocessReport
+
+if TYPE_CHECKING:  # the database layer (SQLAlchemy, sqlglot) loads only for a database run
+    from sqlalchemy.engine import Engine
 
 LOW_SILHOUETTE = 0.1
 REASSIGNED_SHARE = 0.2
@@ -315,6 +316,8 @@ def precomputed_key(dataset: str) -> str:
 def database_sheets(engine: Engine, config: RunConfig) -> dict[str, pd.DataFrame]:
     """Every table the run needs, read from the database (``database.tables`` maps sheet
     names to tables); DFU features are computed in the database when ``pushdown`` is on."""
+    from clustering.io.pushdown import pushdown_features
+
     db = config.database
     sheets: dict[str, pd.DataFrame] = {}
     for name, dataset in config.datasets.items():
@@ -336,6 +339,8 @@ def database_sheets(engine: Engine, config: RunConfig) -> dict[str, pd.DataFrame
 
 def _database_sheet(engine: Engine, db: DatabaseConfig, sheet: str) -> pd.DataFrame:
     """One sheet from the database: its SELECT (``queries``), else its table's chosen columns."""
+    from clustering.io.database import read_table, run_select
+
     if sheet in db.queries:
         frame = run_select(engine, db.queries[sheet], db.max_rows, db.statement_timeout_seconds)
         if len(frame) == db.max_rows:

@@ -2,7 +2,7 @@
 
 For each k the model is fitted on a fixed-seed sample of at most ``selection_sample``
 rows (all rows when there are fewer); the chosen k's model then assigns every row.
-Criteria: inertia (within-cluster sum of squares; its elbow found by kneed), silhouette
+Criteria: inertia (within-cluster sum of squares; its elbow found by Kneedle), silhouette
 (all k from one pass over a sample of at most 10k rows' distances), Calinski-Harabasz,
 Davies-Bouldin, the gap statistic (Tibshirani et al. 2001: ``gap_references`` uniform
 reference sets in the principal-axes box of a ``gap_sample``-row sample, KMeans on
@@ -21,25 +21,23 @@ says so. ``KSelection.consensus`` lists every criterion's preferred k and the ru
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from kneed import KneeLocator
 from sklearn.cluster import KMeans
 
 from clustering.config import ClusterConfig
 from clustering.errors import UserInputError
 from clustering.model.metrics import sample_rows, separation_scores, silhouette_many, within_sum_of_squares
 from clustering.model.models import SegmentModel, cut_tree, ward_tree
-from clustering.model.threads import thread_limit
+from clustering.model.threads import in_parallel, thread_limit
 
 RULES = {
     "silhouette": "highest silhouette",
     "calinski_harabasz": "highest Calinski-Harabasz",
     "davies_bouldin": "lowest Davies-Bouldin",
-    "elbow": "elbow of inertia (kneed), or the largest feasible k below it",
+    "elbow": "elbow of inertia (Kneedle), or the largest feasible k below it",
     "gap": "smallest k with gap(k) >= gap(k+1) - s(k+1)",
     "bic": "lowest BIC (GaussianMixture only)",
     "consensus": "the k most criteria prefer (ties: silhouette's choice, else the smaller k)",
@@ -113,13 +111,33 @@ def fit_models(
 
 
 def elbow_of(ks: list[int], inertia: list[float]) -> int | None:
-    """Elbow of a decreasing, convex inertia curve, or None when kneed finds none."""
+    """Elbow of a decreasing, convex inertia curve by Kneedle (Satopaa et al. 2011, offline,
+    sensitivity 1), or None when it finds none. The same k as ``kneed.KneeLocator(ks, inertia,
+    curve="convex", direction="decreasing").knee`` (tested); written out because kneed imports
+    matplotlib, a third of a second of every run's start."""
     if len(ks) < 3:
         return None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        knee = KneeLocator(ks, inertia, curve="convex", direction="decreasing").knee
-    return int(knee) if knee is not None else None
+    x, y = np.asarray(ks, dtype=float), np.asarray(inertia, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x_norm = (x - x.min()) / (x.max() - x.min())
+        y_norm = (y - y.min()) / (y.max() - y.min())
+    difference = (y_norm.max() - y_norm) - x_norm  # the elbow as a knee of a concave curve
+    after = np.append(difference[1:], difference[-1])
+    before = np.insert(difference[:-1], 0, difference[0])
+    maxima = (difference >= after) & (difference >= before)
+    minima = (difference <= after) & (difference <= before)
+    if not maxima.any():
+        return None
+    step = abs(np.diff(x_norm).mean())
+    threshold, anchor, active = 0.0, 0, True
+    for i in range(int(np.argmax(maxima)), len(difference) - 1):
+        if maxima[i]:
+            threshold, anchor, active = difference[i] - step, i, True
+        if minima[i]:
+            threshold, active = 0.0, False
+        if active and difference[i + 1] < threshold:
+            return int(ks[anchor])
+    return None
 
 
 def gap_statistic(
@@ -224,9 +242,21 @@ def select_k(
     ks = candidate_ks(
         config, len(sample), distinct_rows(sample, config.k_max if config.k is None else config.k)
     )
-    models = fit_models(sample, config, ks, random_state)
+
+    def sweep() -> tuple[dict[int, SegmentModel], list[float]]:
+        fitted = fit_models(sample, config, ks, random_state)
+        return fitted, silhouette_many(
+            sample, [fitted[k].labels_ for k in ks], config.silhouette_sample, random_state
+        )
+
+    def gap() -> pd.DataFrame | None:
+        if not config.gap_references or len(ks) < 2:
+            return None
+        return gap_statistic(sample, ks, config.gap_references, config.gap_sample, random_state)
+
+    done = in_parallel({"sweep": sweep, "gap": gap})  # the gap's small fits beside the sweep
+    models, silhouettes = done["sweep"]
     labels = [models[k].labels_ for k in ks]
-    silhouettes = silhouette_many(sample, labels, config.silhouette_sample, random_state)
     scale = n_rows / len(sample)
     rows = []
     for k, lab, sil in zip(ks, labels, silhouettes, strict=True):
@@ -245,9 +275,8 @@ def select_k(
     scores = pd.DataFrame(rows, columns=columns)
     if config.algorithm == "gmm":
         scores["bic"] = [models[k].estimator_.bic(sample) for k in ks]
-    if config.gap_references and len(ks) > 1:
-        gap = gap_statistic(sample, ks, config.gap_references, config.gap_sample, random_state)
-        scores = scores.merge(gap, on="k")
+    if done["gap"] is not None:
+        scores = scores.merge(done["gap"], on="k")
     scores["feasible"] = scores["smallest_segment"] >= min_size
     elbow_k = elbow_of(ks, scores["inertia"].tolist())
     chosen, notes, consensus = choose_k(scores, config.selection, elbow_k)

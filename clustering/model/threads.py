@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
@@ -19,6 +20,7 @@ from typing import TypeVar
 from threadpoolctl import ThreadpoolController
 
 T = TypeVar("T")
+_stage = threading.local()  # ``inside`` is set in the threads of a parallel region
 
 
 @cache
@@ -43,15 +45,23 @@ def in_parallel(tasks: dict[str, Callable[[], T]]) -> dict[str, T]:
     """Run independent stages side by side, one thread each (numpy, scikit-learn and numba
     release the GIL), each limited to one BLAS/OpenMP thread so that the stages share the
     cores instead of fighting over them. Results keep the order of ``tasks``; every stage is
-    seeded on its own, so the results are the same as one after the other."""
+    seeded on its own, so the results are the same as one after the other. Inside a stage
+    that already runs in parallel, the tasks run one after the other: the cores are taken."""
     workers = min(len(tasks), os.cpu_count() or 1)
-    if workers < 2:
+    if workers < 2 or getattr(_stage, "inside", False):
         return {name: task() for name, task in tasks.items()}
 
-    def single_threaded(task: Callable[[], T]) -> T:
-        with thread_limit(1):
-            return task()
+    def stage(task: Callable[[], T]) -> T:
+        _stage.inside = True
+        try:
+            with thread_limit(1):  # OpenMP's limit belongs to the thread that sets it
+                return task()
+        finally:
+            _stage.inside = False
 
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = {name: pool.submit(single_threaded, task) for name, task in tasks.items()}
+    # OpenBLAS's limit is process-wide: set here first, the workers' limits find it at one
+    # thread and put it back at one, and only this one restores it; else their interleaved
+    # restores could leave the process at one thread for good.
+    with thread_limit(1), ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = {name: pool.submit(stage, task) for name, task in tasks.items()}
         return {name: future.result() for name, future in futures.items()}

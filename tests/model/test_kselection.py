@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -5,7 +7,7 @@ from sklearn.datasets import make_blobs
 
 from clustering.config import ClusterConfig, config_from_dict
 from clustering.errors import UserInputError
-from clustering.model.kselection import choose_k, gap_statistic, preferred_ks, select_k
+from clustering.model.kselection import choose_k, elbow_of, gap_statistic, preferred_ks, select_k
 
 
 @pytest.fixture(scope="module")
@@ -118,3 +120,33 @@ def test_large_data_is_swept_on_a_sample():
 def test_too_few_rows_for_the_k_range():
     with pytest.raises(UserInputError, match="needs at least 6 rows, but the data has 4"):
         select_k(np.zeros((4, 2)), ClusterConfig(k_min=3), min_size=1)
+
+
+def test_elbow_matches_kneed_on_real_sweeps_and_awkward_curves():
+    kneed = pytest.importorskip("kneed")
+    rng = np.random.default_rng(0)
+    ks = list(range(2, 11))
+    curves = [
+        [100.0 / k for k in ks],  # smooth convex
+        [50, 20, 10, 9, 8.5, 8, 7.8, 7.5, 7.4],  # sharp elbow at 4
+        [10] * len(ks),  # flat: no elbow
+        [9, 8, 7, 6, 5, 4, 3, 2, 1],  # straight line
+        [30, 10, 12, 5, 6, 2, 3, 1, 0.5],  # bumpy, several local extrema
+        [5, 5, 4, 4, 3, 3, 2, 2, 1],  # plateaus: maxima and minima at once
+    ]
+    curves += [np.sort(rng.gamma(1.0, 10.0, len(ks)))[::-1].tolist() for _ in range(200)]
+    curves += [
+        (1000 / np.array(ks) ** rng.uniform(0.3, 3) + rng.normal(0, 5, len(ks))).tolist() for _ in range(200)
+    ]
+    for n in (3, 4, 5):
+        curves += [sorted(rng.uniform(0, 100, n), reverse=True) for _ in range(30)]
+    elbows = set()
+    for curve in curves:
+        xs = ks[: len(curve)]
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            expected = kneed.KneeLocator(xs, curve, curve="convex", direction="decreasing").knee
+        assert elbow_of(xs, curve) == expected, curve
+        elbows.add(expected)
+    assert len(elbows) > 4  # the curves exercise many outcomes, None among them
+    assert None in elbows

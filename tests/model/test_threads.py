@@ -56,3 +56,34 @@ def test_thread_limit_limits_and_restores():
     with thread_limit(1):
         assert all(pool["num_threads"] == 1 for pool in threadpool_info() if pool["user_api"] == "openmp")
     assert [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "openmp"] == before
+
+
+def _thread_counts() -> list[int]:
+    return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] in ("openmp", "blas")]
+
+
+def test_in_parallel_limits_its_stages_and_restores_the_limits_after(monkeypatch):
+    monkeypatch.setattr("clustering.model.threads.os.cpu_count", lambda: 2)
+    with thread_limit(2):  # a known starting point on any machine
+        before = _thread_counts()
+        gate = threading.Barrier(2)  # both stages run at once, so their limits would interleave
+
+        def stage():
+            gate.wait(timeout=10)
+            return max(_thread_counts())
+
+        assert in_parallel({"a": stage, "b": stage}) == {"a": 1, "b": 1}
+        assert _thread_counts() == before
+
+
+def test_a_parallel_region_inside_a_stage_runs_its_tasks_one_after_the_other(monkeypatch):
+    monkeypatch.setattr("clustering.model.threads.os.cpu_count", lambda: 2)
+
+    def outer():
+        inner_threads = in_parallel({"x": lambda: threading.get_ident(), "y": lambda: threading.get_ident()})
+        return threading.get_ident(), set(inner_threads.values())
+
+    results = in_parallel({"a": outer, "b": outer})
+    for stage_thread, inner in results.values():
+        assert inner == {stage_thread}  # no thread beyond the two stages'
+    assert in_parallel({"x": threading.get_ident, "y": threading.get_ident})["x"] != threading.get_ident()
