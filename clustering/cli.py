@@ -211,7 +211,8 @@ def _run(args: argparse.Namespace) -> int:
 
         print(f"wrote {len(write_all(result, args.output_dir))} framework files to {args.output_dir}")
     if config.tracking.enabled and not args.no_track:
-        _track(result, sheets, {key: frame.attrs.get("source", key) for key, frame in sheets.items()})
+        sources = {key: frame.attrs.get("source", key) for key, frame in sheets.items()}
+        _track(result, sheets, sources, workbook=path if path.suffix.lower() == ".xlsx" else None)
     if args.write_back:
         from clustering.io.writeback import write_back
 
@@ -223,7 +224,7 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _track(result, sheets, sources) -> None:
+def _track(result, sheets, sources, workbook: Path | None = None) -> None:
     """Log the run; a tracking failure is a warning, never a failed run."""
     from clustering import tracking
 
@@ -234,7 +235,7 @@ def _track(result, sheets, sources) -> None:
         )
         return
     try:
-        tracked = tracking.log_run(result, sheets, sources, front_end="cli")
+        tracked = tracking.log_run(result, sheets, sources, front_end="cli", workbook=workbook)
     except Exception as error:  # any store problem: the results are written, say why tracking failed
         reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
         print(f"warning: the run was not tracked ({type(error).__name__}: {reason}).", file=sys.stderr)

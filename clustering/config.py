@@ -133,7 +133,7 @@ class ClusterConfig(StrictModel):
     ] = "silhouette"
     min_segment_size: SizeSpec = "2%"
     n_init: int = Field(20, ge=1, le=100, description="Starts of the final fit; the best is kept.")
-    sweep_n_init: int = Field(1, ge=1, le=100, description="Starts of each k's fit in the k sweep.")
+    sweep_n_init: int = Field(3, ge=1, le=100, description="Starts of each k's fit in the k sweep.")
     silhouette_sample: int = Field(10_000, ge=100, le=10_000)
     selection_sample: int = Field(10_000, ge=1_000)
     gap_references: int = Field(10, ge=0, le=100)

@@ -5,6 +5,7 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from clustering.config import config_from_dict, load_config, resolve_size
+from clustering.demo import store_demo
 from clustering.errors import UserInputError
 from clustering.io.export import result_sheets
 from clustering.pipeline import run
@@ -65,6 +66,17 @@ def test_another_seed_still_finds_the_archetypes(demo_sheets):
     config.random_state = 2024
     result = run(config, demo_sheets)
     joined = with_truth(result, demo_sheets).dropna(subset=["internal_cluster"])
+    assert adjusted_rand_score(joined["true_internal"], joined["internal_cluster"]) >= 0.9
+
+
+def test_ten_thousand_stores_find_the_five_planted_internal_segments():
+    """One start per k let k = 5 land in a poor optimum here, and the sweep chose k = 3."""
+    sheets = store_demo(10_000, seed=1)
+    config = load_config("store")
+    config.stability.resamples = 2
+    result = run(config, {name: sheets[name] for name in ("internal", "external")})
+    joined = with_truth(result, sheets).dropna(subset=["internal_cluster"])
+    assert result.clustered["internal"].k == 5
     assert adjusted_rand_score(joined["true_internal"], joined["internal_cluster"]) >= 0.9
 
 

@@ -99,7 +99,10 @@ def fit_models(
     """One fitted model per k; Ward's tree is built once and cut per k."""
     if config.algorithm != "agglomerative":
         return {
-            k: SegmentModel(config.algorithm, k, random_state, n_init=config.sweep_n_init).fit(X) for k in ks
+            k: SegmentModel(
+                config.algorithm, k, random_state, n_init=config.sweep_n_init, more_starts_on_small_data=False
+            ).fit(X)
+            for k in ks
         }
     tree = ward_tree(X)
     return {

@@ -74,12 +74,14 @@ class SegmentModel(ClusterMixin, BaseEstimator):
         random_state: int | None = None,
         max_fit_rows: int = 5_000,
         n_init: int = 1,
+        more_starts_on_small_data: bool = True,
     ) -> None:
         self.algorithm = algorithm
         self.n_clusters = n_clusters
         self.random_state = random_state
         self.max_fit_rows = max_fit_rows
         self.n_init = n_init
+        self.more_starts_on_small_data = more_starts_on_small_data
 
     def fit(self, X: np.ndarray, y: object = None) -> SegmentModel:
         """Fit on ``X``; ``labels_`` holds the canonical label of every row of ``X``."""
@@ -96,8 +98,9 @@ class SegmentModel(ClusterMixin, BaseEstimator):
     def starts(self, cells: int) -> int:
         """How many starts: ``n_init``; for KMeans raised on small data (up to ``MAX_STARTS``)
         while the starts fit in ``START_BUDGET`` cells (rows x columns) of fitting, because
-        there near-tied optima are common and starts are cheap."""
-        if self.n_init <= 1 or self.algorithm != "kmeans":
+        there near-tied optima are common and starts are cheap (unless
+        ``more_starts_on_small_data`` is off, as in the k sweep)."""
+        if self.n_init <= 1 or self.algorithm != "kmeans" or not self.more_starts_on_small_data:
             return max(self.n_init, 1)
         return int(np.clip(START_BUDGET // max(cells, 1), self.n_init, max(self.n_init, MAX_STARTS)))
 

@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import pickle
+import shutil
 import tempfile
 import warnings
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ from clustering.pipeline import run_sheets
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "true")
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no bars in the CLI's output
 
 DEFAULT_STORE = "mlruns.db"
 TAG = "clustering_studio"
@@ -139,9 +141,10 @@ def log_run(
     sheets: dict[str, pd.DataFrame],
     sources: dict[str, str] | None = None,
     front_end: str = "cli",
-    workbook: bytes | None = None,
+    workbook: Path | None = None,
 ) -> TrackedRun:
-    """Log a finished run (a ``pipeline.RunResult``); returns its run ID."""
+    """Log a finished run (a ``pipeline.RunResult``); returns its run ID. ``workbook``: the
+    results workbook of this run when it is already written (logged as is, not written again)."""
     config: RunConfig = result.config
     uri = tracking_uri(config)
     client = _client(uri)
@@ -164,7 +167,7 @@ def log_run(
         with tempfile.TemporaryDirectory() as folder:
             results = Path(folder) / "results.xlsx"
             if workbook is not None:
-                results.write_bytes(workbook)
+                shutil.copyfile(workbook, results)
             else:
                 write_workbook(result_sheets(result), results)
             assignments = Path(folder) / "assignments.parquet"

@@ -122,6 +122,11 @@ def test_too_few_rows_for_the_k_range():
         select_k(np.zeros((4, 2)), ClusterConfig(k_min=3), min_size=1)
 
 
+def test_the_sweep_fits_each_k_with_exactly_sweep_n_init_starts(four_blobs):
+    selection = select_k(four_blobs, ClusterConfig(k_max=6, sweep_n_init=3), min_size=20, random_state=0)
+    assert {len(model.start_scores_) for model in selection.models.values()} == {3}
+
+
 def test_elbow_matches_kneed_on_real_sweeps_and_awkward_curves():
     kneed = pytest.importorskip("kneed")
     rng = np.random.default_rng(0)

@@ -4,6 +4,7 @@ write-back of an approved run without refitting."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -11,7 +12,7 @@ import sqlalchemy as sa
 
 from clustering.cli import main
 
-pytest.importorskip("mlflow")
+mlflow = pytest.importorskip("mlflow")
 
 
 def tracked_run(capsys, *args: str) -> str:
@@ -29,6 +30,11 @@ def test_run_runs_assign_compare_approve_and_write_back(store, tmp_path, capsys,
     second = tracked_run(
         capsys, "--input", str(demo_workbook), "--output", str(tmp_path / "b.xlsx"), "--seed", "3"
     )
+
+    logged = mlflow.artifacts.download_artifacts(
+        run_id=first, artifact_path="results.xlsx", dst_path=str(tmp_path)
+    )
+    assert Path(logged).read_bytes() == (tmp_path / "a.xlsx").read_bytes()  # the run's own workbook
 
     assert main(["runs"]) == 0
     listed = capsys.readouterr().out

@@ -4,6 +4,8 @@ compare; approval is one run per name; overrides round-trip and are tracked."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,6 +14,7 @@ from sklearn.metrics import adjusted_rand_score
 from clustering import tracking
 from clustering.config import config_from_yaml, load_config
 from clustering.explain.compare import compare_assignments
+from clustering.io.export import write_result
 from clustering.pipeline import run
 
 mlflow = pytest.importorskip("mlflow")
@@ -48,6 +51,23 @@ def test_a_run_is_logged_with_params_metrics_tags_and_artifacts(store, first_run
     assert {"config.yml", "results.xlsx", "assignments.parquet"} <= artifacts
     config = tracking.load_config_of(store, tracked.run_id)
     assert config == first_run.config
+
+
+def test_a_workbook_already_written_is_logged_without_writing_it_again(
+    store, first_run, demo_sheets, tmp_path, monkeypatch
+):
+    written = tmp_path / "my results.xlsx"
+    write_result(first_run, written)
+
+    def second_write(*args, **kwargs):
+        raise AssertionError("the workbook was written a second time")
+
+    monkeypatch.setattr(tracking, "write_workbook", second_write)
+    tracked = tracking.log_run(first_run, demo_sheets, workbook=written)
+    logged = mlflow.artifacts.download_artifacts(
+        run_id=tracked.run_id, artifact_path="results.xlsx", dst_path=str(tmp_path / "logged")
+    )
+    assert Path(logged).read_bytes() == written.read_bytes()
 
 
 def test_the_saved_model_reproduces_the_training_labels_and_flags_a_far_store(store, first_run, demo_sheets):
