@@ -116,3 +116,23 @@ def test_previous_file_that_is_not_a_results_workbook(tmp_path, demo_workbook, c
     ]
     assert main(args) == 2
     assert "has no sheet 'assignments'" in capsys.readouterr().err
+
+
+def test_a_demo_folder_runs_as_a_folder_or_through_one_of_its_files(tmp_path, capsys):
+    folder = tmp_path / "stores"
+    assert main(["demo", "store", "--stores", "400", "--seed", "3", "--output", str(folder)]) == 0
+    outputs = {}
+    for name, given in {"folder": folder, "file": folder / "internal.parquet"}.items():
+        outputs[name] = tmp_path / f"{name}.parquet"
+        assert main(["run", "--input", str(given), "--output", str(outputs[name]), "--no-track"]) == 0
+    by_folder, by_file = (pd.read_parquet(path) for path in outputs.values())
+    assert by_folder["external_cluster"].notna().any()  # external.parquet was found beside internal
+    assert len(by_folder) == 400
+    pd.testing.assert_frame_equal(by_folder, by_file)
+
+
+def test_a_folder_without_a_table_names_the_file_it_needs(tmp_path, capsys):
+    (tmp_path / "internal.csv").write_text("store_id,revenue\nS1,10\n")
+    assert main(["run", "--input", str(tmp_path), "--output", str(tmp_path / "o.parquet"), "--no-track"]) == 2
+    error = capsys.readouterr().err
+    assert f"{tmp_path}: no external.parquet or external.csv in this folder (it holds internal.csv)" in error
