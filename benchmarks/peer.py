@@ -15,8 +15,8 @@ aside. Then, interleaved, each side runs as a fresh process:
 
 - PyCaret: ``setup(normalize=True, session_id=42)``, ``create_model('kmeans',
   num_clusters=k)`` for k = 2..10, the k with the best silhouette, ``assign_model``;
-- this project: ``python -m clustering run`` with the default preset on that one dataset
-  (tracking off: PyCaret's flow logs nothing either).
+- this project: ``python -m clustering run`` with the default preset (``store``) on that one
+  dataset (its ``internal`` settings; tracking off: PyCaret's flow logs nothing either).
 
 It prints the seconds of each (median of ``--repeats``), the ratio, and both ARIs against the
 planted segments.
@@ -39,6 +39,7 @@ from sklearn.metrics import adjusted_rand_score
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from clustering.config import load_config  # noqa: E402
 from clustering.demo import store_demo  # noqa: E402
 
 PYCARET_FLOW = """
@@ -71,8 +72,11 @@ def timed(command: list[str], folder: Path) -> float:
 
 
 def ours(folder: Path, data: Path) -> tuple[float, Path]:
+    preset = load_config("store")
+    preset.datasets = {"internal": preset.datasets["internal"].model_copy(update={"path": str(data)})}
+    preset.tracking.enabled = False
     config = folder / "one_dataset.yml"
-    config.write_text(f"datasets:\n  internal:\n    path: {data}\ntracking:\n  enabled: false\n")
+    config.write_text(preset.to_yaml())
     output = folder / "ours.parquet"
     command = [sys.executable, "-m", "clustering", "run", "--config", str(config), "--output", str(output)]
     return timed(command, folder), output
