@@ -49,7 +49,7 @@ from clustering.merging import MergeResult, apply_overrides, merge_segments
 from clustering.model.clusterability import Clusterability, assess_clusterability
 from clustering.model.density import MAX_EXACT_DIMENSIONS, DensityResult, fit_density
 from clustering.model.kselection import KSelection, select_k
-from clustering.model.metrics import separation_scores, silhouette_many
+from clustering.model.metrics import same_partition, separation_scores, silhouette_many
 from clustering.model.models import SegmentModel
 from clustering.model.stability import segment_stability
 from clustering.model.threads import in_parallel
@@ -540,7 +540,9 @@ def _cluster_fit(
             f"{int(prepared.outliers.sum())} outlier row(s) were left out of the fit, then assigned."
         )
     labels = pd.Series([f"{prefix}{c + 1}" for c in codes], index=prepared.matrix.index, dtype="string")
-    (silhouette,) = silhouette_many(X, [codes], cluster.silhouette_sample, random_state)
+    silhouette = _sweep_silhouette(selection, codes, len(inliers) == len(X))
+    if silhouette is None:
+        (silhouette,) = silhouette_many(X, [codes], cluster.silhouette_sample, random_state)
     metrics = _dataset_metrics(prepared.name, X, codes, silhouette, min(len(X), cluster.silhouette_sample))
     if len(model.start_scores_) > 1:
         best, worst = model.start_scores_.min(), model.start_scores_.max()
@@ -568,6 +570,18 @@ def _cluster_fit(
         notes,
         model=model,
     )
+
+
+def _sweep_silhouette(selection: KSelection, codes: np.ndarray, no_outliers: bool) -> float | None:
+    """The sweep's silhouette of the chosen k when it scored these very rows (no outlier left
+    out, no sample drawn) and the final fit found the same partition: the same value (to the
+    float32 rounding of the sums), without a second pass over the distances. None otherwise."""
+    if not no_outliers or selection.sample_rows != len(codes):
+        return None
+    sweep = selection.models[selection.chosen_k].labels_
+    if not same_partition(sweep, codes):
+        return None
+    return float(selection.scores.loc[selection.scores["k"] == selection.chosen_k, "silhouette"].iloc[0])
 
 
 def final_model(

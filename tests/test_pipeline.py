@@ -8,6 +8,7 @@ from clustering.config import config_from_dict, load_config, resolve_size
 from clustering.demo import store_demo
 from clustering.errors import UserInputError
 from clustering.io.export import result_sheets
+from clustering.model.metrics import silhouette_many
 from clustering.pipeline import run
 
 
@@ -176,3 +177,19 @@ def test_isolation_forest_outliers_keep_every_store(demo_sheets):
     assert result.prepared["internal"].outliers.sum() > 0
     assert result.assignments["internal_cluster"].notna().sum() == len(demo_sheets["internal"])
     assert any("outlier row(s) were left out of the fit" in n for n in result.clustered["internal"].notes)
+
+
+@pytest.mark.parametrize("outliers", ["none", "isolation_forest"])
+def test_each_dataset_silhouette_is_that_of_its_final_segments(demo_sheets, outliers):
+    """Taken from the sweep when the final fit found the sweep's partition of the same rows,
+    computed again otherwise: either way, the silhouette of the segments reported."""
+    config = load_config("store")
+    config.datasets = {"internal": config.datasets["internal"]}
+    config.datasets["internal"].preprocess.outliers = outliers
+    result = run(config, {"internal": demo_sheets["internal"]})
+    prepared, clustered = result.prepared["internal"], result.clustered["internal"]
+    codes = clustered.labels.reindex(prepared.matrix.index).to_numpy()
+    (expected,) = silhouette_many(prepared.matrix.to_numpy(), [codes], random_state=config.random_state)
+    metrics = clustered.metrics.set_index("metric")["after"]
+    reported = metrics[[m for m in metrics.index if m.startswith("silhouette")]].iloc[0]
+    assert reported == pytest.approx(expected, abs=1e-6)  # float32 sums, blocked differently

@@ -2,8 +2,11 @@
 
 ``silhouette_many`` scores several labelings of the same rows from one pass over the
 pairwise distances of a fixed-seed sample: each block of distances is multiplied by the
-one-hot matrix of every labeling at once. Its values equal scikit-learn's
-``silhouette_score(X, labels, sample_size=n, random_state=seed)`` for each labeling.
+one-hot matrix of every labeling at once. It works in float32 on the sample shifted to its
+mean and divided by its largest magnitude (the silhouette does not change under a shift or a
+uniform scale, and the shift keeps |a|^2 + |b|^2 - 2ab from cancelling): twice as fast as
+float64, and within 1e-5 of scikit-learn's ``silhouette_score(X, labels, sample_size=n,
+random_state=seed)`` for each labeling (tested).
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ def sample_rows(n_rows: int, size: int, random_state: int | None) -> np.ndarray:
 
 def _distances(block: np.ndarray, sample: np.ndarray, squared: np.ndarray, rows: slice) -> np.ndarray:
     """Euclidean distances of a block of sample rows to every sample row, computed in place
-    (|a|^2 + |b|^2 - 2ab, clipped at 0) as scikit-learn computes them in float64. The product
+    (|a|^2 + |b|^2 - 2ab, clipped at 0) as scikit-learn computes them. The product
     is small, so it runs on one BLAS thread: with more, OpenBLAS's spinning threads made it
     10x slower whenever another process (the browser, in the app) shared the cores."""
     with thread_limit(1):
@@ -67,6 +70,18 @@ def _silhouettes_from_sums(sums: np.ndarray, own: np.ndarray, counts: np.ndarray
     return np.nan_to_num(s)
 
 
+def _unit_scale(sample: np.ndarray) -> np.ndarray:
+    """The sample centred and divided by its largest magnitude, in float32 (float64 when a
+    value is not finite, so that NaN and inf behave as before)."""
+    centred = sample - sample.mean(axis=0) if len(sample) else sample
+    spread = float(np.abs(centred).max()) if centred.size else 0.0
+    if not np.isfinite(spread):
+        return sample
+    if spread > 0:
+        centred /= spread
+    return centred.astype(np.float32)
+
+
 def silhouette_many(
     X: np.ndarray,
     labelings: list[np.ndarray],
@@ -79,7 +94,7 @@ def silhouette_many(
     scores NaN, where scikit-learn would raise.
     """
     positions = sample_positions(len(X), sample_size, random_state)
-    sample = np.asarray(X, dtype=np.float64)[positions]
+    sample = _unit_scale(np.asarray(X, dtype=np.float64)[positions])
     n = len(sample)
     codes, sizes = [], []
     for labels in labelings:
@@ -87,7 +102,7 @@ def silhouette_many(
         codes.append(code)
         sizes.append(int(code.max()) + 1 if n else 0)
     offsets = np.concatenate([[0], np.cumsum(sizes)])
-    onehot = np.zeros((n, offsets[-1]))
+    onehot = np.zeros((n, offsets[-1]), dtype=sample.dtype)
     for code, offset in zip(codes, offsets, strict=False):
         onehot[np.arange(n), code + offset] = 1.0
     counts = onehot.sum(axis=0)
@@ -111,6 +126,14 @@ def silhouette_many(
     totals = halves["0"] + halves["1"]
     valid = np.array([1 < size < n for size in sizes])
     return [float(t / n) if ok else float("nan") for t, ok in zip(totals, valid, strict=True)]
+
+
+def same_partition(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two labelings of the same rows group them identically, whatever the names."""
+    _, a = np.unique(np.asarray(a), return_inverse=True)
+    _, b = np.unique(np.asarray(b), return_inverse=True)
+    pairs = np.unique(a.astype(np.int64) * (int(b.max(initial=0)) + 1) + b)
+    return len(pairs) == a.max(initial=-1) + 1 == b.max(initial=-1) + 1
 
 
 def within_sum_of_squares(X: np.ndarray, labels: np.ndarray) -> float:
