@@ -95,8 +95,13 @@ def list_sheets(source: Source, filename: str | None = None) -> list[str]:
         return [str(sheet) for sheet in workbook.sheet_names]
 
 
-def read_table(source: Source, sheet: str | None = None, filename: str | None = None) -> pd.DataFrame:
-    """Read one table. ``sheet`` picks a workbook sheet (default: the first)."""
+def read_table(
+    source: Source, sheet: str | None = None, filename: str | None = None, repeated_text: bool = False
+) -> pd.DataFrame:
+    """Read one table. ``sheet`` picks a workbook sheet (default: the first). With
+    ``repeated_text``, the text columns of a Parquet file are read as categoricals (codes and
+    their distinct values): a monthly sales table repeats each DFU ID once per month, and 36M
+    IDs as text take 650 MB against 170 MB as codes."""
     name, suffix = _name_and_suffix(source, filename)
     data = _bytes(source)
     notes: list[str] = []
@@ -105,7 +110,7 @@ def read_table(source: Source, sheet: str | None = None, filename: str | None = 
     elif suffix == ".csv":
         frame, header = _read_csv(data, name, notes)
     else:
-        frame, header = _read_parquet(data, name), 0
+        frame, header = _read_parquet(data, name, repeated_text), 0
     if header:  # row labels stay spreadsheet rows - 2, so messages name the rows the analyst sees
         frame.index = frame.index + header
     frame = _tidy(frame, notes)
@@ -316,10 +321,25 @@ def _read_csv(data: bytes, name: str, notes: list[str]) -> tuple[pd.DataFrame, i
     return frame, dialect.header
 
 
-def _read_parquet(data: bytes, name: str) -> pd.DataFrame:
+def _read_parquet(data: bytes, name: str, repeated_text: bool = False) -> pd.DataFrame:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    # The system allocator hands freed Arrow buffers back (Arrow's default pool keeps them
+    # from numpy), and each column is freed once pandas has it: 36M sales rows peak at 1.5 GB
+    # and leave 1.3 GB resident, against 2.1 and 1.8 GB.
+    pool = pa.default_memory_pool()
+    pa.set_memory_pool(pa.system_memory_pool())
     try:
-        return pd.read_parquet(io.BytesIO(data))
+        if not repeated_text:
+            return pd.read_parquet(io.BytesIO(data))
+        schema = pq.read_schema(io.BytesIO(data))
+        text = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+        table = pq.read_table(io.BytesIO(data), read_dictionary=text)
+        return table.to_pandas(self_destruct=True, split_blocks=True)
     except Exception as error:  # pyarrow raises ArrowInvalid, OSError and others
         raise UserInputError(
             f"{name} is not a readable Parquet file ({type(error).__name__}). Export it again."
         ) from None
+    finally:
+        pa.set_memory_pool(pool)

@@ -6,6 +6,7 @@ import pytest
 
 from clustering.config import DemandFeatureConfig
 from clustering.errors import UserInputError
+from clustering.io.sources import read_table
 from clustering.prep.features import demand_features, demand_grid, grid_features
 
 MONTHS = pd.period_range("2023-01", periods=36, freq="M").to_timestamp()
@@ -212,3 +213,26 @@ def test_trend_pct_change_is_defined_for_zero_starts():
     change = features.set_index("dfu_id")["trend_pct_change"]
     assert change["from_nothing"] == 1.0 and change["still_nothing"] == 0.0
     assert change["halved"] == pytest.approx(-0.5)
+
+
+def test_sales_read_from_parquet_as_codes_give_the_same_features(random_dfus, tmp_path):
+    sales = long_sales(random_dfus)
+    path = tmp_path / "sales_monthly.parquet"
+    sales.sample(frac=1.0, random_state=0).to_parquet(path, index=False)  # rows in any order
+    as_codes = read_table(path, repeated_text=True)
+    assert isinstance(as_codes["dfu_id"].dtype, pd.CategoricalDtype)
+    config = DemandFeatureConfig()
+    expected, dropped = demand_features({"sales_monthly": sales}, config)
+    got, dropped_too = demand_features({"sales_monthly": as_codes}, config)
+    pd.testing.assert_frame_equal(got, expected, check_exact=True)
+    assert dropped_too == dropped == ["D999"]
+
+
+def test_unused_categories_are_not_dfus():
+    """A categorical ID column may list IDs that have no sales row (a filtered table): they
+    are not DFUs, so they are neither featured nor reported as dropped."""
+    sales = long_sales({"D1": np.arange(1.0, 37.0), "D2": np.full(36, 5.0)})
+    sales["dfu_id"] = pd.Categorical(sales["dfu_id"], categories=["D0", "D1", "D2", "D3"])
+    features, dropped = demand_features({"sales_monthly": sales}, DemandFeatureConfig())
+    assert features["dfu_id"].astype(str).tolist() == ["D1", "D2"]
+    assert dropped == []
