@@ -47,6 +47,7 @@ from clustering.errors import UserInputError
 FLAT_SLOPE = 0.005
 OUTLIER_SIGMAS = 3.0
 ROW_BLOCK = 16_384  # rows per block where a step needs a copy of the grid
+AGGREGATE_ROWS = 65_536  # rows per block of grid_aggregates
 
 
 @dataclass
@@ -74,7 +75,19 @@ class DemandGrid:
         keep = config.window_months - first >= config.min_months
         first_month = pd.Period(year=start // 12, month=start % 12 + 1, freq="M")
         index = pd.Index(ids[keep], name=config.id_column)
-        return cls(index, units[keep], first[keep], first_month, ids[~keep].tolist())
+        return cls(index, _keep_rows(units, keep), first[keep], first_month, ids[~keep].tolist())
+
+
+def _keep_rows(units: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """The rows of ``units`` where ``keep``, moved up in place (kept rows only move up, chunk by
+    chunk), so the grid is never copied whole."""
+    if keep.all():
+        return units
+    kept = np.flatnonzero(keep)
+    for begin in range(0, len(kept), ROW_BLOCK):
+        rows = kept[begin : begin + ROW_BLOCK]
+        units[begin : begin + len(rows)] = units[rows]  # the right side is read before writing
+    return units[: len(kept)]
 
 
 def _codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -84,9 +97,12 @@ def _codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     if not isinstance(column.dtype, pd.CategoricalDtype):
         codes, uniques = pd.factorize(column, sort=False)
         return codes, np.asarray(uniques)
-    codes = column.cat.codes.to_numpy()
+    codes = column.array.codes  # the categorical's own array, not a copy
     categories = np.asarray(column.cat.categories)
-    used = np.bincount(codes[codes >= 0], minlength=len(categories)) > 0
+    used = np.zeros(len(categories), dtype=bool)
+    for rows in _chunks(len(codes)):  # chunks: an index array is widened to int64 when used
+        part = codes[rows]
+        used[part[part >= 0]] = True
     if used.all():
         return codes, categories
     new_code = np.where(used, np.cumsum(used) - 1, -1)
@@ -124,7 +140,10 @@ def demand_grid(sales: pd.DataFrame, config: DemandFeatureConfig, source: str = 
             f"{source}: column '{config.value_column}' has empty or non-numeric cells (rows "
             f"{', '.join(map(str, rows))}). Units must be numbers; write 0 for no sales."
         )
-    month = _month_numbers(sales[config.date_column], source)
+    dates = sales[config.date_column]
+    month = np.empty(len(sales), dtype=np.int32)
+    for rows in _chunks(len(sales)):  # no 36M-row int64 temporaries
+        month[rows] = _month_numbers(dates.iloc[rows], source)
     end = int(month.max()) if config.end_month is None else _period_number(config.end_month)
     start = end - config.window_months + 1
     width = config.window_months
@@ -133,27 +152,27 @@ def demand_grid(sales: pd.DataFrame, config: DemandFeatureConfig, source: str = 
         rows = np.flatnonzero(codes < 0)[:5] + 2
         raise UserInputError(f"{source}: '{config.id_column}' is empty in rows {', '.join(map(str, rows))}.")
     order = np.argsort(np.asarray(ids, dtype=object).astype(str), kind="stable")
-    # cells of the grid as int32 while they fit: 1M DFUs x 36 months, 144 MB instead of 288
-    rank = np.empty(len(ids), dtype=np.int32 if len(ids) * width < 2**31 else np.int64)
+    rank = np.empty(len(ids), dtype=np.int64)
     rank[order] = np.arange(len(ids))
-    month -= start
-    inside = (month >= 0) & (month < width)
-    if not inside.all():
-        codes, month, units = codes[inside], month[inside], units[inside]
-    cell = rank[codes]
-    del codes
-    cell *= width
-    cell += month
-    del month
     size = len(ids) * width
-    grid = np.bincount(cell, weights=units, minlength=size).reshape(len(ids), width)
-    present = np.zeros(size, dtype=bool)
-    present[cell] = True
-    del cell
-    present = present.reshape(len(ids), width)
+    grid, present = np.zeros(size), np.zeros(size, dtype=bool)
+    for rows in _chunks(len(sales)):
+        # Sales rows in chunks: each row's cell (DFU x month), units added in row order (as
+        # np.bincount adds them, 4x faster here and without a cell array of every row).
+        offset = month[rows] - start
+        inside = (offset >= 0) & (offset < width)
+        cell = rank[codes[rows][inside]] * width + offset[inside]
+        np.add.at(grid, cell, units[rows][inside])
+        present[cell] = True
+    grid, present = grid.reshape(len(ids), width), present.reshape(len(ids), width)
     first = np.where(present.any(axis=1), present.argmax(axis=1), width)
     sorted_ids = np.asarray(ids, dtype=object)[order].astype(str)
     return DemandGrid.from_months(sorted_ids, grid, first, start, config)
+
+
+def _chunks(rows: int, size: int = 4_194_304) -> list[slice]:
+    """Consecutive slices of at most ``size`` rows covering ``rows``."""
+    return [slice(begin, min(begin + size, rows)) for begin in range(0, rows, size)]
 
 
 def _period_number(text: str) -> int:
@@ -272,10 +291,24 @@ def _quiet_nanmean(values: np.ndarray) -> np.ndarray:
 
 
 def grid_aggregates(grid: DemandGrid) -> pd.DataFrame:
-    """Per DFU, the sums and per-row statistics every feature is finished from (``AGGREGATES``)."""
-    y = grid.units
+    """Per DFU, the sums and per-row statistics every feature is finished from (``AGGREGATES``),
+    computed in blocks of rows: every statistic is a row's own, and a block's temporaries (a
+    dozen arrays of its rows x months) stay near 100 MB where the whole grid's took 1 GB at
+    1M DFUs."""
+    blocks = [
+        _block_aggregates(
+            grid.units[start : start + AGGREGATE_ROWS], grid.first[start : start + AGGREGATE_ROWS], grid
+        )
+        for start in range(0, max(len(grid.ids), 1), AGGREGATE_ROWS)
+    ]
+    columns = {name: np.concatenate([block[name] for block in blocks]) for name in AGGREGATES}
+    return pd.DataFrame(columns, index=grid.ids)
+
+
+def _block_aggregates(y: np.ndarray, first: np.ndarray, grid: DemandGrid) -> dict[str, np.ndarray]:
+    """``grid_aggregates`` of some rows of the grid: ``y`` their months, ``first`` their first."""
     width = y.shape[1]
-    first = grid.first.astype(np.int64)
+    first = first.astype(np.int64)
     count, t_mean, sxx = trend_terms(first, width)
     out: dict[str, np.ndarray] = {"first": first.astype(np.float64), **_range_sums(y, first)}
     slope, mean = out["slope"], out["total"] / count
@@ -310,7 +343,7 @@ def grid_aggregates(grid: DemandGrid) -> pd.DataFrame:
         "volume_max": y.max(axis=1),
         "volume_median": _from_first(y, first, np.median),
     }
-    return pd.DataFrame(out, index=grid.ids)[list(AGGREGATES)]
+    return out
 
 
 def finish_features(aggregates: pd.DataFrame, width: int) -> pd.DataFrame:
@@ -468,7 +501,9 @@ def demand_features(
             f"{config.sales_sheet}: no DFU has at least {config.min_months} months of history in the "
             f"{config.window_months}-month window. Lower features.min_months or widen the window."
         )
-    features = join_attributes(grid_features(grid), sheets, config)
+    aggregates, months, dropped = grid_aggregates(grid), grid.months, grid.dropped
+    del grid  # the grid's memory is free for what follows (192 MB at 1M DFUs x 24 months)
+    features = join_attributes(finish_features(aggregates, months), sheets, config)
     table = features.reset_index()
     table.attrs["skipped_attributes"] = features.attrs["skipped_attributes"]
-    return table, grid.dropped
+    return table, dropped

@@ -7,6 +7,7 @@ import pytest
 from clustering.config import DemandFeatureConfig
 from clustering.errors import UserInputError
 from clustering.io.sources import read_table
+from clustering.prep import features as features_module
 from clustering.prep.features import demand_features, demand_grid, grid_features
 
 MONTHS = pd.period_range("2023-01", periods=36, freq="M").to_timestamp()
@@ -236,3 +237,15 @@ def test_unused_categories_are_not_dfus():
     features, dropped = demand_features({"sales_monthly": sales}, DemandFeatureConfig())
     assert features["dfu_id"].astype(str).tolist() == ["D1", "D2"]
     assert dropped == []
+
+
+def test_dropping_short_histories_moves_the_kept_rows_up_in_place(monkeypatch):
+    monkeypatch.setattr(features_module, "ROW_BLOCK", 3)  # several chunks on small grids
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        units = rng.normal(size=(int(rng.integers(1, 40)), 4))
+        keep = rng.random(len(units)) < rng.random()
+        expected = units[keep].copy()
+        kept = features_module._keep_rows(units, keep)
+        assert np.array_equal(kept, expected)
+        assert len(kept) == 0 or np.shares_memory(kept, units)  # no copy of the grid
