@@ -141,10 +141,11 @@ def demand_grid(sales: pd.DataFrame, config: DemandFeatureConfig, source: str = 
             f"{', '.join(map(str, rows))}). Units must be numbers; write 0 for no sales."
         )
     dates = sales[config.date_column]
-    month = np.empty(len(sales), dtype=np.int32)
-    for rows in _chunks(len(sales)):  # no 36M-row int64 temporaries
-        month[rows] = _month_numbers(dates.iloc[rows], source)
-    end = int(month.max()) if config.end_month is None else _period_number(config.end_month)
+    if config.end_month is not None:
+        end = _period_number(config.end_month)
+    else:  # months are numbered chunk by chunk, twice, rather than held for every row
+        months = (int(_month_numbers(dates.iloc[rows], source).max()) for rows in _chunks(len(sales)))
+        end = max(months, default=0)  # no rows: no DFU, said below
     start = end - config.window_months + 1
     width = config.window_months
     codes, ids = _codes(sales[config.id_column])
@@ -159,7 +160,7 @@ def demand_grid(sales: pd.DataFrame, config: DemandFeatureConfig, source: str = 
     for rows in _chunks(len(sales)):
         # Sales rows in chunks: each row's cell (DFU x month), units added in row order (as
         # np.bincount adds them, 4x faster here and without a cell array of every row).
-        offset = month[rows] - start
+        offset = _month_numbers(dates.iloc[rows], source) - start
         inside = (offset >= 0) & (offset < width)
         cell = rank[codes[rows][inside]] * width + offset[inside]
         np.add.at(grid, cell, units[rows][inside])
@@ -170,7 +171,7 @@ def demand_grid(sales: pd.DataFrame, config: DemandFeatureConfig, source: str = 
     return DemandGrid.from_months(sorted_ids, grid, first, start, config)
 
 
-def _chunks(rows: int, size: int = 4_194_304) -> list[slice]:
+def _chunks(rows: int, size: int = 1_048_576) -> list[slice]:
     """Consecutive slices of at most ``size`` rows covering ``rows``."""
     return [slice(begin, min(begin + size, rows)) for begin in range(0, rows, size)]
 

@@ -178,6 +178,12 @@ def test_attributes_join_from_dfu_and_item_sheets():
             pd.DataFrame({"dfu_id": ["A"], "month": ["2024-01-01"], "units": [1]}),
             "no DFU has at least 12 months",
         ),
+        (
+            pd.DataFrame(
+                {"dfu_id": pd.Series([], dtype=str), "month": [], "units": pd.Series([], dtype=float)}
+            ),
+            "no DFU has at least 12 months",
+        ),
     ],
 )
 def test_bad_sales_tables_are_explained(sales, message):
