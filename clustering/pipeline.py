@@ -248,7 +248,7 @@ def dataset_sources(
         table = dataset.features.sales_sheet if dataset.features is not None else dataset.sheet or name
         if beside and Path(path).is_dir():
             path = str(_file_in_folder(Path(path), table))
-        elif beside and len(config.datasets) > 1 and Path(path).stem != table:
+        elif beside and len(config.datasets) > 1 and _one_table_file(path) and Path(path).stem != table:
             path = str(sibling_table(Path(path), table) or path)  # external.parquet beside internal.parquet
         workbook = Path(path).suffix.lower() in WORKBOOK_SUFFIXES
         if dataset.features is not None and workbook:
@@ -266,6 +266,11 @@ def dataset_sources(
         else:
             sources[name] = (path, None)
     return sources
+
+
+def _one_table_file(path: str) -> bool:
+    """A CSV or Parquet file (one table), not a workbook whose sheets are the tables."""
+    return Path(path).suffix.lower() not in WORKBOOK_SUFFIXES
 
 
 def _file_in_folder(folder: Path, table: str) -> Path:

@@ -136,3 +136,12 @@ def test_a_folder_without_a_table_names_the_file_it_needs(tmp_path, capsys):
     assert main(["run", "--input", str(tmp_path), "--output", str(tmp_path / "o.parquet"), "--no-track"]) == 2
     error = capsys.readouterr().err
     assert f"{tmp_path}: no external.parquet or external.csv in this folder (it holds internal.csv)" in error
+
+
+def test_a_workbook_reads_its_own_sheets_whatever_files_sit_beside_it(tmp_path, demo_workbook, capsys):
+    workbook = tmp_path / "stores.xlsx"
+    workbook.write_bytes(demo_workbook.read_bytes())
+    (tmp_path / "internal.csv").write_text("store_id,revenue\nX1,1\nX2,2\n")  # a stray file
+    output = tmp_path / "o.parquet"
+    assert main(["run", "--input", str(workbook), "--output", str(output), "--no-track"]) == 0
+    assert not pd.read_parquet(output)["store_id"].isin(["X1", "X2"]).any()
