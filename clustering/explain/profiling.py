@@ -108,7 +108,7 @@ def _segment_moments(segment: pd.Series, indicators: pd.DataFrame) -> dict[str, 
     overall, scales = np.zeros(len(columns)), np.ones(len(columns))
     for j, column in enumerate(columns):
         x = indicators[column].to_numpy(dtype=np.float64, na_value=np.nan)
-        scales[j] = _power_of_two_scale(x)
+        scales[j] = safe_scale(x)
         if scales[j] != 1.0:
             x = x / scales[j]
         present = ~np.isnan(x) & (codes >= 0)
@@ -139,8 +139,9 @@ def _segment_moments(segment: pd.Series, indicators: pd.DataFrame) -> dict[str, 
     }
 
 
-def _power_of_two_scale(x: np.ndarray) -> float:
-    """``safe_scale`` of one column."""
+def safe_scale(x: np.ndarray) -> float:
+    """A power of two to divide a column by so that squares of its values stay finite and
+    nonzero (1 for ordinary magnitudes); every statistic here is then rescaled or scale-free."""
     finite = x[~np.isnan(x)]
     largest = float(np.abs(finite).max()) if len(finite) else 0.0
     if largest > 1e50 or 0 < largest < 1e-50:
@@ -171,14 +172,6 @@ def top_features(profiles: pd.DataFrame, top: int = TOP_FEATURES) -> pd.Series:
         return pd.Series("", index=pd.Index(segments, name="segment"), dtype="string")
     described = ranked.groupby("segment", sort=True)[["feature", "effect_size"]].apply(describe)
     return described.reindex(segments).fillna("")
-
-
-def safe_scale(values: pd.DataFrame) -> pd.Series:
-    """Per column, a power of two to divide by so that squares of the values stay finite and
-    nonzero (1 for ordinary magnitudes); every statistic here is then rescaled or scale-free."""
-    largest = values.abs().max().fillna(0.0).to_numpy(dtype=np.float64)
-    extreme = (largest > 1e50) | ((largest > 0) & (largest < 1e-50))
-    return pd.Series(np.where(extreme, np.ldexp(1.0, np.frexp(largest)[1]), 1.0), index=values.columns)
 
 
 def _numeric_tests(values: np.ndarray, groups_at: list[np.ndarray]) -> dict[str, float]:
