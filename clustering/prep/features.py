@@ -298,7 +298,9 @@ def grid_aggregates(grid: DemandGrid) -> pd.DataFrame:
     1M DFUs."""
     blocks = [
         _block_aggregates(
-            grid.units[start : start + AGGREGATE_ROWS], grid.first[start : start + AGGREGATE_ROWS], grid
+            grid.units[start : start + AGGREGATE_ROWS],
+            grid.first[start : start + AGGREGATE_ROWS],
+            grid.first_month.month - 1,
         )
         for start in range(0, max(len(grid.ids), 1), AGGREGATE_ROWS)
     ]
@@ -306,8 +308,9 @@ def grid_aggregates(grid: DemandGrid) -> pd.DataFrame:
     return pd.DataFrame(columns, index=grid.ids)
 
 
-def _block_aggregates(y: np.ndarray, first: np.ndarray, grid: DemandGrid) -> dict[str, np.ndarray]:
-    """``grid_aggregates`` of some rows of the grid: ``y`` their months, ``first`` their first."""
+def _block_aggregates(y: np.ndarray, first: np.ndarray, first_calendar_month: int) -> dict[str, np.ndarray]:
+    """``grid_aggregates`` of some rows of the grid: ``y`` their months, ``first`` their first
+    month of history, ``first_calendar_month`` (0-11) the calendar month of the grid's first column."""
     width = y.shape[1]
     first = first.astype(np.int64)
     count, t_mean, sxx = trend_terms(first, width)
@@ -315,7 +318,7 @@ def _block_aggregates(y: np.ndarray, first: np.ndarray, grid: DemandGrid) -> dic
     slope, mean = out["slope"], out["total"] / count
     out["squares"] = np.einsum("ij,ij->i", y, y)
 
-    month_count_by_first, month_t_by_first, calendar = _month_tables(width, grid.first_month.month - 1)
+    month_count_by_first, month_t_by_first, calendar = _month_tables(width, first_calendar_month)
     month_count = month_count_by_first[first]
     month_sum = y @ np.eye(12)[calendar] - slope[:, None] * (
         month_t_by_first[first] - t_mean[:, None] * month_count
