@@ -5,7 +5,7 @@ import streamlit as st
 
 from clustering.config import ClusterConfig, HdbscanConfig
 from clustering.model.density import warm_up
-from clustering.model.metrics import silhouette_values
+from clustering.model.metrics import sample_rows, silhouette_values
 from clustering.prep.reduction import embedding
 from ui import charts
 from ui.state import checked_tables, cluster_key, clustered, current, prepared
@@ -20,6 +20,7 @@ ALGORITHMS = {
     "gmm": "Gaussian mixture",
     "hdbscan": "HDBSCAN (density, no k)",
 }
+VIEWS = ("Projection", "Silhouette plot", "Parallel coordinates and distributions")
 SELECTIONS = ["silhouette", "elbow", "calinski_harabasz", "davies_bouldin", "gap", "bic", "consensus"]
 
 ws = page("cluster", "🎯 Cluster", "Pick the algorithm and how k is chosen for each dataset, then run.")
@@ -160,7 +161,28 @@ def show_results(name: str, result, data) -> None:
     sizes = result.labels.value_counts().sort_index()
     st.plotly_chart(charts.segment_sizes(sizes, colors, "Segment sizes"), key=f"sizes_{name}")
 
+    # The views as lazy tabs: only the tab on screen draws. Each is thousands of points for
+    # the browser; drawn together on every visit they made a page switch take a second.
     k = ws.widget_key(name, "plot_")
+    projection, silhouette, more = st.tabs(list(VIEWS), key=k + "view", on_change="rerun")
+    with projection:
+        if projection.open is not False:
+            projection_view(name, key, matrix, labels, colors, data, k)
+    with silhouette:
+        if silhouette.open:
+            positions, silhouettes = _silhouettes(key, matrix, labels, ws.config.random_state)
+            sample_note(len(positions), len(matrix), "rows")
+            st.plotly_chart(charts.silhouette_plot(silhouettes, labels[positions], colors), key=f"sil_{name}")
+    with more:
+        if more.open:
+            rows = sample_rows(len(matrix), PLOT_SAMPLE, ws.config.random_state)  # the projection's
+            more_views(name, data, labels, colors, rows, k)
+
+
+def projection_view(
+    name: str, key: str, matrix: np.ndarray, labels: np.ndarray, colors: dict, data, k: str
+) -> None:
+    """The segments on a 2D or 3D PCA or t-SNE projection of the plot sample."""
     left, middle = st.columns(2)
     method = left.selectbox(
         "Projection", ["pca", "tsne"], format_func=lambda m: "PCA" if m == "pca" else "t-SNE", key=k + "proj"
@@ -172,18 +194,6 @@ def show_results(name: str, result, data) -> None:
         charts.scatter(coords, labels[rows], colors, list(data.matrix.index[rows].astype(str))),
         key=f"scatter_{name}",
     )
-
-    # Secondary views, drawn only when opened: parallel coordinates and distributions are
-    # thousands of lines and points for the browser.
-    more = st.expander("Parallel coordinates and distributions", key=k + "more", on_change="rerun")
-    with more:
-        if more.open:
-            more_views(name, data, labels, colors, rows, k)
-
-    positions, silhouettes = _silhouettes(key, matrix, labels, ws.config.random_state)
-    st.markdown("**Silhouette plot**")
-    sample_note(len(positions), len(matrix), "rows")
-    st.plotly_chart(charts.silhouette_plot(silhouettes, labels[positions], colors), key=f"sil_{name}")
 
 
 # Lazy tabs: every tab keeps its options and button, but only the tab on screen draws its

@@ -3,9 +3,7 @@
 import streamlit as st
 
 from clustering.config import config_from_yaml
-from clustering.io.database import connect
 from clustering.io.export import result_sheets, workbook_bytes
-from clustering.io.writeback import restore, runs, write_back
 from ui.assign_new import assign_new_entities
 from ui.state import run_result
 from ui.widgets import attempt, page, require
@@ -103,6 +101,10 @@ st.subheader("Write back to the database")
 if not ws.database_url:
     st.caption("Load the data from a database (Data page) to write the segments back to it.")
     st.stop()
+# The database layer (SQLAlchemy, sqlglot) loads only for a session that uses a database.
+from clustering.io.database import connect  # noqa: E402
+from clustering.io.writeback import restore, runs, write_back  # noqa: E402
+
 target = ws.config.database.write_back
 engine = attempt(lambda: connect(ws.database_url))
 if engine is None:

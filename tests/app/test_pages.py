@@ -111,7 +111,11 @@ def test_cluster_page_shows_k_selection_and_plot_options_refit_nothing(app):
     app.selectbox(key=f"{generation}_internal_plot_proj").set_value("tsne").run()
     app.radio(key=f"{generation}_internal_plot_dims").set_value(3).run()
     assert not any(t.key == f"{generation}_internal_plot_violin" for t in app.toggle)  # drawn when opened
-    app.session_state[f"{generation}_internal_plot_more"] = True  # open "Parallel coordinates and ..."
+    assert not any(c.key == "sil_internal" for c in app.get("plotly_chart"))  # lazy tab, not open
+    app.session_state[f"{generation}_internal_plot_view"] = "Silhouette plot"
+    app.run()
+    assert any(c.key == "sil_internal" for c in app.get("plotly_chart"))
+    app.session_state[f"{generation}_internal_plot_view"] = "Parallel coordinates and distributions"
     app.run()
     app.toggle(key=f"{generation}_internal_plot_violin").set_value(True).run()
     no_exceptions(app)

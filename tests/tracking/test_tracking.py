@@ -4,6 +4,8 @@ compare; approval is one run per name; overrides round-trip and are tracked."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -164,3 +166,27 @@ def test_overrides_round_trip_through_yaml_apply_on_rerun_and_are_tracked(
     assert found.loc[tracked.run_id, "metrics.overrides"] == 3
     silhouette = [c for c in found.columns if "overrides" in c and c.endswith(".silhouette")]
     assert silhouette and np.isfinite(found.loc[tracked.run_id, silhouette[0]])
+
+
+def test_asking_whether_mlflow_is_installed_does_not_import_it():
+    """Pages ask on every visit; importing MLflow to answer would cost them a second."""
+    asked = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from clustering import tracking; "
+            "print(tracking.available(), 'mlflow' in sys.modules)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert asked.stdout.split() == ["True", "False"]
+
+
+def test_mlflow_blocked_or_missing_is_not_available(monkeypatch):
+    monkeypatch.setitem(sys.modules, "mlflow", None)
+    assert tracking.available() is False
+    monkeypatch.delitem(sys.modules, "mlflow")
+    monkeypatch.setattr("importlib.util.find_spec", lambda name, *a: None)
+    assert tracking.available() is False
