@@ -12,7 +12,7 @@ from ui.loading import (
     config_for,
     default_option,
     guess_id_column,
-    read_choice,
+    read_choices,
     upload_options,
 )
 from ui.state import checked_tables, load_checked, load_demo
@@ -52,7 +52,7 @@ else:
             picked = columns[i].selectbox(f"{role} table", pool, index=default, key=f"role_{mode}_{role}")
             if picked != NONE:
                 choices[role] = options[picked]
-        frames = attempt(lambda: {role: read_choice(choice) for role, choice in choices.items()})
+        frames = attempt(lambda: read_choices(choices))
         if frames:
             main_roles = [r for r in frames if ROLES[mode][r]]
             shared = [
