@@ -22,6 +22,7 @@ says so. ``KSelection.consensus`` lists every criterion's preferred k and the ru
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -246,20 +247,17 @@ def select_k(
         config, len(sample), distinct_rows(sample, config.k_max if config.k is None else config.k)
     )
 
-    def sweep() -> tuple[dict[int, SegmentModel], list[float]]:
-        fitted = fit_models(sample, config, ks, random_state)
-        return fitted, silhouette_many(
-            sample, [fitted[k].labels_ for k in ks], config.silhouette_sample, random_state
-        )
-
     def gap() -> pd.DataFrame | None:
         if not config.gap_references or len(ks) < 2:
             return None
         return gap_statistic(sample, ks, config.gap_references, config.gap_sample, random_state)
 
-    done = in_parallel({"sweep": sweep, "gap": gap})  # the gap's small fits beside the sweep
-    models, silhouettes = done["sweep"]
+    # The gap's small fits beside the sweep's; then the silhouette of every k, in two halves
+    # side by side when the cores are free (after the sweep, the gap's core would idle).
+    done = in_parallel({"sweep": partial(fit_models, sample, config, ks, random_state), "gap": gap})
+    models = done["sweep"]
     labels = [models[k].labels_ for k in ks]
+    silhouettes = silhouette_many(sample, labels, config.silhouette_sample, random_state)
     scale = n_rows / len(sample)
     rows = []
     for k, lab, sil in zip(ks, labels, silhouettes, strict=True):
