@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -200,6 +201,8 @@ def _run(args: argparse.Namespace) -> int:
     previous = read_previous_run(args.previous, config.id_column) if args.previous else None
     sheets = database_sheets(engine, config) if args.database is not None else load_tables(config, args.input)
     result = run(config, sheets, previous)
+    tracked = config.tracking.enabled and not args.no_track
+    loading = _load_tracking() if tracked else None  # beside the writing, which frees the GIL
     path = write_result(result, args.output, args.format)
     for finding in result.findings:
         print(f"{finding.level}: {finding.text()}", file=sys.stderr)
@@ -210,7 +213,9 @@ def _run(args: argparse.Namespace) -> int:
         from clustering.io.outputs import write_all
 
         print(f"wrote {len(write_all(result, args.output_dir))} framework files to {args.output_dir}")
-    if config.tracking.enabled and not args.no_track:
+    if tracked:
+        if loading is not None:
+            loading.join()
         sources = {key: frame.attrs.get("source", key) for key, frame in sheets.items()}
         _track(result, sheets, sources, workbook=path if path.suffix.lower() == ".xlsx" else None)
     if args.write_back:
@@ -222,6 +227,13 @@ def _run(args: argparse.Namespace) -> int:
             )
         )
     return 0
+
+
+def _load_tracking() -> threading.Thread | None:
+    """Start importing MLflow in the background when it is installed (None when it is not)."""
+    from clustering import tracking
+
+    return tracking.load_in_background() if tracking.available() else None
 
 
 def _track(result, sheets, sources, workbook: Path | None = None) -> None:

@@ -20,6 +20,7 @@ callers say so. Nothing here phones home: MLflow's telemetry is turned off.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import json
 import logging
@@ -28,6 +29,7 @@ import pickle
 import shutil
 import sys
 import tempfile
+import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +49,7 @@ os.environ.setdefault("DO_NOT_TRACK", "true")
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no bars in the CLI's output
 
 DEFAULT_STORE = "mlruns.db"
+PRELOADED = ("mlflow.pyfunc", "mlflow.store.tracking.sqlalchemy_store")
 TAG = "clustering_studio"
 
 
@@ -56,6 +59,24 @@ def available() -> bool:
     if "mlflow" in sys.modules:  # imported already, or blocked (None)
         return sys.modules["mlflow"] is not None
     return importlib.util.find_spec("mlflow") is not None
+
+
+def load_in_background() -> threading.Thread:
+    """Import MLflow, its model flavor and its SQL store in a background thread (about 1.5 s of
+    imports), so that a caller that will track a run overlaps them with work that releases the
+    GIL: the CLI starts it before writing the results workbook. A failed import is left for
+    ``log_run`` to report."""
+
+    def load() -> None:
+        try:
+            for module in PRELOADED:
+                importlib.import_module(module)
+        except Exception:  # log_run imports them again and says what failed
+            pass
+
+    thread = threading.Thread(target=load, name="load-mlflow", daemon=True)
+    thread.start()
+    return thread
 
 
 def tracking_uri(config: RunConfig | None = None) -> str:

@@ -190,3 +190,31 @@ def test_mlflow_blocked_or_missing_is_not_available(monkeypatch):
     monkeypatch.delitem(sys.modules, "mlflow")
     monkeypatch.setattr("importlib.util.find_spec", lambda name, *a: None)
     assert tracking.available() is False
+
+
+def test_mlflow_loads_in_the_background_for_a_caller_that_will_track():
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from clustering import tracking; tracking.load_in_background().join(); "
+            "print(all(module in sys.modules for module in tracking.PRELOADED))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert loaded.stdout.split() == ["True"]
+
+
+def test_a_background_load_that_fails_is_left_for_the_run_to_report(monkeypatch):
+    def broken(name):
+        raise ImportError(f"{name} is broken")
+
+    escaped = []
+    monkeypatch.setattr("threading.excepthook", escaped.append)  # a traceback on the console
+    monkeypatch.setattr("importlib.import_module", broken)
+    thread = tracking.load_in_background()
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+    assert escaped == []  # ended quietly; log_run's own import says what is wrong
