@@ -87,10 +87,16 @@ def _near_zero_variance(values: pd.Series, freq_ratio: float, unique_pct: float)
 
 
 def _skewness(values: np.ndarray) -> np.ndarray:
+    """Skewness of each column (the moment estimator, as ``scipy.stats.skew``; 0 for a constant
+    column). Products, not ``** 3``: numpy's float power made this 2.4 s instead of 0.1 s for
+    1M DFUs x 23 features."""
     centered = values - values.mean(axis=0)
-    std = values.std(axis=0)
+    moment = centered * centered
+    variance = moment.mean(axis=0)
+    moment *= centered
+    third = moment.mean(axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.nan_to_num((centered**3).mean(axis=0) / std**3)
+        return np.nan_to_num(third / (variance * np.sqrt(variance)))
 
 
 def correlated_to_drop(corr: pd.DataFrame, threshold: float) -> dict[str, str]:

@@ -4,7 +4,7 @@ import pytest
 
 from clustering.config import PreprocessConfig
 from clustering.errors import UserInputError
-from clustering.prep.preprocessing import Preprocessor, correlated_to_drop
+from clustering.prep.preprocessing import Preprocessor, _skewness, correlated_to_drop
 
 
 @pytest.fixture
@@ -84,6 +84,17 @@ def test_log1p_applies_to_positive_skewed_columns_only(stores):
     assert "basket" not in preprocessor.report_.log_transformed
     off, _ = fit(stores, log_transform=False, correlation_threshold=None)
     assert off.report_.log_transformed == []
+
+
+def test_skewness_is_scipys_moment_estimator_and_zero_for_a_constant_column():
+    from scipy.stats import skew
+
+    rng = np.random.default_rng(3)
+    values = np.column_stack(
+        [rng.lognormal(size=2_000), rng.normal(size=2_000), -rng.exponential(size=2_000), np.full(2_000, 7.0)]
+    )
+    expected = np.append(skew(values[:, :3], axis=0), 0.0)
+    np.testing.assert_allclose(_skewness(values), expected, rtol=1e-12, atol=1e-15)
 
 
 def test_clipping_caps_extremes_at_quantiles(stores):
