@@ -223,12 +223,18 @@ class Preprocessor(TransformerMixin, BaseEstimator):
         kept = []
         for name in numeric:
             column = X[name].dropna()
+            distinct = column.nunique()
+            # with at least nzv_unique_pct % distinct values a column is never near-zero
+            # variance: its values are not counted (1.4 s of 1M DFUs' 15 features)
+            few_distinct = 100 * distinct / max(len(column), 1) < cfg.nzv_unique_pct
             if column.empty:
                 report.dropped[name] = "all values missing"
-            elif cfg.drop_constant and column.nunique() <= 1:
+            elif cfg.drop_constant and distinct <= 1:
                 report.dropped[name] = f"constant (every value is {column.iloc[0]:g})"
-            elif cfg.near_zero_variance and _near_zero_variance(
-                column, cfg.nzv_freq_ratio, cfg.nzv_unique_pct
+            elif (
+                cfg.near_zero_variance
+                and few_distinct
+                and _near_zero_variance(column, cfg.nzv_freq_ratio, cfg.nzv_unique_pct)
             ):
                 report.dropped[name] = "near-zero variance (one value dominates)"
             else:
