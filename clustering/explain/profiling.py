@@ -47,9 +47,14 @@ def indicator_table(features: pd.DataFrame) -> pd.DataFrame:
     parts = [numeric]
     for column in features.columns.difference(numeric.columns, sort=False):
         values = features[column].astype("string")
+        # compared as integer codes, in arrays: a Series ``where`` aligned 1M text IDs per level
+        codes, levels = pd.factorize(values)
+        code_of = {level: code for code, level in enumerate(levels)}
+        present = codes >= 0
         for level in values.value_counts().index[:MAX_LEVELS]:
-            indicator = (values == level).astype("Float64").astype("float64")
-            parts.append(indicator.where(values.notna()).rename(f"{column}{LEVEL_SEPARATOR}{level}"))
+            indicator = np.where(present, (codes == code_of[level]).astype(np.float64), np.nan)
+            name = f"{column}{LEVEL_SEPARATOR}{level}"
+            parts.append(pd.Series(indicator, index=features.index, name=name))
     return pd.concat(parts, axis=1)
 
 

@@ -103,3 +103,18 @@ def test_every_segment_gets_a_rule_even_beyond_sixteen_leaves():
 )
 def test_human_numbers(value, text):
     assert human_number(value) == text
+
+
+def test_indicator_columns_are_one_per_frequent_level_and_missing_where_the_text_is():
+    features = pd.DataFrame(
+        {
+            "revenue": [1.0, 2.0, 3.0, 4.0, 5.0],
+            "format": ["hyper", None, "super", "hyper", "mini"],
+        },
+        index=pd.Index(["S1", "S2", "S3", "S4", "S5"], dtype="string"),
+    )
+    table = indicator_table(features)
+    assert list(table.columns[:2]) == ["revenue", "format = hyper"]
+    np.testing.assert_array_equal(table["format = hyper"], [1.0, np.nan, 0.0, 1.0, 0.0])
+    np.testing.assert_array_equal(table["format = mini"], [0.0, np.nan, 0.0, 0.0, 1.0])
+    assert table.index.equals(features.index)
