@@ -77,13 +77,14 @@ class PreprocessReport:
         return pd.DataFrame(rows, columns=["step", "column", "detail"])
 
 
-def _near_zero_variance(values: pd.Series, freq_ratio: float, unique_pct: float) -> bool:
-    """caret's nearZeroVar rule: one value dominates and few distinct values exist."""
-    counts = values.value_counts()
-    if len(counts) < 2:
+def _near_zero_variance(values: pd.Series, freq_ratio: float, unique_pct: float, distinct: int) -> bool:
+    """caret's nearZeroVar rule: one value dominates and few distinct values exist. The share of
+    distinct values is checked first: counting every value is the expensive part (1.4 s of
+    1M DFUs' 15 features), and a column with many distinct values never needs it."""
+    if distinct < 2 or 100 * distinct / max(len(values), 1) >= unique_pct:
         return False
-    ratio = counts.iloc[0] / counts.iloc[1]
-    return bool(ratio > freq_ratio and 100 * len(counts) / max(len(values), 1) < unique_pct)
+    counts = values.value_counts()
+    return bool(counts.iloc[0] / counts.iloc[1] > freq_ratio)
 
 
 def _skewness(values: np.ndarray) -> np.ndarray:
@@ -224,17 +225,12 @@ class Preprocessor(TransformerMixin, BaseEstimator):
         for name in numeric:
             column = X[name].dropna()
             distinct = column.nunique()
-            # with at least nzv_unique_pct % distinct values a column is never near-zero
-            # variance: its values are not counted (1.4 s of 1M DFUs' 15 features)
-            few_distinct = 100 * distinct / max(len(column), 1) < cfg.nzv_unique_pct
             if column.empty:
                 report.dropped[name] = "all values missing"
             elif cfg.drop_constant and distinct <= 1:
                 report.dropped[name] = f"constant (every value is {column.iloc[0]:g})"
-            elif (
-                cfg.near_zero_variance
-                and few_distinct
-                and _near_zero_variance(column, cfg.nzv_freq_ratio, cfg.nzv_unique_pct)
+            elif cfg.near_zero_variance and _near_zero_variance(
+                column, cfg.nzv_freq_ratio, cfg.nzv_unique_pct, distinct
             ):
                 report.dropped[name] = "near-zero variance (one value dominates)"
             else:

@@ -4,7 +4,7 @@ import pytest
 
 from clustering.config import PreprocessConfig
 from clustering.errors import UserInputError
-from clustering.prep.preprocessing import Preprocessor, _skewness, correlated_to_drop
+from clustering.prep.preprocessing import Preprocessor, _near_zero_variance, _skewness, correlated_to_drop
 
 
 @pytest.fixture
@@ -95,6 +95,15 @@ def test_skewness_is_scipys_moment_estimator_and_zero_for_a_constant_column():
     )
     expected = np.append(skew(values[:, :3], axis=0), 0.0)
     np.testing.assert_allclose(_skewness(values), expected, rtol=1e-12, atol=1e-15)
+
+
+def test_near_zero_variance_needs_a_dominant_value_and_few_distinct_values():
+    dominant = pd.Series([0.0] * 950 + [1.0] * 30 + [2.0] * 20)  # ratio 31.7, 0.3% distinct
+    assert _near_zero_variance(dominant, 19.0, 10.0, dominant.nunique())
+    balanced = pd.Series([0.0] * 500 + [1.0] * 500)  # ratio 1
+    assert not _near_zero_variance(balanced, 19.0, 10.0, balanced.nunique())
+    varied = pd.Series([0.0] * 50 + list(range(1, 21)))  # ratio 50, but 30% distinct
+    assert not _near_zero_variance(varied, 19.0, 10.0, varied.nunique())
 
 
 def test_clipping_caps_extremes_at_quantiles(stores):
