@@ -150,7 +150,7 @@ def _demo(args: argparse.Namespace) -> int:
         paths = write_tables(sheets, args.output)
         print(f"wrote {', '.join(p.name for p in paths)} to {args.output} ({what})")
     if args.database:
-        names = demo_warehouse(connect(args.database), args.kind, sheets)
+        names = demo_warehouse(connect(args.database, create=True), args.kind, sheets)
         print(f"wrote tables {', '.join(names)} to {masked(args.database)} ({what})")
     return 0
 

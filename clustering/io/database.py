@@ -2,20 +2,29 @@
 
 Safety rules: table and column names are only ever taken from what the database itself
 lists (so a name can't smuggle SQL in), filter values are bound parameters, and a typed
-query must be one read-only SELECT (checked by parsing it with sqlglot), which then runs
-in a read-only transaction where the dialect has one (PostgreSQL, SQLite), with a
-statement timeout, fetching at most the preview row limit. Passwords never appear in
-messages: URLs are shown with the password masked.
+query must be one read-only SELECT (checked by parsing it with sqlglot) that calls no
+function reading or writing the server's files or reaching other servers (DuckDB's
+``read_*``/``glob``, PostgreSQL's ``pg_read_file``/``lo_import``/``dblink``, SQLite's
+``load_extension``/``readfile``...) and names no file as a table; it then runs in a
+read-only transaction where the dialect has one (PostgreSQL, SQLite), with a statement
+timeout, fetching at most the preview row limit. Whatever the URL, DuckDB opens with
+external access disabled and its configuration locked, SQLite refuses ``ATTACH`` and
+extension loading, and neither creates a database file on connect unless asked
+(``create=True``: the demo warehouse). Passwords never appear in messages: URLs are shown
+with the password masked.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import sqlite3
 import threading
 import tomllib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import quote
 
 import pandas as pd
 import sqlalchemy as sa
@@ -39,6 +48,50 @@ WRITES = (
     exp.Command,
     exp.TruncateTable,
 )
+# Functions that read or write the server's files, run programs or reach other servers; a
+# name is refused when it is listed or starts with one of the prefixes (any dialect: a
+# DuckDB name is refused on PostgreSQL too, which costs nothing).
+FILE_FUNCTIONS = frozenset(
+    {
+        "glob",
+        "query_table",
+        "query",
+        "sniff_csv",
+        "getvariable",
+        "lo_import",
+        "lo_export",
+        "lo_get",
+        "lo_from_bytea",
+        "load_extension",
+        "readfile",
+        "writefile",
+        "edit",
+        "fsdir",
+        "current_setting",
+        "set_config",
+        "pg_file_write",
+        "pg_logdir_ls",
+        "copy_from",
+        "postgres_scan",
+        "sqlite_scan",
+        "mysql_scan",
+        "iceberg_scan",
+        "delta_scan",
+    }
+)
+FILE_FUNCTION_PREFIXES = (
+    "read_",
+    "parquet_",
+    "pg_read",
+    "pg_ls",
+    "pg_stat_file",
+    "dblink",
+    "lo_",
+    "iceberg_",
+)
+FILE_LIKE_TABLE = re.compile(
+    r"[/\\:~]|\.(csv|tsv|txt|json|jsonl|ndjson|parquet|gz|zst|db|duckdb|sqlite|xlsx?)$", re.I
+)
 DIALECTS = {
     "postgresql": "postgres",
     "sqlite": "sqlite",
@@ -56,6 +109,13 @@ def masked(url: str | sa.URL) -> str:
         return "(unreadable database URL)"
 
 
+def read_secrets(path: Path = SECRETS) -> dict:
+    """secrets.toml as a mapping (empty when there is none)."""
+    if not path.is_file():
+        return {}
+    return tomllib.loads(path.read_text(encoding="utf-8"))
+
+
 def resolve_url(explicit: str | None = None, secrets: Path = SECRETS) -> str | None:
     """The database URL: given explicitly, else $CLUSTERING_DB_URL, else secrets.toml's
     ``[connections.sql] url``."""
@@ -63,18 +123,18 @@ def resolve_url(explicit: str | None = None, secrets: Path = SECRETS) -> str | N
         return explicit
     if os.environ.get(URL_VARIABLE):
         return os.environ[URL_VARIABLE]
-    if secrets.is_file():
-        data = tomllib.loads(secrets.read_text(encoding="utf-8"))
-        return data.get("connections", {}).get("sql", {}).get("url")
-    return None
+    return read_secrets(secrets).get("connections", {}).get("sql", {}).get("url")
 
 
-def connect(url: str) -> Engine:
-    """An engine for ``url``, checked with a trivial query; failures name the masked URL."""
+def connect(url: str, *, create: bool = False) -> Engine:
+    """An engine for ``url``, checked with a trivial query; failures name the masked URL.
+
+    DuckDB opens with external access off and its configuration locked; SQLite refuses
+    ATTACH and extension loading. A database file that does not exist is an error unless
+    ``create`` (the demo warehouse): a typo never leaves an empty file behind.
+    """
     try:
-        engine = sa.create_engine(url)
-        if engine.dialect.name == "sqlite":
-            _transactional_ddl(engine)
+        engine = _engine_for(make_url(url), create)
         with engine.connect() as connection:
             connection.execute(sa.select(sa.literal(1)))
         return engine
@@ -91,13 +151,55 @@ def connect(url: str) -> Engine:
         raise UserInputError(f"Cannot connect to {masked(url)}: {reason}") from None
 
 
-def _transactional_ddl(engine: Engine) -> None:
-    """Let SQLite roll back CREATE TABLE with the rest of a transaction (SQLAlchemy's recipe:
-    the sqlite3 module would otherwise commit before DDL)."""
+def database_file(url: sa.URL) -> Path | None:
+    """The file a SQLite or DuckDB URL opens (None: in memory, or a server database)."""
+    if url.get_backend_name() not in ("sqlite", "duckdb"):
+        return None
+    database = url.database or ""
+    if database in ("", ":memory:") or database.startswith(":memory:"):
+        return None
+    return Path(database.removeprefix("file:").split("?")[0])
+
+
+def _engine_for(url: sa.URL, create: bool) -> Engine:
+    path = database_file(url)
+    if path is not None and not create and not path.is_file():
+        raise UserInputError(
+            f"Database file '{path.name}' does not exist ({masked(url)}): check the path; nothing was created."
+        )
+    backend = url.get_backend_name()
+    if backend == "duckdb":
+        locked = {"enable_external_access": False, "lock_configuration": True}
+        return sa.create_engine(url, connect_args={"config": locked})
+    if backend == "sqlite" and path is not None and not create:
+        # mode=rw opens an existing file and never creates one
+        url = url.set(database=f"file:{quote(str(path))}?mode=rw", query={"uri": "true"})
+    engine = sa.create_engine(url)
+    if backend == "sqlite":
+        _sqlite_rules(engine)
+    return engine
+
+
+SQLITE_REFUSED_FUNCTIONS = frozenset({"load_extension", "readfile", "writefile", "edit", "fsdir"})
+
+
+def _sqlite_authorizer(action: int, arg1: str | None, arg2: str | None, *_: object) -> int:
+    """Deny ATTACH/DETACH and file functions on every statement, whatever the SQL guard let by."""
+    if action in (sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH):
+        return sqlite3.SQLITE_DENY
+    if action == sqlite3.SQLITE_FUNCTION and (arg2 or "").lower() in SQLITE_REFUSED_FUNCTIONS:
+        return sqlite3.SQLITE_DENY
+    return sqlite3.SQLITE_OK
+
+
+def _sqlite_rules(engine: Engine) -> None:
+    """SQLite rolls back CREATE TABLE with the rest of a transaction (SQLAlchemy's recipe: the
+    sqlite3 module would otherwise commit before DDL), and refuses ATTACH and file functions."""
 
     @sa.event.listens_for(engine, "connect")
-    def _no_implicit_transactions(dbapi_connection: object, _: object) -> None:
+    def _on_connect(dbapi_connection: sqlite3.Connection, _: object) -> None:
         dbapi_connection.isolation_level = None
+        dbapi_connection.set_authorizer(_sqlite_authorizer)
 
     @sa.event.listens_for(engine, "begin")
     def _begin(connection: Connection) -> None:
@@ -205,7 +307,30 @@ def check_select(sql: str, dialect: str = "") -> str:
         )
     if statement.find(exp.Into) is not None:
         raise UserInputError("SELECT ... INTO creates a table: only reading is allowed.")
+    _refuse_file_access(statement)
     return sql.strip().rstrip(";")
+
+
+def _function_name(node: exp.Func) -> str:
+    return (node.name if isinstance(node, exp.Anonymous) else node.sql_name()).lower()
+
+
+def _refuse_file_access(statement: exp.Expression) -> None:
+    """Refuse functions that reach the server's files, programs or other servers, and files
+    named as tables (DuckDB reads ``FROM 'data.csv'``), on every dialect."""
+    for node in statement.find_all(exp.Func):
+        name = _function_name(node)
+        if name in FILE_FUNCTIONS or name.startswith(FILE_FUNCTION_PREFIXES):
+            raise UserInputError(
+                f"The query calls {name}(), which reads the server's files or other servers: "
+                "query the database's own tables only."
+            )
+    for table in statement.find_all(exp.Table):
+        if FILE_LIKE_TABLE.search(table.name):
+            raise UserInputError(
+                f"The query reads '{table.name}', which names a file, not a table: "
+                "query the database's own tables only."
+            )
 
 
 @contextmanager

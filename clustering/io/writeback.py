@@ -3,8 +3,11 @@
 One write-back is one transaction: it appends every row to the history table
 (``run_id``, entity id, segment, label, ``written_at``; the table is created if missing)
 and sets the target column of the target table (``dim_dfu.cluster_assignment`` by
-default) for every entity. If anything fails mid-way, the transaction rolls back and both
-tables are exactly as before. A dry run reports how many rows would change from which
+default) for every entity. It is set-based, so its time grows with the rows, not their
+square: the new values are bulk-loaded into a temporary staging table (PostgreSQL's
+``COPY``, DuckDB's columnar insert, executemany elsewhere) and one ``UPDATE ... FROM`` joins
+it to the target. If anything fails mid-way, or the process is killed, the transaction
+rolls back and both tables are exactly as before. A dry run reports how many rows would change from which
 value to which, and writes nothing. ``restore`` writes an earlier run's values back from
 the history, the same way.
 """
@@ -24,6 +27,7 @@ from clustering.errors import UserInputError
 from clustering.io.database import ensure_index, table_ref, tables
 
 BATCH = 5_000
+STAGE = "_segment_stage"
 
 
 class InjectedFailure(RuntimeError):
@@ -124,15 +128,46 @@ def write_back(
         history = history_table(config.history_table)
         history.create(connection, checkfirst=True)
         now = datetime.now(UTC).replace(tzinfo=None)
-        records = [
-            {"run_id": run_id, "entity_id": i, "segment": s, "label": lab, "written_at": now}
-            for i, s, lab in zip(ids, segment.to_numpy(), label.to_numpy(), strict=True)
-        ]
-        for start in range(0, len(records), BATCH):
-            connection.execute(history.insert(), records[start : start + BATCH])
+        records = pd.DataFrame(
+            {"run_id": run_id, "entity_id": ids.to_numpy(), "segment": segment.to_numpy()}
+        ).assign(label=label.to_numpy(), written_at=now)
+        bulk_insert(connection, history, records)
         _update(connection, table, config, config.key_column or key, values, native, fail_after)
         ensure_index(connection, config.table, config.column)
     return WriteBackReport(run_id, changes, len(values), written=True)
+
+
+def bulk_insert(connection: Connection, table: sa.Table, frame: pd.DataFrame) -> None:
+    """Insert a frame's rows (columns named as the table's) inside the open transaction:
+    PostgreSQL's COPY, DuckDB's columnar insert from the frame, executemany elsewhere."""
+    dialect = connection.dialect.name
+    quote = connection.dialect.identifier_preparer.quote
+    into = f"{quote(table.name)} ({', '.join(quote(str(c)) for c in frame.columns)})"
+    if dialect == "postgresql":
+        driver = connection.connection.driver_connection
+        with driver.cursor() as cursor, cursor.copy(f"COPY {into} FROM STDIN") as copy:
+            for row in frame.itertuples(index=False, name=None):
+                copy.write_row(row)
+    elif dialect == "duckdb":
+        raw = connection.connection.driver_connection
+        raw = getattr(raw, "_ConnectionWrapper__c", raw)
+        raw.register("_incoming_rows", frame)
+        raw.execute(f"INSERT INTO {into} SELECT * FROM _incoming_rows")
+        raw.unregister("_incoming_rows")
+    else:
+        rows = frame.to_dict("records")
+        for start in range(0, len(rows), BATCH):
+            connection.execute(table.insert(), rows[start : start + BATCH])
+
+
+def _key_type(keys: list[object]) -> sa.types.TypeEngine:
+    """The staging column's type, from the key values as the database returned them."""
+    kinds = {type(k) for k in keys}
+    if kinds and all(issubclass(k, int) and not issubclass(k, bool) for k in kinds):
+        return sa.BigInteger()
+    if kinds and all(issubclass(k, int | float) and not issubclass(k, bool) for k in kinds):
+        return sa.Float()
+    return sa.String()
 
 
 def _update(
@@ -144,18 +179,26 @@ def _update(
     native: dict[str, object],
     fail_after: int | None,
 ) -> None:
-    statement = (
-        sa.update(table)
-        .where(table.c[key] == sa.bindparam("entity"))
-        .values({config.column: sa.bindparam("value")})
+    """Stage the new values in a temporary table and set them with one UPDATE ... FROM."""
+    keys = [native[i] for i in values.index]
+    stage = sa.Table(
+        STAGE,
+        sa.MetaData(),
+        sa.Column("entity", _key_type(keys), primary_key=True),
+        sa.Column("value", sa.String),
+        prefixes=["TEMPORARY"],
     )
-    rows = [{"entity": native[i], "value": v} for i, v in values.items()]
-    for start in range(0, len(rows), BATCH):
-        if fail_after is not None and start >= fail_after:
-            raise InjectedFailure(f"failure injected after {start} updated rows")
-        connection.execute(statement, rows[start : start + BATCH])
-        if fail_after is not None and start + BATCH > fail_after:
-            raise InjectedFailure(f"failure injected after {fail_after} updated rows")
+    stage.drop(connection, checkfirst=True)
+    stage.create(connection)
+    frame = pd.DataFrame(
+        {"entity": [native[i] for i in values.index], "value": values.to_numpy(dtype=object)}
+    )
+    bulk_insert(connection, stage, frame)
+    statement = sa.update(table).values({config.column: stage.c.value}).where(table.c[key] == stage.c.entity)
+    connection.execute(statement)
+    if fail_after is not None:
+        raise InjectedFailure(f"failure injected after the update of {len(frame)} rows, before the commit")
+    stage.drop(connection)
 
 
 def runs(engine: Engine, config: WriteBackConfig) -> pd.DataFrame:

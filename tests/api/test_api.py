@@ -26,7 +26,7 @@ def sheets():
 
 def labeled_warehouse(url: str, sheets) -> pd.DataFrame:
     """A demo warehouse whose dim_dfu has cluster_assignment written by write-back."""
-    engine = connect(url)
+    engine = connect(url, create=True)
     demo_warehouse(engine, "dfu", sheets)
     ids = sheets["dim_dfu"]["dfu_id"]
     labels = np.where(np.arange(len(ids)) % 3 == 0, "high_volume_steady", "intermittent_low_volume")
@@ -135,7 +135,7 @@ def test_docs_are_served_without_a_cdn(tmp_path, sheets):
 
 def test_the_index_on_cluster_assignment_exists(tmp_path, sheets):
     url = f"sqlite:///{tmp_path / 'w.db'}"
-    engine = connect(url)
+    engine = connect(url, create=True)
     demo_warehouse(engine, "dfu", sheets)
     names = {i["name"] for i in sa.inspect(engine).get_indexes("dim_dfu")}
     assert "idx_dim_dfu_cluster_assignment" in names

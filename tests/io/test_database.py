@@ -47,7 +47,7 @@ def warehouse(request, tmp_path, dfu_sheets):
         url = f"duckdb:///{tmp_path / 'demo.duckdb'}"
     else:
         url = request.getfixturevalue("postgres_url")
-    engine = connect(url)
+    engine = connect(url, create=True)
     with engine.begin() as connection:
         for name in ("segment_assignments", "fact_sales_monthly", "dim_dfu", "dim_item"):
             connection.execute(sa.text(f"DROP TABLE IF EXISTS {name}"))
@@ -93,7 +93,7 @@ def test_pushdown_sql_is_one_grouped_scan_and_compiles_for_postgresql_and_trino(
 
 @pytest.mark.parametrize("end_month", [None, "2024-06"])
 def test_pushdown_with_a_fixed_window_end_equals_the_in_memory_builder(tmp_path, dfu_sheets, end_month):
-    engine = connect(f"duckdb:///{tmp_path / 'demo.duckdb'}")
+    engine = connect(f"duckdb:///{tmp_path / 'demo.duckdb'}", create=True)
     demo_warehouse(engine, "dfu", dfu_sheets)
     config = DemandFeatureConfig(window_months=24, end_month=end_month)
     expected, dropped = demand_features(dfu_sheets, config)
@@ -286,7 +286,7 @@ def test_store_warehouse_and_cli(tmp_path, capsys):
 
     url = f"sqlite:///{tmp_path / 'stores.db'}"
     assert main(["demo", "store", "--stores", "300", "--seed", "4", "--database", url]) == 0
-    engine = connect(url)
+    engine = connect(url, create=True)
     assert {"dim_store", "store_internal", "store_external"} <= set(tables(engine))
     out = tmp_path / "result.xlsx"
     assert (

@@ -29,7 +29,7 @@ FILES = {
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory):
     url = f"sqlite:///{tmp_path_factory.mktemp('w') / 'w.db'}"
-    demo_warehouse(connect(url), "dfu", dfu_demo(900, 36, seed=5))
+    demo_warehouse(connect(url, create=True), "dfu", dfu_demo(900, 36, seed=5))
     return url
 
 

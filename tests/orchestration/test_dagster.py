@@ -54,7 +54,7 @@ def test_dfu_assets_write_the_labels_back(tmp_path):
     from clustering.demo import dfu_demo
 
     url = f"sqlite:///{tmp_path / 'w.db'}"
-    demo_warehouse(connect(url), "dfu", dfu_demo(800, 36, 3))
+    demo_warehouse(connect(url, create=True), "dfu", dfu_demo(800, 36, 3))
     result = dg.materialize(
         [*DFU_ASSETS, *CHECKS[1:]],
         resources={"dfu_settings": PipelineSettings(preset="dfu", database=url)},
