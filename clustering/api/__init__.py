@@ -8,30 +8,44 @@
   ``cv_demand`` (mean over the DFUs of std / mean of their monthly units), over the months
   present in ``fact_sales_monthly``; computed by one SQL aggregation in the database.
 - ``GET /domains/dfu?cluster_assignment=&limit=&offset=``: the DFUs of ``dim_dfu``, filtered
-  by cluster, ordered by ID, a page at a time (``limit`` 1 to 1,000, default 100).
+  by cluster, ordered by ID, a page at a time (``limit`` 1 to 1,000, default 100; ``offset``
+  0 to 2^63 - 1).
 
 Every request runs in a read-only transaction where the dialect has one (PostgreSQL,
-SQLite), with a statement timeout. Bad parameters are 400 with a message that says which
-and why; an unknown cluster is 404 and lists the clusters there are. Table and column
-names come from the config's ``database`` section (the ``dfu`` preset by default).
+SQLite), with a statement timeout. Bad parameters are 400 with a message that names each
+one and says why; an unknown cluster is 404 and names no other cluster (``/clusters`` lists
+them to whoever may call it); anything unexpected is a 500 whose body says only that, with
+the traceback in the server's log file. Each call writes one log line (method, path, status,
+milliseconds). With a token (``$CLUSTERING_API_TOKEN``) every route but ``/health`` needs
+``Authorization: Bearer <token>``; ``serve`` refuses to listen beyond 127.0.0.1 without one.
+Table and column names come from the config's ``database`` section (the ``dfu`` preset by
+default).
 """
 
 from __future__ import annotations
 
+import hmac
+import logging
+import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import sqlalchemy as sa
-from fastapi import Query, Request
+from fastapi import Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel
 
 from clustering.config import RunConfig, load_config
-from clustering.errors import UserInputError
+from clustering.errors import UserInputError, report_unexpected
 from clustering.io.database import connect, masked, read_only, table_ref
 
 MAX_LIMIT = 1_000
+MAX_OFFSET = 2**63 - 1  # the largest offset every database takes
+TOKEN_VARIABLE = "CLUSTERING_API_TOKEN"
+OPEN_PATHS = ("/health",)
+log = logging.getLogger("clustering.api")
 
 
 class ClusterSummary(BaseModel):
@@ -77,8 +91,45 @@ def summary_query(dim: sa.TableClause, fact: sa.TableClause, key: str, column: s
     )
 
 
-def create_app(url: str, config: RunConfig | None = None) -> FastAPIOffline:
-    """The API over the database at ``url`` (checked on start: a bad URL fails here, not later)."""
+def _guard(app: FastAPIOffline, token: str | None) -> None:
+    """One log line per call; the bearer token where one is set; no traceback in any answer."""
+
+    @app.middleware("http")
+    async def _log_and_authorize(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        if token and request.url.path not in OPEN_PATHS and not _authorized(request, token):
+            response: Response = JSONResponse(
+                status_code=401,
+                content={"detail": "Missing or wrong bearer token: send 'Authorization: Bearer <token>'."},
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        else:
+            try:
+                response = await call_next(request)
+            except Exception as error:  # a defect: logged to the file, never in the answer
+                where = report_unexpected(error, f"answering {request.method} {request.url.path}")
+                log.error(where)
+                response = JSONResponse(
+                    status_code=500, content={"detail": "Internal error; see the server log."}
+                )
+        elapsed = (time.perf_counter() - started) * 1000
+        client = request.client.host if request.client else "-"
+        log.info(
+            "%s %s %s %d %.1f ms", client, request.method, request.url.path, response.status_code, elapsed
+        )
+        return response
+
+
+def _authorized(request: Request, token: str) -> bool:
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
+
+
+def create_app(url: str, config: RunConfig | None = None, token: str | None = None) -> FastAPIOffline:
+    """The API over the database at ``url`` (checked on start: a bad URL fails here, not later);
+    with ``token``, every route but /health needs it as a bearer token."""
     config = config or load_config("dfu")
     engine = connect(url)
     target = config.database.write_back
@@ -100,10 +151,15 @@ def create_app(url: str, config: RunConfig | None = None) -> FastAPIOffline:
         description=f"Read-only summaries of the clusters in {masked(url)}.",
         version="1",
     )
+    _guard(app, token)
+
+    @app.get("/health", include_in_schema=False)
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
 
     @app.exception_handler(RequestValidationError)
     async def _bad_parameters(request: Request, error: RequestValidationError) -> JSONResponse:
-        problems = [f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}" for e in error.errors()]
+        problems = [f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}"[:200] for e in error.errors()]
         return JSONResponse(status_code=400, content={"detail": "; ".join(problems)})
 
     @app.exception_handler(UserInputError)
@@ -124,7 +180,7 @@ def create_app(url: str, config: RunConfig | None = None) -> FastAPIOffline:
     def dfus(
         cluster_assignment: str | None = None,
         limit: int = Query(100, ge=1, le=MAX_LIMIT),
-        offset: int = Query(0, ge=0),
+        offset: int = Query(0, ge=0, le=MAX_OFFSET),
     ) -> DfuPage | JSONResponse:
         """DFUs of dim_dfu, optionally of one cluster, ordered by ID."""
         where = (
@@ -135,17 +191,11 @@ def create_app(url: str, config: RunConfig | None = None) -> FastAPIOffline:
         with read_only(engine, timeout) as connection:
             total = connection.execute(sa.select(sa.func.count()).select_from(dim).where(*where)).scalar_one()
             if cluster_assignment is not None and total == 0:
-                known = connection.execute(
-                    sa.select(dim.c[target.column])
-                    .where(dim.c[target.column].is_not(None))
-                    .distinct()
-                    .limit(50)
-                ).scalars()
                 return JSONResponse(
                     status_code=404,
                     content={
-                        "detail": f"No DFU has cluster_assignment '{cluster_assignment}'. "
-                        f"Clusters: {', '.join(sorted(map(str, known))) or 'none (run a write-back first)'}."
+                        "detail": f"No DFU has cluster_assignment '{cluster_assignment[:100]}'. "
+                        "GET /domains/dfu/clusters lists the clusters."
                     },
                 )
             rows = (

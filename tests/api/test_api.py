@@ -91,10 +91,14 @@ def test_dfus_are_listed_by_cluster_a_page_at_a_time(client):
         ({"limit": 5000}, 400, "limit"),
         ({"offset": -1}, 400, "offset"),
         ({"limit": "many"}, 400, "limit"),
+        ({"offset": 9223372036854775808}, 400, "offset"),
+        ({"offset": 10**30}, 400, "offset"),
+        ({"limit": 2**64}, 400, "limit"),
+        ({"offset": "1e400"}, 400, "offset"),
         (
             {"cluster_assignment": "no_such_cluster"},
             404,
-            "Clusters: high_volume_steady, intermittent_low_volume",
+            "GET /domains/dfu/clusters lists the clusters",
         ),
     ],
 )
@@ -153,3 +157,77 @@ def test_a_store_config_is_refused(tmp_path, sheets):
     labeled_warehouse(url, sheets)
     with pytest.raises(UserInputError, match="needs a DFU config"):
         create_app(url, load_config("store"))
+
+
+def test_an_unknown_cluster_names_no_other_cluster(tmp_path, sheets):
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    labeled_warehouse(url, sheets)
+    detail = (
+        TestClient(create_app(url)).get("/domains/dfu", params={"cluster_assignment": "x"}).json()["detail"]
+    )
+    assert "high_volume_steady" not in detail and "intermittent_low_volume" not in detail
+
+
+def test_the_largest_offset_is_answered(tmp_path, sheets):
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    labeled_warehouse(url, sheets)
+    page = TestClient(create_app(url)).get("/domains/dfu", params={"offset": 2**63 - 1})
+    assert page.status_code == 200 and page.json()["items"] == []
+
+
+def test_an_internal_error_is_a_500_without_a_traceback(tmp_path, sheets, monkeypatch, caplog):
+    from clustering import api as module
+
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    labeled_warehouse(url, sheets)
+    monkeypatch.setenv("CLUSTERING_LOG_FILE", str(tmp_path / "errors.log"))
+
+    def broken(engine, timeout):
+        raise RuntimeError("secret internals /srv/app/module.py line 12")
+
+    monkeypatch.setattr(module, "read_only", broken)
+    with caplog.at_level("INFO", logger="clustering.api"):
+        response = TestClient(create_app(url)).get("/domains/dfu/clusters")
+    assert response.status_code == 500
+    assert response.json() == {"detail": "Internal error; see the server log."}
+    assert "Traceback" not in response.text and "secret internals" not in response.text
+    assert "secret internals" in (tmp_path / "errors.log").read_text()  # the log file has it
+    assert any("GET /domains/dfu/clusters 500" in r.getMessage() for r in caplog.records)
+
+
+def test_every_call_writes_one_log_line(tmp_path, sheets, caplog):
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    labeled_warehouse(url, sheets)
+    api = TestClient(create_app(url))
+    with caplog.at_level("INFO", logger="clustering.api"):
+        api.get("/domains/dfu", params={"limit": 3})
+        api.get("/domains/dfu", params={"limit": 0})
+    lines = [r.getMessage() for r in caplog.records if r.name == "clustering.api"]
+    assert len(lines) == 2
+    assert " GET /domains/dfu 200 " in lines[0] and " GET /domains/dfu 400 " in lines[1]
+    assert lines[0].endswith(" ms")
+
+
+def test_with_a_token_every_route_needs_it(tmp_path, sheets):
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    labeled_warehouse(url, sheets)
+    api = TestClient(create_app(url, token="t0ken-of-the-team"))
+    for path in ("/domains/dfu/clusters", "/domains/dfu", "/docs", "/openapi.json"):
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic t0ken-of-the-team"}):
+            response = api.get(path, headers=headers)
+            assert response.status_code == 401, (path, headers)
+            assert response.headers["www-authenticate"] == "Bearer"
+    good = {"Authorization": "Bearer t0ken-of-the-team"}
+    assert api.get("/domains/dfu/clusters", headers=good).status_code == 200
+    assert api.get("/health").status_code == 200
+
+
+def test_serve_refuses_other_addresses_without_a_token(tmp_path, sheets, monkeypatch, capsys):
+    from clustering.cli import main
+
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    labeled_warehouse(url, sheets)
+    monkeypatch.delenv("CLUSTERING_API_TOKEN", raising=False)
+    assert main(["serve", "--database", url, "--host", "0.0.0.0"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: Refusing to serve 0.0.0.0 without a token: set $CLUSTERING_API_TOKEN")
