@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import os
-import pwd
-import shutil
-import socket
-import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -22,6 +19,7 @@ from clustering.config import load_config
 from clustering.demo import store_demo
 from clustering.io.export import write_workbook
 from clustering.pipeline import RunResult, run
+from tests.postgres import PostgresMissing, throwaway_postgres
 
 DEMO_STORES = 2000
 DEMO_SEED = 7
@@ -44,45 +42,14 @@ def demo_result(demo_sheets: dict[str, pd.DataFrame]) -> RunResult:
     return run(load_config("store"), demo_sheets)
 
 
-def _postgres_binaries() -> Path | None:
-    found = shutil.which("initdb")
-    if found:
-        return Path(found).parent
-    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
-    return candidates[-1].parent if candidates else None
-
-
 @pytest.fixture(scope="session")
-def postgres_url(tmp_path_factory: pytest.TempPathFactory):
+def postgres_url() -> Iterator[str]:
     """A throwaway PostgreSQL server on a free loopback port, removed afterwards."""
-    binaries = _postgres_binaries()
-    if binaries is None:
-        pytest.fail("PostgreSQL server binaries are missing: apt-get install postgresql (see .ci/run)")
-    root = Path(tempfile.mkdtemp(prefix="pg-test-"))
-    data, sockets, log = root / "data", root / "sockets", root / "server.log"
-    sockets.mkdir()
-    prefix: list[str] = []
-    if os.geteuid() == 0:  # initdb refuses to run as root
-        user = pwd.getpwnam("postgres")
-        for path in (root, sockets):
-            os.chown(path, user.pw_uid, user.pw_gid)
-        prefix = ["runuser", "-u", "postgres", "--"]
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    run = lambda *args: subprocess.run([*prefix, *args], check=True, capture_output=True, text=True)  # noqa: E731
-    run(str(binaries / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
-    options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off"
-    run(str(binaries / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(log), "-w", "start")
     try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run(
-            [*prefix, str(binaries / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
-            check=False,
-            capture_output=True,
-        )
-        shutil.rmtree(root, ignore_errors=True)
+        with throwaway_postgres() as url:
+            yield url
+    except PostgresMissing as missing:
+        pytest.fail(str(missing))
 
 
 @pytest.fixture

@@ -418,12 +418,24 @@ def ensure_index(connection: Connection, table: str, column: str, schema: str | 
     connection.execute(sa.schema.CreateIndex(index, if_not_exists=True))
 
 
+def ensure_key(connection: Connection, table: str, column: str) -> None:
+    """Make ``column`` the key of ``table``: a primary key where the dialect can add one to an
+    existing table (PostgreSQL, DuckDB), a unique index on SQLite (which cannot)."""
+    quote = connection.dialect.identifier_preparer.quote
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql(
+            f"CREATE UNIQUE INDEX IF NOT EXISTS {quote('key_' + table)} ON {quote(table)} ({quote(column)})"
+        )
+    else:
+        connection.exec_driver_sql(f"ALTER TABLE {quote(table)} ADD PRIMARY KEY ({quote(column)})")
+
+
 def demo_warehouse(engine: Engine, kind: str, sheets: dict[str, pd.DataFrame]) -> list[str]:
     """Write demo sheets as warehouse tables; returns the table names.
 
-    Stores: ``dim_store`` (with an empty ``cluster_assignment`` text column),
-    ``store_internal``, ``store_external``. DFUs: ``fact_sales_monthly``, ``dim_dfu`` (with
-    ``cluster_assignment``), ``dim_item``.
+    Stores: ``dim_store`` (keyed on ``store_id``, with an empty ``cluster_assignment`` text
+    column), ``store_internal``, ``store_external``. DFUs: ``fact_sales_monthly``, ``dim_dfu``
+    (keyed on ``dfu_id``, with ``cluster_assignment``), ``dim_item``.
     """
     empty = pd.Series(pd.NA, dtype="string")
     if kind == "store":
@@ -444,7 +456,8 @@ def demo_warehouse(engine: Engine, kind: str, sheets: dict[str, pd.DataFrame]) -
         }
     for name, frame in frames.items():
         write_frame(engine, name, frame)
-    target = "dim_store" if kind == "store" else "dim_dfu"
+    target, key = ("dim_store", "store_id") if kind == "store" else ("dim_dfu", "dfu_id")
     with engine.begin() as connection:
+        ensure_key(connection, target, key)
         ensure_index(connection, target, "cluster_assignment")
     return list(frames)

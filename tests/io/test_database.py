@@ -334,3 +334,85 @@ def test_a_select_or_chosen_columns_can_feed_a_run(warehouse):
     config.database.queries = {"entities": "DELETE FROM dim_dfu"}
     with pytest.raises(UserInputError, match="Only a SELECT"):
         database_sheets(warehouse, config)
+
+
+def test_write_back_is_set_based_one_update_whatever_the_rows(warehouse):
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement.lstrip().split()[0].upper())
+
+    sa.event.listen(warehouse, "before_cursor_execute", record)
+    try:
+        write_back(warehouse, assignments_for(warehouse, LABELS), WriteBackConfig(), "dfu_id")
+    finally:
+        sa.event.remove(warehouse, "before_cursor_execute", record)
+    assert statements.count("UPDATE") == 1  # not one per row
+    assert set(snapshot(warehouse)[0]["cluster_assignment"]) == set(LABELS.values())
+    assert "_segment_stage" not in tables(warehouse)  # the staging table is gone
+
+
+def test_the_demo_warehouse_tables_are_keyed(warehouse):
+    inspector = sa.inspect(warehouse)
+    if warehouse.dialect.name == "sqlite":
+        keyed = [
+            i for i in inspector.get_indexes("dim_dfu") if i["unique"] and i["column_names"] == ["dfu_id"]
+        ]
+        assert keyed
+    elif warehouse.dialect.name == "postgresql":
+        assert inspector.get_pk_constraint("dim_dfu")["constrained_columns"] == ["dfu_id"]
+    else:  # DuckDB: the key refuses a duplicate
+        with pytest.raises(sa.exc.DBAPIError), warehouse.begin() as connection:
+            connection.execute(sa.text("INSERT INTO dim_dfu (dfu_id) SELECT dfu_id FROM dim_dfu LIMIT 1"))
+
+
+KILLED_WRITER = """
+import sys
+import pandas as pd
+from clustering.config import WriteBackConfig
+from clustering.io.database import connect
+from clustering.io.writeback import write_back
+url, label = sys.argv[1], sys.argv[2]
+engine = connect(url)
+ids = pd.read_sql("SELECT dfu_id FROM dim_dfu", engine)["dfu_id"].astype(str)
+frame = pd.DataFrame({"dfu_id": ids, "final_cluster": label, "segment_name": label})
+print("ready", flush=True)
+while True:  # write until killed: every moment of a write-back is a possible kill point
+    write_back(engine, frame, WriteBackConfig(), "dfu_id")
+"""
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_kill_9_during_write_back_leaves_old_or_new_never_a_mix(kind, tmp_path, dfu_sheets, request):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    url = f"sqlite:///{tmp_path / 'demo.db'}" if kind == "sqlite" else request.getfixturevalue("postgres_url")
+    engine = connect(url, create=True)
+    with engine.begin() as connection:
+        for name in ("segment_assignments", "fact_sales_monthly", "dim_dfu", "dim_item"):
+            connection.execute(sa.text(f"DROP TABLE IF EXISTS {name}"))
+    demo_warehouse(engine, "dfu", dfu_sheets)
+    root = Path(__file__).resolve().parents[2]
+    for trial, delay in enumerate((0.05, 0.3, 0.8)):
+        child = subprocess.Popen(
+            [sys.executable, "-c", KILLED_WRITER, url, f"run-{trial}"],
+            cwd=root,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert child.stdout.readline().strip() == "ready"
+        time.sleep(delay)
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+        column = read_table(engine, "dim_dfu")["cluster_assignment"]
+        labels = {value if isinstance(value, str) else "(empty)" for value in column}
+        assert len(labels) == 1, labels  # one whole state: all old, or all one run's labels
+        if "segment_assignments" in tables(engine):
+            history = read_table(engine, "segment_assignments")
+            assert (history.groupby("run_id").size() == len(dfu_sheets["dim_dfu"])).all()
+    engine.dispose()
