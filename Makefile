@@ -7,11 +7,11 @@ PY := $(VENV)/bin/python
 PORT ?= 8501
 EXTRAS ?=
 comma := ,
-TEST_EXTRAS := test,tracking,api,orchestration,spark
+TEST_EXTRAS := test,tracking,api,orchestration,spark,auth
 CORE_STAMP := $(VENV)/.core-stamp$(if $(EXTRAS),-$(subst $(comma),-,$(EXTRAS)))
 TEST_STAMP := $(VENV)/.test-stamp
 
-.PHONY: install install-test system-packages run test lint format bench clean dagster serve \
+.PHONY: install install-test system-packages run serve-team test lint format bench clean dagster serve \
 	cluster-features cluster-train cluster-label cluster-update cluster-all
 
 $(VENV)/bin/python:
@@ -38,9 +38,17 @@ $(DEMO_DB): | $(CORE_STAMP)
 	$(PY) -m clustering demo store --database sqlite:///$(DEMO_DB)
 	$(PY) -m clustering demo dfu --database sqlite:///$(DEMO_DB)
 
+# This machine only (127.0.0.1), no login.
 run: install $(DEMO_DB)
 	CLUSTERING_DEMO=$(DEMO) CLUSTERING_DB_URL=$${CLUSTERING_DB_URL:-sqlite:///$(DEMO_DB)} \
-		$(VENV)/bin/streamlit run app.py --server.port $(PORT)
+		$(PY) -m ui.serving --address 127.0.0.1 --port $(PORT)
+
+# A team's server: every interface (or ADDRESS), only behind the OpenID Connect login of
+# .streamlit/secrets.toml; without it, refuses to start and says why (docs/deploying.md).
+ADDRESS ?= 0.0.0.0
+serve-team:
+	$(MAKE) install EXTRAS=auth
+	$(PY) -m ui.serving --address $(ADDRESS) --port $(PORT)
 
 # Chromium and PostgreSQL for the browser and database tests: apt-get as root, else one line
 # saying what to install.

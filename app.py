@@ -2,9 +2,13 @@
 
 import streamlit as st
 
+from ui.access import require_login
+from ui.memory import start_reaper
 from ui.widgets import show_error
 
 st.set_page_config(page_title="Clustering Studio", page_icon="🧩", layout="wide")
+start_reaper()  # closed tabs' sessions and freed memory go back, once per server process
+require_login()  # a team's server: nothing is drawn before the analyst has logged in
 
 pages = {
     "Start": [

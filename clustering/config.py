@@ -377,12 +377,62 @@ def config_from_dict(data: dict[str, Any], source: str = "config") -> RunConfig:
 
 
 def config_from_yaml(text: str, source: str = "config") -> RunConfig:
-    """Parse YAML text (with ``${env:...}`` substitution) into a run config."""
+    """Parse YAML text (with ``${env:...}`` substitution) into a run config: for configs the
+    server itself loads (presets, ``--config``); a browser's upload goes through
+    ``config_from_upload``."""
     try:
         data = yaml.safe_load(substitute_env(text, source)) or {}
     except yaml.YAMLError as error:
         raise UserInputError(f"{source} is not valid YAML: {error}") from None
     return config_from_dict(data, source)
+
+
+def _env_references(data: Any, where: str = "") -> list[str]:
+    """The keys (dotted) whose values contain ``${env:...}``."""
+    if isinstance(data, dict):
+        return [
+            k for key, value in data.items() for k in _env_references(value, f"{where}.{key}".lstrip("."))
+        ]
+    if isinstance(data, list):
+        return [k for i, value in enumerate(data) for k in _env_references(value, f"{where}[{i}]")]
+    return [where or "(top level)"] if isinstance(data, str) and "${env:" in data else []
+
+
+def server_paths(config: RunConfig) -> dict[str, str | None]:
+    """The keys that point at the server's files or services, by dotted name."""
+    paths: dict[str, str | None] = {"input": config.input, "tracking.uri": config.tracking.uri}
+    for name, dataset in config.datasets.items():
+        paths[f"datasets.{name}.path"] = dataset.path
+    return paths
+
+
+def config_from_upload(text: str, source: str, current: RunConfig) -> RunConfig:
+    """A config the browser sent: data, not code. ``${env:...}`` is never expanded (an error
+    names the key, and nothing says whether the variable exists), and the keys that point at
+    the server's files or services (``input``, ``datasets.*.path``, ``tracking.uri``) must be
+    empty or what the server already uses: the server's own values are kept."""
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as error:
+        raise UserInputError(f"{source} is not valid YAML: {error}") from None
+    references = _env_references(data)
+    if references:
+        raise UserInputError(
+            f"{source}: '{references[0]}' refers to an environment variable (${{env:...}}); an uploaded "
+            "config cannot read the server's environment. Write the value itself."
+        )
+    config = config_from_dict(data, source)
+    allowed = server_paths(current)
+    for key, value in server_paths(config).items():
+        if value and value != allowed.get(key):
+            raise UserInputError(
+                f"{source}: '{key}' points at the server's files or services; an uploaded config cannot "
+                "set it. Remove the key (the server's own setting is used)."
+            )
+    config.input, config.tracking.uri = current.input, current.tracking.uri
+    for name, dataset in config.datasets.items():
+        dataset.path = allowed.get(f"datasets.{name}.path")
+    return config
 
 
 def load_config(path: str | Path) -> RunConfig:

@@ -1,8 +1,10 @@
 """Export: the results workbook, the assignments, the run's config; reproduce a run from YAML."""
 
+from pathlib import Path
+
 import streamlit as st
 
-from clustering.config import config_from_yaml
+from clustering.config import config_from_upload
 from clustering.io.export import result_sheets, workbook_bytes
 from ui.assign_new import assign_new_entities
 from ui.state import run_result
@@ -33,11 +35,17 @@ uploaded = st.file_uploader(
     key=ws.widget_key("yaml"),
 )
 if uploaded is not None and st.button("Use this config", key=ws.widget_key("use_yaml")):
-    config = attempt(lambda: config_from_yaml(uploaded.getvalue().decode("utf-8"), source=uploaded.name))
+    config = attempt(
+        lambda: config_from_upload(
+            uploaded.getvalue().decode("utf-8", errors="replace"),
+            f"uploaded file '{Path(uploaded.name).name}'",
+            ws.config,
+        )
+    )
     if config is not None:
         ws.replace_config(config)
         st.success(
-            f"Config {uploaded.name} loaded: the pages now use it. Export below runs every step with it."
+            "The uploaded config is loaded: the pages now use it. Export below runs every step with it."
         )
 
 require(ws, "clustered", "Cluster every dataset first, or press Run all steps on Home, to export results.")

@@ -6,6 +6,8 @@ from clustering import tracking
 from clustering.explain.compare import compare_assignments
 from clustering.io.export import workbook_bytes
 from ui import charts
+from ui.access import current_user
+from ui.memory import BOUNDED
 from ui.widgets import attempt, page, segment_colors
 
 ws = page(
@@ -39,7 +41,7 @@ def describe(run_id: str) -> str:
 st.subheader("Approve a run")
 chosen = st.selectbox("Run", list(runs["run_id"]), format_func=describe, key="runs_approve_pick")
 if st.button("Approve this run", key="runs_approve"):
-    name = attempt(lambda: tracking.approve(uri, chosen))
+    name = attempt(lambda: tracking.approve(uri, chosen, current_user()))
     if name is not None:
         st.success(f"Run {chosen[:8]} is now the approved run of '{name}': Export can write it back.")
         st.rerun()
@@ -53,7 +55,7 @@ first = left.selectbox("Run A", list(runs["run_id"]), index=1, format_func=descr
 second = right.selectbox("Run B", list(runs["run_id"]), index=0, format_func=describe, key="runs_b")
 
 
-@st.cache_data(show_spinner="Comparing…", max_entries=8)
+@st.cache_data(show_spinner="Comparing…", max_entries=8, **BOUNDED)
 def _compare(uri: str, a: str, b: str):
     config = tracking.load_config_of(uri, a)
     return compare_assignments(

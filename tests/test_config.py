@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from clustering.config import RunConfig, config_from_yaml, load_config, resolve_size
@@ -85,3 +87,48 @@ def test_invalid_yaml_is_a_user_error():
 def test_missing_config_file(tmp_path):
     with pytest.raises(UserInputError, match="does not exist"):
         load_config(tmp_path / "nope.yml")
+
+
+def test_an_uploaded_config_never_reads_the_environment(monkeypatch):
+    from clustering.config import config_from_upload
+
+    monkeypatch.setenv("CLUSTERING_DB_URL", "postgresql://analyst:s3cret@db/retail")
+    current = load_config("store")
+    for text in ('name: "${env:CLUSTERING_DB_URL}"', 'name: "${env:NO_SUCH_VARIABLE_AT_ALL}"'):
+        with pytest.raises(UserInputError) as refused:
+            config_from_upload(text, "upload.yml", current)
+        message = str(refused.value)
+        assert "'name' refers to an environment variable" in message
+        assert "s3cret" not in message and "not set" not in message  # says nothing of the variable
+    nested = "datasets:\n  internal:\n    cluster:\n      k: ${env:K,4}\n"
+    with pytest.raises(UserInputError, match=r"'datasets.internal.cluster.k' refers to an environment"):
+        config_from_upload(nested, "upload.yml", current)
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("tracking:\n  uri: sqlite:////tmp/elsewhere.db\n", "tracking.uri"),
+        ("input: /etc/passwd\n", "input"),
+        ("datasets:\n  internal:\n    path: /home/someone/stores.xlsx\n", "datasets.internal.path"),
+    ],
+)
+def test_an_uploaded_config_cannot_point_at_the_servers_files(text, key):
+    from clustering.config import config_from_upload
+
+    with pytest.raises(UserInputError, match=rf"'{re.escape(key)}' points at the server's files"):
+        config_from_upload(text, "upload.yml", load_config("store"))
+
+
+def test_a_downloaded_config_uploads_again_with_the_servers_own_paths():
+    from clustering.config import config_from_upload
+
+    current = load_config("store")
+    current.tracking.uri = "sqlite:////srv/clustering/mlruns.db"
+    changed = current.model_copy(deep=True)
+    changed.datasets["internal"].cluster.k = 5
+    uploaded = config_from_upload(changed.to_yaml(), "upload.yml", current)
+    assert uploaded.datasets["internal"].cluster.k == 5
+    assert uploaded.tracking.uri == current.tracking.uri
+    stripped = "datasets:\n  internal: {}\n"
+    assert config_from_upload(stripped, "upload.yml", current).tracking.uri == current.tracking.uri

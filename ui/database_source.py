@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from clustering.io.database import columns, connect, masked, resolve_url, run_select, schemas, tables
+from clustering.io.database import columns, connect, masked, run_select, schemas, tables
 from clustering.pipeline import database_sheets
+from ui.access import session_database_access
 from ui.loading import MODES, NONE, ROLES, database_config, guess_id_column
+from ui.memory import TTL_SECONDS
 from ui.state import Workspace, load_checked
 from ui.widgets import attempt
 
@@ -17,27 +19,40 @@ ROLE_DEFAULTS = {
     "dim_dfu": "dim_dfu",
     "dim_item": "dim_item",
 }
+TYPED = "(type a URL)"
 
 
-@st.cache_resource(show_spinner=False, max_entries=4)
+@st.cache_resource(show_spinner=False, max_entries=4, ttl=TTL_SECONDS, on_release=lambda e: e.dispose())
 def _engine(url: str):
     return connect(url)
 
 
-def database_source(ws: Workspace) -> None:
-    configured = resolve_url()
+def chosen_url() -> str | None:
+    """The URL of the connection the analyst picked (or typed, where the server allows it)."""
+    access = session_database_access()
+    options = [*access.connections, *([TYPED] if access.allow_typed else [])]
+    if not options:
+        st.info(
+            "No database is configured on this server: the administrator sets $CLUSTERING_DB_URL or "
+            "[connections.<name>] url in .streamlit/secrets.toml."
+        )
+        return None
+    picked = st.selectbox("Connection", options, key="db_connection")
+    if picked != TYPED:
+        return access.url_of(str(picked))
     typed = st.text_input(
         "SQLAlchemy URL",
         type="password",
         key="db_url",
-        placeholder="sqlite:///demo.db · duckdb:///warehouse.duckdb · postgresql+psycopg://user@host/db",
-        help="Leave empty to use $CLUSTERING_DB_URL or [connections.sql] in .streamlit/secrets.toml. The password is never shown.",
+        placeholder="postgresql+psycopg://user@host/db · a database file in the server's database folder",
+        help="The password is never shown. Database files open only from the server's database folder.",
     )
-    url = typed or configured
+    return attempt(lambda: access.check_typed(typed)) if typed else None
+
+
+def database_source(ws: Workspace) -> None:
+    url = chosen_url()
     if not url:
-        st.info(
-            "Type a database URL, or set $CLUSTERING_DB_URL, or add [connections.sql] url to .streamlit/secrets.toml."
-        )
         return
     st.caption(f"Database: {masked(url)}")
     engine = attempt(lambda: _engine(url), spinner="Connecting…")

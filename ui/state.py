@@ -4,7 +4,7 @@ Every stage result is stored with the key it was computed from: a hash of the in
 and of the config sections it depends on. A page shows a result only while its key
 matches the current data and options, so changing an option invalidates exactly the
 stages that depend on it. Stage computations are also cached across sessions by the
-same key (``st.cache_resource``; ``st.cache_data`` would hash only a sample of large
+same key (a byte-budgeted cache, ``ui.memory``; ``st.cache_data`` would hash only a sample of large
 frames). Nothing here computes analytics: it calls the engine.
 """
 
@@ -38,6 +38,8 @@ from clustering.pipeline import (
     prepare_dataset,
     run_sheets,
 )
+from ui.access import current_user
+from ui.memory import shared
 
 WORKSPACE = "ws"
 DEMO_VARIABLE = "CLUSTERING_DEMO"  # "store" or "dfu": every new session starts on that demo data
@@ -162,10 +164,8 @@ def current(ws: Workspace, stage: str, key: str) -> Any | None:
     return held.value if held is not None and held.key == key else None
 
 
-@st.cache_resource(max_entries=24, show_spinner=False)
-def _cached(stage: str, key: str, _compute: Callable[[], Any]) -> Any:
-    """Stage results shared across sessions, keyed by content (the callable is not hashed)."""
-    return _compute()
+def _cached(stage: str, key: str, compute: Callable[[], Any]) -> Any:
+    return shared(f"{stage}:{key}", compute)
 
 
 def _run(ws: Workspace, stage: str, key: str, compute: Callable[[], Any]) -> Any:
@@ -318,7 +318,8 @@ def track(ws: Workspace, result: RunResult) -> str:
     key = result_key(ws)
     if key not in ws.tracked:
         sheets = run_sheets(ws.config, ws.sheets)
-        ws.tracked[key] = tracking.log_run(result, sheets, ws.sources, front_end="app").run_id
+        user = current_user()
+        ws.tracked[key] = tracking.log_run(result, sheets, ws.sources, front_end="app", user=user).run_id
     return ws.tracked[key]
 
 

@@ -9,7 +9,9 @@ SQLite file ``mlruns.db`` in the working directory (artifacts beside it in ``mla
   Calinski-Harabasz, Davies-Bouldin, DBCV and noise share for HDBSCAN, stability, the
   clusterability p-values and verdict), and how many overrides the analyst made;
 - tags: the data fingerprint (a content hash of the input tables), the source files, the
-  status, the front end (cli, app) and whether the run is approved;
+  status, the front end (cli, app), who ran it (``user``: the login's email in the app,
+  the operating-system user on the CLI) and whether the run is approved, by whom and when
+  (``approved_by``, ``approved_at``);
 - artifacts: ``config.yml``, ``results.xlsx``, ``assignments.parquet`` and the fitted model
   (``model``, an MLflow pyfunc: see ``clustering.tracking.pyfunc``).
 
@@ -20,6 +22,7 @@ callers say so. Nothing here phones home: MLflow's telemetry is turned off.
 
 from __future__ import annotations
 
+import getpass
 import importlib
 import importlib.util
 import json
@@ -32,6 +35,7 @@ import tempfile
 import threading
 import warnings
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -164,9 +168,11 @@ def log_run(
     sources: dict[str, str] | None = None,
     front_end: str = "cli",
     workbook: Path | None = None,
+    user: str | None = None,
 ) -> TrackedRun:
     """Log a finished run (a ``pipeline.RunResult``); returns its run ID. ``workbook``: the
-    results workbook of this run when it is already written (logged as is, not written again)."""
+    results workbook of this run when it is already written (logged as is, not written again);
+    ``user``: who ran it (default: the operating-system user)."""
     config: RunConfig = result.config
     uri = tracking_uri(config)
     client = _client(uri)
@@ -181,6 +187,7 @@ def log_run(
         "front_end": front_end,
         "approved": "false",
         "run_name": config.name,
+        "user": user or current_user(),
     }
     with mlflow.start_run(experiment_id=experiment, run_name=config.name, tags=tags) as run:
         mlflow.log_params(flatten(config.model_dump(mode="json")))
@@ -235,15 +242,18 @@ def list_runs(uri: str) -> pd.DataFrame:
     )
     if runs.empty:
         return pd.DataFrame(columns=["run_id", "name", "started", "status", "approved"])
+    approved = runs.get("tags.approved", "false") == "true"
     table = pd.DataFrame(
         {
             "run_id": runs["run_id"],
             "name": runs.get("tags.run_name", runs.get("tags.mlflow.runName")),
             "started": pd.to_datetime(runs["start_time"]).dt.strftime("%Y-%m-%d %H:%M:%S"),
             "status": runs.get("tags.status"),
-            "approved": runs.get("tags.approved", "false") == "true",
+            "approved": approved,
             "fingerprint": runs.get("tags.data_fingerprint"),
             "front_end": runs.get("tags.front_end"),
+            "user": runs.get("tags.user"),
+            "approved_by": runs.get("tags.approved_by", pd.Series(index=runs.index)).where(approved),
         }
     )
     for column in sorted(c for c in runs.columns if c.startswith("metrics.") and c.endswith(".k")):
@@ -301,8 +311,17 @@ def load_segmentation(uri: str, run_id: str) -> Segmentation:
     return mlflow.pyfunc.load_model(f"runs:/{run_id}/model").unwrap_python_model().segmentation
 
 
-def approve(uri: str, run_id: str) -> str:
-    """Mark a run approved, and no other run of the same name; returns the name."""
+def current_user() -> str:
+    """The operating-system user running this process (who ran a CLI run)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (some containers)
+        return f"uid {os.getuid()}"
+
+
+def approve(uri: str, run_id: str, approver: str | None = None) -> str:
+    """Mark a run approved, and no other run of the same name; records who approved it and
+    when (``approver``, default the operating-system user); returns the run's name."""
     client = _client(uri)
     run = _run(client, run_id)
     name = run.data.tags.get("run_name", run.info.run_name)
@@ -310,6 +329,8 @@ def approve(uri: str, run_id: str) -> str:
         if other.name == name and other.approved and other.run_id != run_id:
             client.set_tag(other.run_id, "approved", "false")
     client.set_tag(run_id, "approved", "true")
+    client.set_tag(run_id, "approved_by", approver or current_user())
+    client.set_tag(run_id, "approved_at", datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"))
     return name
 
 

@@ -72,3 +72,8 @@ def run_to(at: AppTest, step: str) -> AppTest:
         button(at, "Merge").click().run()
     no_exceptions(at)
     return at
+
+
+def workspace(at: AppTest):
+    """The session's workspace (ui.state.Workspace)."""
+    return at.session_state["ws"]

@@ -7,15 +7,11 @@ import pytest
 
 from clustering.demo import store_demo
 from clustering.io.export import workbook_bytes
-from tests.app.conftest import button, errors, load_demo_stores, no_exceptions
+from tests.app.conftest import button, errors, load_demo_stores, no_exceptions, workspace
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 pytest.importorskip("mlflow")
-
-
-def workspace(at):
-    return at.session_state["ws"]
 
 
 def run_all_from_home(at):

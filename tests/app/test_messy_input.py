@@ -13,14 +13,10 @@ from sklearn.datasets import make_blobs
 
 from clustering.demo import store_demo
 from clustering.io.export import workbook_bytes
-from tests.app.conftest import button, errors, load_demo_stores, no_exceptions, run_to
+from tests.app.conftest import button, errors, load_demo_stores, no_exceptions, run_to, workspace
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV = "text/csv"
-
-
-def workspace(at):
-    return at.session_state["ws"]
 
 
 def stores(n: int = 200, columns: int = 4, seed: int = 0) -> pd.DataFrame:

@@ -10,13 +10,9 @@ import yaml
 
 from clustering.demo import store_demo
 from clustering.io.export import workbook_bytes
-from tests.app.conftest import button, errors, load_demo_stores, new_app, no_exceptions, run_to
+from tests.app.conftest import button, errors, load_demo_stores, new_app, no_exceptions, run_to, workspace
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def workspace(at):
-    return at.session_state["ws"]
 
 
 def test_home_starts_the_demo_and_shows_the_status(app):
@@ -227,7 +223,7 @@ def test_export_page_bad_yaml_is_explained_and_config_kept(app):
     app.file_uploader[0].set_value(("bad.yml", b"datasets: [1, 2", "application/x-yaml")).run()
     button(app, "Use this config").click().run()
     no_exceptions(app)
-    assert any("bad.yml is not valid YAML" in e for e in errors(app))
+    assert any("uploaded file 'bad.yml' is not valid YAML" in e for e in errors(app))
     app.file_uploader[0].set_value(("typo.yml", b"colour: blue\n", "application/x-yaml")).run()
     button(app, "Use this config").click().run()
     assert any("unknown key 'colour'" in e for e in errors(app))
@@ -275,7 +271,7 @@ def test_data_page_database_source_and_export_write_back(app, tmp_path, monkeypa
     from clustering.io.database import connect, demo_warehouse, read_table
 
     url = f"sqlite:///{tmp_path / 'warehouse.db'}"
-    demo_warehouse(connect(url), "dfu", dfu_demo(600, 36, seed=4))
+    demo_warehouse(connect(url, create=True), "dfu", dfu_demo(600, 36, seed=4))
     monkeypatch.setenv("CLUSTERING_DB_URL", url)
     app.switch_page("pages/data.py").run()
     app.radio(key="data_source").set_value("Database").run()
@@ -302,8 +298,10 @@ def test_data_page_database_source_and_export_write_back(app, tmp_path, monkeypa
 
 def test_data_page_database_errors_are_explained(app, monkeypatch):
     monkeypatch.delenv("CLUSTERING_DB_URL", raising=False)
+    monkeypatch.setenv("CLUSTERING_ALLOW_TYPED_DB_URLS", "1")
     app.switch_page("pages/data.py").run()
     app.radio(key="data_source").set_value("Database").run()
+    app.selectbox(key="db_connection").set_value("(type a URL)").run()
     app.text_input(key="db_url").set_value("postgresql+psycopg://analyst:s3cret@127.0.0.1:1/retail").run()
     no_exceptions(app)
     message = " ".join(errors(app))
@@ -315,7 +313,7 @@ def test_data_page_loads_a_select_from_the_database(app, tmp_path, monkeypatch):
     from clustering.io.database import connect, demo_warehouse
 
     url = f"sqlite:///{tmp_path / 'stores.db'}"
-    demo_warehouse(connect(url), "store", store_demo(300, seed=6))
+    demo_warehouse(connect(url, create=True), "store", store_demo(300, seed=6))
     monkeypatch.setenv("CLUSTERING_DB_URL", url)
     app.switch_page("pages/data.py").run()
     app.radio(key="data_source").set_value("Database").run()

@@ -10,6 +10,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -43,12 +44,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def app_url() -> Iterator[str]:
+@contextmanager
+def running_app(
+    extra: list[str] | None = None, env: dict[str, str] | None = None, port: int | None = None
+) -> Iterator[str]:
+    """The real app (streamlit run app.py) on a loopback port (free, unless given); its URL."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)")
-    port = free_port()
-    env = {**os.environ, "XDG_CONFIG_HOME": tempfile.mkdtemp(prefix="xdg-e2e-")}
+    port = port or free_port()
+    environment = {**os.environ, "XDG_CONFIG_HOME": tempfile.mkdtemp(prefix="xdg-e2e-"), **(env or {})}
     command = [
         sys.executable,
         "-m",
@@ -63,32 +67,46 @@ def app_url() -> Iterator[str]:
         "true",
         "--browser.gatherUsageStats",
         "false",
+        *(extra or []),
     ]
     log = Path(tempfile.mkdtemp(prefix="streamlit-")) / "server.log"
-    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
+    server = subprocess.Popen(
+        command, cwd=ROOT, env=environment, stdout=log.open("w"), stderr=subprocess.STDOUT
+    )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
+    try:
+        wait_until_up(f"{url}/_stcore/health", log)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+def wait_until_up(health: str, log: Path, seconds: float = 60) -> None:
+    deadline = time.time() + seconds
     while time.time() < deadline:
         try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as response:
+            with urllib.request.urlopen(health, timeout=1) as response:
                 if response.status == 200:
-                    break
+                    return
         except OSError:
             time.sleep(0.3)
-    else:
-        server.terminate()
-        pytest.fail(f"the app did not start; see {log}")
-    yield url
-    server.terminate()
-    server.wait(timeout=20)
+    pytest.fail(f"{health} did not answer; see {log}")
 
 
-@pytest.fixture
-def browser_page(app_url: str):
+@pytest.fixture(scope="session")
+def app_url() -> Iterator[str]:
+    with running_app() as url:
+        yield url
+
+
+@contextmanager
+def chromium_page(record_blocked: list[str] | None = None):
+    """A page of a fresh headless Chromium, with every request off this machine blocked."""
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    blocked: list[str] = []
+    blocked: list[str] = [] if record_blocked is None else record_blocked
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": 1500, "height": 1100}, accept_downloads=True)
@@ -104,6 +122,14 @@ def browser_page(app_url: str):
         context.route("**/*", guard)
         page = context.new_page()
         page.blocked_requests = blocked
+        try:
+            yield page
+        finally:
+            context.close()
+            browser.close()
+
+
+@pytest.fixture
+def browser_page(app_url: str):
+    with chromium_page() as page:
         yield page
-        context.close()
-        browser.close()

@@ -122,14 +122,18 @@ def test_compare_a_run_with_itself_moves_nothing(first_run):
 
 
 def test_one_approved_run_per_name(store, first_run, demo_sheets):
-    a = tracking.log_run(first_run, demo_sheets).run_id
+    a = tracking.log_run(first_run, demo_sheets, user="ana@example.com").run_id
     b = tracking.log_run(first_run, demo_sheets).run_id
-    assert tracking.approve(store, a) == "store segmentation"
+    assert tracking.approve(store, a, "lead@example.com") == "store segmentation"
     assert tracking.is_approved(store, a)
     tracking.approve(store, b)
     assert tracking.is_approved(store, b) and not tracking.is_approved(store, a)
     listed = tracking.list_runs(store).set_index("run_id")
     assert listed.loc[b, "approved"] and not listed.loc[a, "approved"]
+    assert listed.loc[a, "user"] == "ana@example.com"  # who ran it
+    assert listed.loc[b, "user"] == tracking.current_user()  # the CLI's operating-system user
+    assert listed.loc[b, "approved_by"] == tracking.current_user()
+    assert pd.isna(listed.loc[a, "approved_by"])  # no longer approved: no approver shown
 
 
 def test_an_unknown_run_is_a_user_error(store):

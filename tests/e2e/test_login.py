@@ -1,0 +1,82 @@
+"""A team's server in a real browser: nothing before the login, then a real OpenID Connect
+flow against a local provider (oidc-provider-mock), and the app as the logged-in analyst."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import ARTIFACTS, chromium_page, free_port, running_app, wait_until_up
+
+ANALYST = {"sub": "ana", "email": "ana@example.com", "name": "Ana Analyst"}
+
+
+@pytest.fixture(scope="module")
+def provider() -> str:
+    """A local OpenID Connect provider with one predefined analyst; its base URL."""
+    port = free_port()
+    log = Path(tempfile.mkdtemp(prefix="oidc-")) / "provider.log"
+    command = [
+        sys.executable,
+        "-m",
+        "oidc_provider_mock",
+        "--port",
+        str(port),
+        "--user-claims",
+        json.dumps(ANALYST),
+    ]
+    server = subprocess.Popen(command, stdout=log.open("w"), stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(f"{base}/.well-known/openid-configuration", log)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+def secrets_file(provider: str, app_port: int) -> Path:
+    path = Path(tempfile.mkdtemp(prefix="secrets-")) / "secrets.toml"
+    path.write_text(
+        "[auth]\n"
+        f'redirect_uri = "http://127.0.0.1:{app_port}/oauth2callback"\n'
+        'cookie_secret = "a-long-random-cookie-secret-for-the-test"\n'
+        'client_id = "clustering-studio"\n'
+        'client_secret = "test-client-secret"\n'
+        f'server_metadata_url = "{provider}/.well-known/openid-configuration"\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_a_team_server_logs_in_through_the_companys_provider(provider):
+    port = free_port()
+    secrets = secrets_file(provider, port)
+    extra = ["--secrets.files", str(secrets)]
+    env = {"CLUSTERING_TEAM_MODE": "1", "CLUSTERING_DEMO": ""}
+    with running_app(extra, env, port=port) as url, chromium_page([]) as page:
+        page.goto(url)
+        login = page.get_by_role("button", name="Log in")
+        login.wait_for(timeout=60_000)
+        assert page.get_by_role("link", name="Data", exact=True).count() == 0  # no page before the login
+        login.click()
+        page.wait_for_url(f"{provider}/**", timeout=30_000)
+        page.get_by_role("button", name="ana", exact=True).click()  # the provider's predefined user
+        page.wait_for_url(f"{url}/**", timeout=30_000)
+        page.locator("text=Logged in as ana@example.com").first.wait_for(timeout=60_000)
+        page.get_by_role("link", name="Data", exact=True).first.wait_for(timeout=30_000)
+        page.screenshot(path=str(ARTIFACTS / "team-login.png"))
+
+
+def test_a_team_server_without_a_login_refuses_in_the_browser():
+    env = {"CLUSTERING_TEAM_MODE": "1", "CLUSTERING_DEMO": ""}
+    no_secrets = ["--secrets.files", str(Path(tempfile.mkdtemp()) / "none.toml")]
+    with running_app(no_secrets, env) as url, chromium_page([]) as page:
+        page.goto(url)
+        page.locator("text=Refusing to serve 127.0.0.1 without a login").first.wait_for(timeout=60_000)
+        assert page.get_by_role("link", name="Data", exact=True).count() == 0
