@@ -8,6 +8,7 @@ from clustering.model.density import warm_up
 from clustering.model.metrics import sample_rows, silhouette_values
 from clustering.prep.reduction import embedding
 from ui import charts
+from ui.memory import BOUNDED
 from ui.state import checked_tables, cluster_key, clustered, current, prepared
 from ui.widgets import attempt, choice, page, require, sample_note, segment_colors, size_input
 
@@ -34,12 +35,12 @@ def _warm_hdbscan() -> bool:
     return True
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
+@st.cache_data(show_spinner=False, max_entries=16, **BOUNDED)
 def _embedding(key: str, method: str, dims: int, _matrix: np.ndarray, seed: int):
     return embedding(_matrix, method, dims, PLOT_SAMPLE, seed)
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
+@st.cache_data(show_spinner=False, max_entries=16, **BOUNDED)
 def _silhouettes(key: str, _matrix: np.ndarray, _labels: np.ndarray, seed: int):
     return silhouette_values(_matrix, _labels, PLOT_SAMPLE, seed)
 

@@ -6,13 +6,14 @@ from clustering.explain.profiling import labeled_data
 from clustering.io.fingerprint import content_hash
 from clustering.pipeline import with_segment_names
 from ui.explore import explorer, walker_html
+from ui.memory import BOUNDED
 from ui.state import checked_tables, explained, merged
 from ui.widgets import attempt, page, require, sample_note
 
 MAX_ROWS = 50_000
 
 
-@st.cache_data(show_spinner="Building the explorer…", max_entries=4)
+@st.cache_data(show_spinner="Building the explorer…", max_entries=4, **BOUNDED)
 def _html(render_id: str, _frame, spec: str) -> str:
     return walker_html(_frame, spec)
 

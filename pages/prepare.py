@@ -5,6 +5,7 @@ import streamlit as st
 from clustering.config import PreprocessConfig
 from clustering.explain.profiling import correlation_matrix
 from ui import charts
+from ui.memory import BOUNDED
 from ui.state import checked_tables, current, prepare_key, prepared
 from ui.widgets import attempt, choice, page, require
 
@@ -15,7 +16,7 @@ require(ws, "loaded", "Load data first.")
 tables, _ = checked_tables(ws)
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
+@st.cache_data(show_spinner=False, max_entries=8, **BOUNDED)
 def _correlations(key: str, _frame) -> object:
     return correlation_matrix(_frame)
 

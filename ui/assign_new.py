@@ -10,18 +10,19 @@ from clustering.assign import Segmentation, fit_segmentation
 from clustering.io.export import workbook_bytes
 from clustering.io.sources import SUPPORTED_SUFFIXES
 from clustering.pipeline import RunResult, load_tables
+from ui.memory import TTL_SECONDS
 from ui.state import Workspace, result_key
 from ui.widgets import attempt
 
 THIS_SESSION = "this session's segments"
 
 
-@st.cache_resource(show_spinner=False, max_entries=4)
+@st.cache_resource(show_spinner=False, max_entries=4, ttl=TTL_SECONDS)
 def _session_model(key: str, _result: RunResult) -> Segmentation:
     return fit_segmentation(_result)
 
 
-@st.cache_resource(show_spinner="Loading the run's model…", max_entries=4)
+@st.cache_resource(show_spinner="Loading the run's model…", max_entries=4, ttl=TTL_SECONDS)
 def _tracked_model(uri: str, run_id: str) -> Segmentation:
     from clustering import tracking
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from functools import partial
 
 import pandas as pd
@@ -11,6 +12,7 @@ from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ct
 from clustering.config import RunConfig, config_from_dict, load_config
 from clustering.io.sources import list_sheets, read_table
 from clustering.model.threads import in_parallel
+from ui.memory import BOUNDED, shared
 
 MODES = {
     "store": "Stores: internal performance + external market data",
@@ -25,14 +27,15 @@ ROLES = {
 NONE = "(none)"
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
+@st.cache_data(show_spinner=False, max_entries=16, **BOUNDED)
 def _sheets_of(data: bytes, name: str) -> list[str]:
     return list_sheets(data, filename=name)
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
 def _table(data: bytes, name: str, sheet: str | None) -> pd.DataFrame:
-    return read_table(data, sheet, filename=name)
+    """A parsed upload, shared by content (read once, never copied whole)."""
+    key = f"table:{hashlib.blake2b(data, digest_size=16).hexdigest()}:{name}:{sheet}"
+    return shared(key, lambda: read_table(data, sheet, filename=name))
 
 
 def upload_options(files: list) -> dict[str, tuple[bytes, str, str | None]]:
@@ -57,7 +60,7 @@ def default_option(options: list[str], role: str, fallback: int) -> int:
 
 def read_choice(choice: tuple[bytes, str, str | None]) -> pd.DataFrame:
     data, name, sheet = choice
-    frame = _table(data, name, sheet).copy()
+    frame = _table(data, name, sheet).copy(deep=False)  # its own attrs; the data stays shared
     frame.attrs["source"] = f"{name}, sheet '{sheet}'" if sheet else name
     return frame
 

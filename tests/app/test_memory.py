@@ -1,0 +1,84 @@
+"""The server's memory: a byte budget and a time to live on shared results, computed once."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pandas as pd
+
+from ui.memory import BudgetCache, budget_bytes, estimate_bytes, trim_heap
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def frame(megabytes: int) -> pd.DataFrame:
+    return pd.DataFrame({"x": np.zeros(megabytes * 1024 * 1024 // 8)})
+
+
+def test_sizes_come_from_frames_and_arrays_inside_results():
+    inner = {"a": frame(2), "b": [np.zeros(1024 * 1024 // 8), "text"]}
+    assert 3 * 1024 * 1024 <= estimate_bytes(inner) < 3.1 * 1024 * 1024
+
+
+def test_the_least_recently_used_leave_first_when_the_budget_is_full():
+    cache = BudgetCache(5 * 1024 * 1024, 60)
+    for key in ("a", "b"):
+        cache.get_or_compute(key, lambda: frame(2))
+    cache.get_or_compute("a", lambda: None)  # a is used again: b is now the oldest
+    cache.get_or_compute("c", lambda: frame(2))
+    assert len(cache) == 2 and cache.held_bytes <= 5 * 1024 * 1024
+    recomputed = []
+    cache.get_or_compute("a", lambda: recomputed.append("a"))
+    cache.get_or_compute("b", lambda: recomputed.append("b") or frame(1))
+    assert recomputed == ["b"]
+
+
+def test_a_value_larger_than_the_budget_is_returned_but_not_kept():
+    cache = BudgetCache(1024 * 1024, 60)
+    big = cache.get_or_compute("big", lambda: frame(2))
+    assert len(big) and len(cache) == 0
+
+
+def test_entries_expire_after_their_time_to_live():
+    clock = Clock()
+    cache = BudgetCache(10 * 1024 * 1024, 30, clock)
+    cache.get_or_compute("a", lambda: frame(1))
+    clock.now = 29
+    assert len(cache) == 1
+    clock.now = 31
+    assert len(cache) == 0
+
+
+def test_two_sessions_asking_at_once_compute_once():
+    cache = BudgetCache(10 * 1024 * 1024, 60)
+    calls = []
+
+    def slow():
+        calls.append(1)
+        time.sleep(0.2)
+        return frame(1)
+
+    threads = [threading.Thread(target=cache.get_or_compute, args=("k", slow)) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(calls) == 1
+
+
+def test_the_budget_is_read_from_the_environment():
+    assert budget_bytes({"CLUSTERING_CACHE_MB": "64"}) == 64 * 1024 * 1024
+    assert budget_bytes({}) == 1024 * 1024 * 1024
+    assert budget_bytes({"CLUSTERING_CACHE_MB": "lots"}) == 1024 * 1024 * 1024
+
+
+def test_trimming_the_heap_runs_here():
+    trim_heap()  # glibc: malloc_trim; elsewhere a no-op, never an error
