@@ -52,7 +52,8 @@ else:
             picked = columns[i].selectbox(f"{role} table", pool, index=default, key=f"role_{mode}_{role}")
             if picked != NONE:
                 choices[role] = options[picked]
-        frames = attempt(lambda: read_choices(choices))
+        with st.spinner("Reading the picked tables…"):
+            frames = attempt(lambda: read_choices(choices))
         if frames:
             main_roles = [r for r in frames if ROLES[mode][r]]
             shared = [
@@ -66,13 +67,21 @@ else:
                 key=f"id_{mode}",
             )
             if st.button("Load and check", type="primary"):
+                with st.status("Reading and checking…", expanded=True) as status:
 
-                def load() -> None:
-                    config = config_for(mode, str(id_column), frames)
-                    sources = {role: frame.attrs.get("source", role) for role, frame in frames.items()}
-                    load_checked(ws, frames, sources, "store" if mode == "store" else mode, config)
+                    def load() -> bool:
+                        config = config_for(mode, str(id_column), frames)
+                        sources = {role: frame.attrs.get("source", role) for role, frame in frames.items()}
+                        kind = "store" if mode == "store" else mode
+                        load_checked(ws, frames, sources, kind, config, report=status.write)
+                        return True
 
-                attempt(load, spinner="Reading and checking…")
+                    done = attempt(load)
+                    status.update(
+                        label="Loaded and checked" if done else "Not loaded: see the message",
+                        state="complete" if done else "error",
+                        expanded=not done,  # a problem stays in sight
+                    )
     elif not files:
         st.info("Drop one workbook with sheets `internal` and `external`, or one file per dataset.")
 

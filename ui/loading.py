@@ -10,7 +10,7 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
 from clustering.config import RunConfig, config_from_dict, load_config
-from clustering.io.sources import list_sheets, read_table
+from clustering.io.sources import Progress, list_sheets, read_table
 from clustering.model.threads import in_parallel
 from ui.memory import BOUNDED, shared
 
@@ -32,10 +32,10 @@ def _sheets_of(data: bytes, name: str) -> list[str]:
     return list_sheets(data, filename=name)
 
 
-def _table(data: bytes, name: str, sheet: str | None) -> pd.DataFrame:
+def _table(data: bytes, name: str, sheet: str | None, progress: Progress | None = None) -> pd.DataFrame:
     """A parsed upload, shared by content (read once, never copied whole)."""
     key = f"table:{hashlib.blake2b(data, digest_size=16).hexdigest()}:{name}:{sheet}"
-    return shared(key, lambda: read_table(data, sheet, filename=name))
+    return shared(key, lambda: read_table(data, sheet, filename=name, progress=progress))
 
 
 def upload_options(files: list) -> dict[str, tuple[bytes, str, str | None]]:
@@ -58,9 +58,9 @@ def default_option(options: list[str], role: str, fallback: int) -> int:
     return min(fallback, len(options) - 1)
 
 
-def read_choice(choice: tuple[bytes, str, str | None]) -> pd.DataFrame:
+def read_choice(choice: tuple[bytes, str, str | None], progress: Progress | None = None) -> pd.DataFrame:
     data, name, sheet = choice
-    frame = _table(data, name, sheet).copy(deep=False)  # its own attrs; the data stays shared
+    frame = _table(data, name, sheet, progress).copy(deep=False)  # its own attrs; the data stays shared
     frame.attrs["source"] = f"{name}, sheet '{sheet}'" if sheet else name
     return frame
 
@@ -77,8 +77,22 @@ def read_choices(choices: dict[str, tuple[bytes, str, str | None]]) -> dict[str,
 
     sheets = {role: partial(read, choice) for role, choice in choices.items() if choice[2] is not None}
     frames = in_parallel(sheets)
-    frames |= {role: read_choice(choice) for role, choice in choices.items() if role not in sheets}
+    frames |= {role: _with_progress_bar(choice) for role, choice in choices.items() if role not in sheets}
     return {role: frames[role] for role in choices}
+
+
+def _with_progress_bar(choice: tuple[bytes, str, str | None]) -> pd.DataFrame:
+    """A CSV or Parquet upload, with a bar that shows how much of it is parsed."""
+    data, name, _ = choice
+    megabytes = len(data) / 1e6
+    bar = st.progress(0.0, text=f"Reading {name} ({megabytes:,.0f} MB)…")
+    try:
+        return read_choice(
+            choice,
+            lambda share: bar.progress(share, text=f"Reading {name}: {share:.0%} of {megabytes:,.0f} MB"),
+        )
+    finally:
+        bar.empty()
 
 
 def guess_id_column(columns: list[str], preferred: str) -> int:

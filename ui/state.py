@@ -93,14 +93,25 @@ class Workspace:
 
 
 def load_checked(
-    ws: Workspace, sheets: dict[str, pd.DataFrame], sources: dict[str, str], kind: str, config: RunConfig
+    ws: Workspace,
+    sheets: dict[str, pd.DataFrame],
+    sources: dict[str, str],
+    kind: str,
+    config: RunConfig,
+    report: Callable[[str], object] = lambda _: None,
 ) -> None:
     """Check new data and prepare every dataset before it replaces what the analyst has: a
     problem (bad file, nothing to cluster...) raises here and the workspace stays as it was.
-    The checked tables and prepared matrices are kept as the first stages of the new data."""
+    The checked tables and prepared matrices are kept as the first stages of the new data.
+    ``report`` hears each step as it starts (the page shows them)."""
+    rows = sum(len(frame) for frame in sheets.values())
+    report(f"Checking {rows:,} rows: IDs, columns and values…")
     checked = check_sheets(config, sheets)
     seed = config.random_state
-    ready = {name: prepare_dataset(name, t, config.datasets[name], seed) for name, t in checked[0].items()}
+    ready = {}
+    for name, table in checked[0].items():
+        report(f"Preparing {name}: {len(table.frame):,} rows…")
+        ready[name] = prepare_dataset(name, table, config.datasets[name], seed)
     ws.load(sheets, sources, kind, config)
     ws.stages["checked"] = Stage(data_key(ws), checked)
     for name, data in ready.items():
