@@ -231,3 +231,21 @@ def test_empty_columns_and_rows_are_dropped_and_counted():
     assert list(frame.columns) == ["store_id", "revenue"] and len(frame) == 2
     notes = " ".join(frame.attrs["notes"])
     assert "1 empty column(s) without a header were ignored" in notes
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "cp1252"])
+def test_a_csv_parse_reports_its_progress_and_reads_the_same_table(encoding):
+    frame = pd.DataFrame({"store_id": [f"S{i}" for i in range(100_000)], "city": "Zürich", "sales": 1.5})
+    data = frame.to_csv(index=False).encode(encoding)
+    seen: list[float] = []
+    with_progress = read_table(data, filename="stores.csv", progress=seen.append)
+    pd.testing.assert_frame_equal(with_progress, read_table(data, filename="stores.csv"))
+    assert len(seen) >= 5 and seen == sorted(seen) and seen[-1] == 1.0
+    assert ("Windows-1252" in with_progress.attrs["notes"][0]) == (encoding == "cp1252")
+
+
+def test_utf8_split_across_the_encoding_checks_slices_is_still_utf8(monkeypatch):
+    monkeypatch.setattr(sources, "ENCODING_CHECK_BYTES", 3)  # every 'é' (2 bytes) straddles a cut somewhere
+    data = "store_id,city\nS1,Orléans\nS2,Besançon\n".encode()
+    assert sources._encoding(data) == "utf-8"
+    assert sources._encoding("store_id,city\nS1,Orléans\n".encode("cp1252")) == "cp1252"
