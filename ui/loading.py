@@ -35,7 +35,7 @@ def _sheets_of(data: bytes, name: str) -> list[str]:
 def _table(data: bytes, name: str, sheet: str | None, progress: Progress | None = None) -> pd.DataFrame:
     """A parsed upload, shared by content (read once, never copied whole)."""
     key = f"table:{hashlib.blake2b(data, digest_size=16).hexdigest()}:{name}:{sheet}"
-    return shared(key, lambda: read_table(data, sheet, filename=name, progress=progress))
+    return shared(key, lambda: read_table(data, sheet, filename=name, progress=progress)).value
 
 
 def upload_options(files: list) -> dict[str, tuple[bytes, str, str | None]]:

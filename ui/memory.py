@@ -1,8 +1,9 @@
 """Memory the server gives back: bounded caches, closed sessions released, freed pages returned.
 
-- Stage results shared across sessions live in a ``BudgetCache``: a byte budget
-  (``$CLUSTERING_CACHE_MB``, default 1024) and a time to live (30 minutes), least recently
-  used first out; the values are shared, never copied.
+- Stage results and parsed uploads shared across sessions live in a ``BudgetCache``: a
+  byte budget (``$CLUSTERING_CACHE_MB``, default 1024), least recently used first out, and a
+  value no session holds any more leaves a minute after its last use; values are shared,
+  never copied. The app's other caches hold a size budget and a 30-minute time to live.
 - Streamlit keeps a closed tab's session for ``server.disconnectedSessionTTL`` seconds so a
   reconnect can resume it, but drops it from its store only when another session arrives;
   ``start_reaper`` checks every ``REAP_SECONDS``, shuts the expired sessions down (their
@@ -21,6 +22,7 @@ import os
 import sys
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import fields, is_dataclass
@@ -32,7 +34,8 @@ import streamlit as st
 
 BUDGET_VARIABLE = "CLUSTERING_CACHE_MB"
 DEFAULT_BUDGET_MB = 1024
-TTL_SECONDS = 30 * 60
+TTL_SECONDS = 30 * 60  # the smaller caches' time to live
+SHARED_IDLE_SECONDS = 60  # a shared result no session holds is dropped this long after its last use
 REAP_SECONDS = 15
 # st.cache_data settings of the app's smaller caches: a byte budget and a time to live each
 BOUNDED = {"ttl": TTL_SECONDS, "max_size": "256MB"}
@@ -57,15 +60,32 @@ def estimate_bytes(value: Any, _depth: int = 0) -> int:
     return sys.getsizeof(value, 64)
 
 
+class Box:
+    """A cached value; a session that uses it holds the box, so the cache can tell (by a weak
+    reference) whether anyone still does."""
+
+    __slots__ = ("__weakref__", "value")
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+_caches: weakref.WeakSet[BudgetCache] = weakref.WeakSet()
+
+
 class BudgetCache:
-    """Values by key, within a byte budget and a time to live; thread-safe. A value larger than
-    the whole budget is computed and returned but not kept."""
+    """Values by key, within a byte budget, each kept for ``ttl_seconds`` after its last use;
+    thread-safe. Past that, a value stays reachable only while a session still holds its box
+    (it costs nothing then: the session holds it anyway). A value larger than the whole
+    budget is computed and returned but not kept."""
 
     def __init__(self, budget_bytes: int, ttl_seconds: float, clock: Callable[[], float] = time.monotonic):
         self.budget, self.ttl, self.clock = budget_bytes, ttl_seconds, clock
-        self._entries: OrderedDict[str, tuple[Any, int, float]] = OrderedDict()
+        self._entries: OrderedDict[str, tuple[Box, int, float]] = OrderedDict()
+        self._in_use: weakref.WeakValueDictionary[str, Box] = weakref.WeakValueDictionary()
         self._lock = threading.Lock()
         self._computing: dict[str, threading.Lock] = {}
+        _caches.add(self)
 
     @property
     def held_bytes(self) -> int:
@@ -79,38 +99,50 @@ class BudgetCache:
 
     def get_or_compute(self, key: str, compute: Callable[[], Any]) -> Any:
         """The value of ``key``, computed once even when two sessions ask at the same time."""
+        return self.box(key, compute).value
+
+    def box(self, key: str, compute: Callable[[], Any]) -> Box:
+        """The box of ``key``'s value (hold it to keep the value reachable)."""
         found = self._get(key)
         if found is not None:
-            return found[0]
+            return found
         with self._lock:
             computing = self._computing.setdefault(key, threading.Lock())
         with computing:
             found = self._get(key)
-            if found is not None:
-                return found[0]
-            value = compute()
-            self._put(key, value, estimate_bytes(value))
+            if found is None:
+                found = Box(compute())
+                self._put(key, found, estimate_bytes(found.value))
         with self._lock:
             self._computing.pop(key, None)
-        return value
+        return found
+
+    def expire(self) -> None:
+        """Drop the values whose time is over (the reaper calls this; so does every use)."""
+        with self._lock:
+            self._expire()
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._in_use.clear()
 
-    def _get(self, key: str) -> tuple[Any] | None:
+    def _get(self, key: str) -> Box | None:
         with self._lock:
             self._expire()
-            if key not in self._entries:
-                return None
-            self._entries.move_to_end(key)
-            return (self._entries[key][0],)
+            if key in self._entries:
+                box, size, _ = self._entries[key]
+                self._entries[key] = (box, size, self.clock() + self.ttl)
+                self._entries.move_to_end(key)
+                return box
+            return self._in_use.get(key)
 
-    def _put(self, key: str, value: Any, size: int) -> None:
-        if size > self.budget:
-            return
+    def _put(self, key: str, box: Box, size: int) -> None:
         with self._lock:
-            self._entries[key] = (value, size, self.clock() + self.ttl)
+            self._in_use[key] = box
+            if size > self.budget:
+                return
+            self._entries[key] = (box, size, self.clock() + self.ttl)
             held = sum(s for _, s, _ in self._entries.values())
             while held > self.budget:
                 _, (_, evicted, _) = self._entries.popitem(last=False)
@@ -134,15 +166,16 @@ def budget_bytes(environ: dict[str, str] | os._Environ = os.environ) -> int:
 @st.cache_resource(show_spinner=False)
 def _shared_cache() -> BudgetCache:
     """One per server process (``st.cache_resource.clear()`` starts a new one)."""
-    return BudgetCache(budget_bytes(), TTL_SECONDS)
+    return BudgetCache(budget_bytes(), SHARED_IDLE_SECONDS)
 
 
-def shared(key: str, compute: Callable[[], Any]) -> Any:
+def shared(key: str, compute: Callable[[], Any]) -> Box:
     """A result shared by every session, by content key, within the budget: stage results
     (one 100k-store stage is hundreds of MB; ``st.cache_resource`` counts entries only) and
     parsed uploads (``st.cache_data`` would pickle a copy of each). Frames are shared, not
-    copied: pandas' copy-on-write keeps each session's changes its own."""
-    return _shared_cache().get_or_compute(key, compute)
+    copied: pandas' copy-on-write keeps each session's changes its own. A session keeps the
+    box while it uses the value."""
+    return _shared_cache().box(key, compute)
 
 
 def trim_heap() -> None:
@@ -177,6 +210,8 @@ def _reap_forever() -> None:
         try:
             if reap_closed_sessions():
                 log.info("closed sessions released")
+            for cache in list(_caches):
+                cache.expire()
             trim_heap()
         except Exception as error:  # never let the reaper take the server down
             log.warning("reaper: %s", error)

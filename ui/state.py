@@ -39,7 +39,7 @@ from clustering.pipeline import (
     run_sheets,
 )
 from ui.access import current_user
-from ui.memory import shared
+from ui.memory import Box, shared
 
 WORKSPACE = "ws"
 DEMO_VARIABLE = "CLUSTERING_DEMO"  # "store" or "dfu": every new session starts on that demo data
@@ -50,6 +50,7 @@ STEPS = ("loaded", "prepared", "clustered", "merged", "labeled", "exported")
 class Stage:
     key: str
     value: Any
+    box: Box | None = None  # the shared cache's box: holding it tells the cache the value is in use
 
 
 @dataclass
@@ -175,15 +176,12 @@ def current(ws: Workspace, stage: str, key: str) -> Any | None:
     return held.value if held is not None and held.key == key else None
 
 
-def _cached(stage: str, key: str, compute: Callable[[], Any]) -> Any:
-    return shared(f"{stage}:{key}", compute)
-
-
 def _run(ws: Workspace, stage: str, key: str, compute: Callable[[], Any]) -> Any:
     held = current(ws, stage, key)
     if held is None:
-        held = _cached(stage, key, compute)
-        ws.stages[stage] = Stage(key, held)
+        box = shared(f"{stage}:{key}", compute)
+        ws.stages[stage] = Stage(key, box.value, box)
+        held = box.value
     return held
 
 

@@ -82,3 +82,22 @@ def test_the_budget_is_read_from_the_environment():
 
 def test_trimming_the_heap_runs_here():
     trim_heap()  # glibc: malloc_trim; elsewhere a no-op, never an error
+
+
+def test_a_value_a_session_holds_outlives_its_time_but_an_unheld_one_leaves():
+    clock = Clock()
+    cache = BudgetCache(10 * 1024 * 1024, 60, clock)
+    held = cache.box("held", lambda: frame(1))  # a session keeps this box in its workspace
+    cache.box("dropped", lambda: frame(1))
+    clock.now = 30
+    cache.box("held", lambda: None)  # used again: its minute starts over
+    clock.now = 61
+    cache.expire()
+    assert len(cache) == 1 and cache.held_bytes <= 1.1 * 1024 * 1024  # only 'held' is still kept
+    clock.now = 200
+    cache.expire()
+    assert len(cache) == 0  # past its time: the cache no longer keeps it ...
+    computed = []
+    assert cache.box("held", lambda: computed.append(1)) is held  # ... but the session still has it
+    cache.box("dropped", lambda: computed.append(2))
+    assert computed == [2]
