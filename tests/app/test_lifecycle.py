@@ -150,3 +150,30 @@ def test_export_assigns_new_stores_with_a_tracked_runs_model(app, store):
     button(app, "Assign").click().run()
     no_exceptions(app)
     assert any("entities assigned" in s.value for s in app.success)
+
+
+def test_on_a_team_server_runs_record_who_ran_and_who_approved(monkeypatch, store):
+    import streamlit as st
+
+    from clustering import tracking
+    from tests.app.conftest import new_app
+    from tests.app.test_access import AUTH
+
+    st.cache_resource.clear()
+    monkeypatch.setenv("CLUSTERING_TEAM_MODE", "1")
+    at = new_app()
+    at.secrets["auth"] = AUTH
+    at.user = {"is_logged_in": True, "email": "ana@example.com", "name": "Ana"}
+    at.run()
+    no_exceptions(at)
+    assert any(c.value == "Logged in as ana@example.com" for c in at.sidebar.caption)
+    load_demo_stores(at)
+    run_all_from_home(at)
+    (run_id,) = workspace(at).tracked.values()
+    at.user = {"is_logged_in": True, "email": "lead@example.com"}
+    at.switch_page("pages/runs.py").run()
+    button(at, "Approve this run").click().run()
+    no_exceptions(at)
+    listed = tracking.list_runs(store).set_index("run_id")
+    assert listed.loc[run_id, "user"] == "ana@example.com"
+    assert listed.loc[run_id, "approved_by"] == "lead@example.com"

@@ -69,13 +69,18 @@ def running_app(
         "false",
         *(extra or []),
     ]
-    log = Path(tempfile.mkdtemp(prefix="streamlit-")) / "server.log"
-    server = subprocess.Popen(
-        command, cwd=ROOT, env=environment, stdout=log.open("w"), stderr=subprocess.STDOUT
-    )
+    with serving(command, port, "/_stcore/health", environment) as url:
+        yield url
+
+
+@contextmanager
+def serving(command: list[str], port: int, health: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    """A server process on a loopback port, once ``health`` answers; its base URL. Stopped after."""
+    log = Path(tempfile.mkdtemp(prefix="server-")) / "server.log"
+    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until_up(f"{url}/_stcore/health", log)
+        wait_until_up(f"{url}{health}", log)
         yield url
     finally:
         server.terminate()

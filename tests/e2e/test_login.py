@@ -4,14 +4,13 @@ flow against a local provider (oidc-provider-mock), and the app as the logged-in
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import ARTIFACTS, chromium_page, free_port, running_app, wait_until_up
+from tests.e2e.conftest import ARTIFACTS, chromium_page, free_port, running_app, serving
 
 ANALYST = {"sub": "ana", "email": "ana@example.com", "name": "Ana Analyst"}
 
@@ -20,7 +19,6 @@ ANALYST = {"sub": "ana", "email": "ana@example.com", "name": "Ana Analyst"}
 def provider() -> str:
     """A local OpenID Connect provider with one predefined analyst; its base URL."""
     port = free_port()
-    log = Path(tempfile.mkdtemp(prefix="oidc-")) / "provider.log"
     command = [
         sys.executable,
         "-m",
@@ -30,14 +28,8 @@ def provider() -> str:
         "--user-claims",
         json.dumps(ANALYST),
     ]
-    server = subprocess.Popen(command, stdout=log.open("w"), stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(f"{base}/.well-known/openid-configuration", log)
+    with serving(command, port, "/.well-known/openid-configuration") as base:
         yield base
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
 
 
 def secrets_file(provider: str, app_port: int) -> Path:
