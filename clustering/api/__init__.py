@@ -6,7 +6,8 @@
 - ``GET /domains/dfu/clusters``: per ``cluster_assignment`` value of ``dim_dfu``: ``count``
   (DFUs), ``avg_demand`` (mean over the cluster's DFUs of their mean monthly units) and
   ``cv_demand`` (mean over the DFUs of std / mean of their monthly units), over the months
-  present in ``fact_sales_monthly``; computed by one SQL aggregation in the database.
+  present in ``fact_sales_monthly``; computed by one SQL aggregation in the database, and
+  reused for 10 seconds (concurrent callers share one computation).
 - ``GET /domains/dfu?cluster_assignment=&limit=&offset=``: the DFUs of ``dim_dfu``, filtered
   by cluster, ordered by ID, a page at a time (``limit`` 1 to 1,000, default 100; ``offset``
   0 to 2^63 - 1).
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -44,6 +46,7 @@ from clustering.io.database import connect, masked, read_only, table_ref
 MAX_LIMIT = 1_000
 MAX_OFFSET = 2**63 - 1  # the largest offset every database takes
 TOKEN_VARIABLE = "CLUSTERING_API_TOKEN"
+SUMMARY_SECONDS = 10.0  # the cluster summary changes only with a write-back: reuse it this long
 OPEN_PATHS = ("/health",)
 log = logging.getLogger("clustering.api")
 
@@ -122,14 +125,37 @@ def _guard(app: FastAPIOffline, token: str | None) -> None:
         return response
 
 
+class Recent:
+    """The last answer of an expensive read, reused for ``seconds``; callers that arrive while
+    it is computed wait for that one computation instead of starting their own."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds, self._lock = seconds, threading.Lock()
+        self._value: Any = None
+        self._until = 0.0
+
+    def get(self, compute: Callable[[], Any]) -> Any:
+        with self._lock:
+            if time.monotonic() >= self._until:
+                self._value = compute()
+                self._until = time.monotonic() + self.seconds
+            return self._value
+
+
 def _authorized(request: Request, token: str) -> bool:
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
     return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
 
 
-def create_app(url: str, config: RunConfig | None = None, token: str | None = None) -> FastAPIOffline:
+def create_app(
+    url: str,
+    config: RunConfig | None = None,
+    token: str | None = None,
+    summary_seconds: float = SUMMARY_SECONDS,
+) -> FastAPIOffline:
     """The API over the database at ``url`` (checked on start: a bad URL fails here, not later);
-    with ``token``, every route but /health needs it as a bearer token."""
+    with ``token``, every route but /health needs it as a bearer token. The cluster summary
+    (one aggregation over the whole fact table) is reused for ``summary_seconds``."""
     config = config or load_config("dfu")
     engine = connect(url)
     target = config.database.write_back
@@ -166,12 +192,17 @@ def create_app(url: str, config: RunConfig | None = None, token: str | None = No
     async def _user_error(request: Request, error: UserInputError) -> JSONResponse:
         return JSONResponse(status_code=400, content={"detail": str(error)})
 
+    query = summary_query(dim, fact, features.id_column, target.column, features.value_column)
+    recent_summary = Recent(summary_seconds)
+
+    def summary_rows() -> list[dict[str, Any]]:
+        with read_only(engine, timeout) as connection:
+            return [dict(row) for row in connection.execute(query).mappings().all()]
+
     @app.get("/domains/dfu/clusters", response_model=list[ClusterSummary])
     def clusters() -> list[ClusterSummary]:
         """Every cluster of dim_dfu with its DFU count, mean demand and mean cv."""
-        query = summary_query(dim, fact, features.id_column, target.column, features.value_column)
-        with read_only(engine, timeout) as connection:
-            rows = connection.execute(query).mappings().all()
+        rows = recent_summary.get(summary_rows)
         return [
             ClusterSummary(**{**row, "cluster_assignment": str(row["cluster_assignment"])}) for row in rows
         ]

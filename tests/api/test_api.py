@@ -231,3 +231,20 @@ def test_serve_refuses_other_addresses_without_a_token(tmp_path, sheets, monkeyp
     assert main(["serve", "--database", url, "--host", "0.0.0.0"]) == 2
     error = capsys.readouterr().err
     assert error.startswith("error: Refusing to serve 0.0.0.0 without a token: set $CLUSTERING_API_TOKEN")
+
+
+@pytest.mark.parametrize(("seconds", "queries"), [(10.0, 1), (0.0, 3)])
+def test_the_summary_is_reused_for_a_few_seconds(tmp_path, sheets, monkeypatch, seconds, queries):
+    from clustering import api as module
+
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    labeled_warehouse(url, sheets)
+    opened = []
+    real = module.read_only
+    monkeypatch.setattr(
+        module, "read_only", lambda engine, timeout: opened.append(1) or real(engine, timeout)
+    )
+    api = TestClient(create_app(url, summary_seconds=seconds))
+    answers = [api.get("/domains/dfu/clusters").json() for _ in range(3)]
+    assert answers[0] == answers[1] == answers[2]
+    assert len(opened) == queries
