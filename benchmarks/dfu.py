@@ -40,13 +40,13 @@ def measure(folder: Path) -> dict[str, float]:
                 time.sleep(0.005)
 
     from clustering.config import load_config
+    from clustering.io.inputs import load_tables
     from clustering.pipeline import (
         check_sheets,
         check_stability,
         cluster_dataset,
         combine_segments,
         explain_segments,
-        load_tables,
         prepare_dataset,
     )
 

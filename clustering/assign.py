@@ -87,7 +87,7 @@ class Segmentation:
         """The sheets ``assign`` reads, cut from one wide frame: each plain dataset takes the ID
         and its own columns, for the rows that have any of them; a DFU dataset takes the frame
         as its sales (and attribute) sheets."""
-        from clustering.pipeline import dataset_sources
+        from clustering.io.inputs import dataset_sources
 
         sheets = {}
         for key in dataset_sources(self.config, "input.xlsx"):
@@ -155,7 +155,7 @@ class Segmentation:
 
 
 def fit_segmentation(result: object) -> Segmentation:
-    """The assigning half of a finished run (a ``pipeline.RunResult``)."""
+    """The assigning half of a finished run (a ``results.RunResult``)."""
     config = result.config
     datasets = {}
     for name, clustered in result.clustered.items():

@@ -202,7 +202,8 @@ def _run(args: argparse.Namespace) -> int:
     if not args.output:
         raise UserInputError("Give --output FILE (.xlsx, .csv or .parquet) for the results.")
     from clustering.io.export import read_previous_run, write_result
-    from clustering.pipeline import database_sheets, load_tables, run
+    from clustering.io.inputs import database_sheets, load_tables
+    from clustering.pipeline import run
 
     previous = read_previous_run(args.previous, config.id_column) if args.previous else None
     sheets = database_sheets(engine, config) if args.database is not None else load_tables(config, args.input)
@@ -291,7 +292,7 @@ def _uri(args: argparse.Namespace) -> str:
 def _assign(args: argparse.Namespace) -> int:
     from clustering import tracking
     from clustering.io.export import write_assignments
-    from clustering.pipeline import load_tables
+    from clustering.io.inputs import load_tables
 
     uri = _uri(args)
     segmentation = tracking.load_segmentation(uri, args.tracked_run)
@@ -361,8 +362,9 @@ def _stage_config(args: argparse.Namespace):
 
 
 def _features(args: argparse.Namespace) -> int:
+    from clustering.io.inputs import database_sheets, load_tables
     from clustering.io.outputs import output_folder, write_features
-    from clustering.pipeline import check_sheets, database_sheets, load_tables
+    from clustering.pipeline import check_sheets
 
     config = _stage_config(args)
     engine = _engine(args) if args.database is not None else None

@@ -18,7 +18,8 @@ os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{tempfile.mkdtemp(prefix='mlflow
 from clustering.config import load_config
 from clustering.demo import store_demo
 from clustering.io.export import write_workbook
-from clustering.pipeline import RunResult, run
+from clustering.pipeline import run
+from clustering.results import RunResult
 from tests.postgres import PostgresMissing, throwaway_postgres
 
 DEMO_STORES = 2000

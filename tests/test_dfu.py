@@ -7,7 +7,8 @@ from sklearn.metrics import adjusted_rand_score
 from clustering.cli import main
 from clustering.config import load_config
 from clustering.demo import DFU_PATTERNS, dfu_demo
-from clustering.pipeline import load_tables, run
+from clustering.io.inputs import load_tables
+from clustering.pipeline import run
 
 PATTERN_WORDS = {
     "steady_high": "steady",

@@ -206,10 +206,10 @@ def test_hdbscan_runs_on_wide_data_through_principal_components(columns):
 
 
 def test_a_refit_that_finds_no_segment_counts_as_zero_and_the_run_completes(monkeypatch):
-    from clustering import pipeline
+    from clustering.pipeline import stability
 
     frame = stores(n=400, columns=4)
-    real = pipeline.fit_density
+    real = stability.fit_density
     calls = []
 
     def every_other_refit_finds_only_noise(X, config, seed=None):
@@ -218,7 +218,7 @@ def test_a_refit_that_finds_no_segment_counts_as_zero_and_the_run_completes(monk
             raise UserInputError("HDBSCAN found no segment: every row is noise")
         return real(X, config, seed)
 
-    monkeypatch.setattr(pipeline, "fit_density", every_other_refit_finds_only_noise)
+    monkeypatch.setattr(stability, "fit_density", every_other_refit_finds_only_noise)
     config = one_dataset(cluster={"algorithm": "hdbscan"})
     config.stability.resamples = 6
     result = run(config, {"internal": frame})

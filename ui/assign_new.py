@@ -8,8 +8,9 @@ import streamlit as st
 
 from clustering.assign import Segmentation, fit_segmentation
 from clustering.io.export import workbook_bytes
+from clustering.io.inputs import load_tables
 from clustering.io.sources import SUPPORTED_SUFFIXES
-from clustering.pipeline import RunResult, load_tables
+from clustering.results import RunResult
 from ui.memory import TTL_SECONDS
 from ui.state import Workspace, result_key
 from ui.widgets import attempt

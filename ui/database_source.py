@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from clustering.io.database import columns, connect, masked, run_select, schemas, tables
-from clustering.pipeline import database_sheets
+from clustering.io.inputs import database_sheets
 from ui.access import session_database_access
 from ui.loading import MODES, NONE, ROLES, database_config, guess_id_column
 from ui.memory import TTL_SECONDS

@@ -22,13 +22,9 @@ from clustering.config import RunConfig, load_config
 from clustering.demo import dfu_demo, store_demo
 from clustering.explain.labels import ANALYST, PreviousRun, segment_names
 from clustering.io.fingerprint import content_hash
+from clustering.io.inputs import run_sheets
 from clustering.io.validation import Finding, ValidatedTable
 from clustering.pipeline import (
-    ClusteredDataset,
-    Combined,
-    Explanation,
-    PreparedDataset,
-    RunResult,
     assemble_result,
     check_sheets,
     check_stability,
@@ -36,8 +32,8 @@ from clustering.pipeline import (
     combine_segments,
     explain_segments,
     prepare_dataset,
-    run_sheets,
 )
+from clustering.results import ClusteredDataset, Combined, Explanation, PreparedDataset, RunResult
 from ui.access import current_user
 from ui.memory import Box, shared
 

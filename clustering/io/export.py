@@ -22,7 +22,7 @@ from clustering.explain.labels import ANALYST, PreviousRun
 from clustering.io.sources import read_table
 
 if TYPE_CHECKING:
-    from clustering.pipeline import RunResult
+    from clustering.results import RunResult
 
 FIXED_DATE = datetime(2000, 1, 1)
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)

@@ -247,8 +247,8 @@ def write_labels(explanation: Any, folder: Path) -> list[Path]:
 
 
 def write_all(result: Any, folder: str | Path) -> list[Path]:
-    """Every output file of a finished run (a ``pipeline.RunResult``)."""
-    from clustering.pipeline import Combined
+    """Every output file of a finished run (a ``results.RunResult``)."""
+    from clustering.results import Combined
 
     folder = output_folder(folder)
     tables = {name: p.table for name, p in result.prepared.items()}

@@ -27,19 +27,18 @@ import dagster as dg
 import pandas as pd
 
 from clustering.config import RunConfig, load_config
+from clustering.io.inputs import database_sheets, load_tables
 from clustering.io.validation import Finding
 from clustering.pipeline import (
-    Combined,
     check_sheets,
     check_stability,
     cluster_dataset,
     combine_segments,
-    database_sheets,
     explain_segments,
-    load_tables,
     prepare_dataset,
     with_segment_names,
 )
+from clustering.results import Combined
 
 CODE_VERSION = "1"
 

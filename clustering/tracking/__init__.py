@@ -46,7 +46,7 @@ from clustering.config import RunConfig, config_from_yaml
 from clustering.errors import UserInputError
 from clustering.io.export import result_sheets, write_workbook
 from clustering.io.fingerprint import data_fingerprint
-from clustering.pipeline import run_sheets
+from clustering.io.inputs import run_sheets
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "true")
@@ -170,7 +170,7 @@ def log_run(
     workbook: Path | None = None,
     user: str | None = None,
 ) -> TrackedRun:
-    """Log a finished run (a ``pipeline.RunResult``); returns its run ID. ``workbook``: the
+    """Log a finished run (a ``results.RunResult``); returns its run ID. ``workbook``: the
     results workbook of this run when it is already written (logged as is, not written again);
     ``user``: who ran it (default: the operating-system user)."""
     config: RunConfig = result.config

@@ -24,9 +24,10 @@ from clustering.io.database import (
     run_select,
     tables,
 )
+from clustering.io.inputs import database_sheets
 from clustering.io.pushdown import monthly_query, pushdown_features
 from clustering.io.writeback import InjectedFailure, restore, runs, write_back
-from clustering.pipeline import database_sheets, run
+from clustering.pipeline import run
 from clustering.prep.features import demand_features
 
 ENGINES = ["sqlite", "duckdb", "postgresql"]

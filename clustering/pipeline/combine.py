@@ -1,0 +1,88 @@
+"""Stage 3: combine the datasets' segments into the final ones (merge, then overrides)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from clustering.config import (
+    RunConfig,
+)
+from clustering.io.validation import (
+    check_shared_ids,
+)
+from clustering.merging import apply_overrides, merge_segments
+from clustering.model.metrics import silhouette_many
+
+if TYPE_CHECKING:  # the database layer (SQLAlchemy, sqlglot) loads only for a database run
+    pass
+from clustering.pipeline.cluster import LOW_SILHOUETTE, dataset_metrics
+from clustering.results import ClusteredDataset, Combined, PreparedDataset
+
+
+def combine_segments(
+    clustered: dict[str, ClusteredDataset],
+    prepared: dict[str, PreparedDataset],
+    config: RunConfig,
+) -> Combined:
+    """Assignments of every ID (the index): the merge of two labelings, or one dataset's
+    labels as final; with a ``<dataset>_inferred`` flag where HDBSCAN noise was reassigned,
+    and an ``override`` flag where the analyst moved an entity."""
+    if len(clustered) == 2 and config.merge.enabled:
+        (first, a), (second, b) = ((name, c.labels.index) for name, c in clustered.items())
+        check_shared_ids(first, a, second, b, config.id_column)
+        merge = merge_segments(
+            {name: c.labels for name, c in clustered.items()},
+            {name: p.matrix for name, p in prepared.items()},
+            config.merge,
+            config.random_state,
+        )
+        assignments = merge.assignments
+    else:
+        merge = None
+        assignments = pd.concat([c.labels.rename(f"{name}_cluster") for name, c in clustered.items()], axis=1)
+        assignments["final_cluster"] = assignments.iloc[:, 0].astype("string")
+    assignments = _add_inferred_flags(assignments, clustered)
+    assignments.index.name = config.id_column
+    if merge is not None:
+        silhouette = merge.metrics.loc[merge.metrics["metric"].str.startswith("silhouette"), "after"]
+        if len(silhouette) and float(silhouette.iloc[0]) < LOW_SILHOUETTE:
+            merge.warnings.append(
+                f"The silhouette of the final segments is {float(silhouette.iloc[0]):.3f}, below "
+                f"{LOW_SILHOUETTE}: in the combined space, stores sit about as close to other segments "
+                f"as to their own."
+            )
+    assignments, notes = apply_overrides(assignments, config.overrides)
+    metrics = pd.DataFrame()
+    if assignments["override"].any():
+        space, index = (
+            (merge.space, merge.assignments.index)
+            if merge is not None
+            else (next(iter(prepared.values())).matrix.to_numpy(), next(iter(prepared.values())).matrix.index)
+        )
+        final = assignments["final_cluster"].reindex(index).to_numpy(dtype=str)
+        present = ~np.isnan(space).any(axis=1)
+        codes = pd.factorize(final[present])[0]
+        (silhouette,) = silhouette_many(
+            space[present], [codes], config.merge.metrics_sample, config.random_state
+        )
+        metrics = dataset_metrics(
+            "final (with overrides)",
+            space[present],
+            codes,
+            silhouette,
+            min(int(present.sum()), config.merge.metrics_sample),
+        )
+    return Combined(assignments, merge, notes, metrics)
+
+
+def _add_inferred_flags(assignments: pd.DataFrame, clustered: dict[str, ClusteredDataset]) -> pd.DataFrame:
+    """A ``<dataset>_inferred`` column for each dataset whose noise points were reassigned."""
+    for name, result in clustered.items():
+        if result.inferred is not None:
+            assignments[f"{name}_inferred"] = (
+                result.inferred.reindex(assignments.index).fillna(False).astype(bool)
+            )
+    return assignments

@@ -1,0 +1,93 @@
+"""Stage 4: describe the final segments: profiles, tests, surrogate rules and names."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from clustering.config import (
+    RunConfig,
+)
+from clustering.explain.labels import PreviousRun, automatic_labels, segment_names
+from clustering.explain.profiling import (
+    feature_tests,
+    indicator_table,
+    original_features,
+    segment_profiles,
+    surrogate_rules,
+)
+from clustering.io.validation import (
+    ValidatedTable,
+)
+from clustering.model.threads import in_parallel
+
+if TYPE_CHECKING:  # the database layer (SQLAlchemy, sqlglot) loads only for a database run
+    pass
+from clustering.results import Explanation
+
+ONE_FEATURE_EFFECT, OTHER_FEATURES_EFFECT = 2.0, 0.5
+
+
+def explain_segments(
+    final: pd.Series,
+    checked: dict[str, ValidatedTable],
+    config: RunConfig,
+    previous: PreviousRun | None = None,
+) -> Explanation:
+    """Profiles, feature tests, surrogate rules and names of the final segments."""
+    tables = {name: table.features for name, table in checked.items()}
+    features = original_features(tables).reindex(final.index)  # joined once for every step
+    indicators = indicator_table(features)
+    parts = in_parallel(
+        {
+            "surrogate": partial(surrogate_rules, final, indicators, config.random_state),
+            "tests": partial(feature_tests, final, features),
+            "profiles": partial(segment_profiles, final, indicators),
+        }
+    )
+    profiles, tests, surrogate = parts["profiles"], parts["tests"], parts["surrogate"]
+    labels = config.labels
+    notes = []
+    if labels.enabled:
+        if labels.volume_column and labels.volume_column not in features:
+            notes.append(
+                f"labels.volume_column '{labels.volume_column}' is not a column of the data, so the "
+                f"labels have no volume tier. Pick one of: {', '.join(features.select_dtypes('number').columns)}."
+            )
+            labels = labels.model_copy(update={"volume_column": None})
+        automatic = automatic_labels(final, features, profiles, labels, config.labeling)
+    else:
+        automatic = pd.Series(sorted(final.unique()), index=sorted(final.unique()), dtype="string")
+    names = segment_names(final, automatic, labels.overrides, previous)
+    return Explanation(profiles, tests, surrogate, names, notes, one_feature_segments(profiles))
+
+
+def one_feature_segments(profiles: pd.DataFrame) -> list[str]:
+    """Segments set apart by a single feature (|Cohen's d| >= 2 on it, < 0.5 on every other):
+    often a group of outliers in that column rather than a kind of entity."""
+    notes = []
+    for segment, rows in profiles.dropna(subset=["effect_size"]).groupby("segment", sort=True):
+        effects = rows.set_index("feature")["effect_size"]
+        ranked = effects.abs().sort_values(ascending=False)
+        if (
+            len(ranked)
+            and ranked.iloc[0] >= ONE_FEATURE_EFFECT
+            and (ranked.iloc[1:] < OTHER_FEATURES_EFFECT).all()
+        ):
+            feature = ranked.index[0]
+            notes.append(
+                f"Segment {segment} differs from the rest in one feature only ({feature}, d = "
+                f"{effects[feature]:+.1f}; every other |d| < {OTHER_FEATURES_EFFECT}): it may be a group of "
+                f"outliers in that column rather than a segment. Check {feature} for extreme values."
+            )
+    return notes
+
+
+def with_segment_names(assignments: pd.DataFrame, names: pd.DataFrame) -> pd.DataFrame:
+    """Assignments with a ``segment_name`` column after ``final_cluster``."""
+    named = assignments.drop(columns="segment_name", errors="ignore")
+    labels = named["final_cluster"].map(names.set_index("segment")["label"])
+    named.insert(named.columns.get_loc("final_cluster") + 1, "segment_name", labels)
+    return named

@@ -1,0 +1,86 @@
+"""``run``: every stage in turn, for the CLI, the integrations and the tests."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from clustering.config import (
+    RunConfig,
+)
+from clustering.explain.labels import PreviousRun
+from clustering.io.validation import (
+    Finding,
+    ValidatedTable,
+)
+from clustering.model.threads import in_parallel
+
+if TYPE_CHECKING:  # the database layer (SQLAlchemy, sqlglot) loads only for a database run
+    pass
+from clustering.pipeline.cluster import cluster_dataset
+from clustering.pipeline.combine import combine_segments
+from clustering.pipeline.describe import explain_segments, with_segment_names
+from clustering.pipeline.prepare import check_sheets, prepare_dataset
+from clustering.pipeline.stability import check_stability, stability_findings
+from clustering.results import ClusteredDataset, Combined, Explanation, PreparedDataset, RunResult
+
+
+def assemble_result(
+    config: RunConfig,
+    prepared: dict[str, PreparedDataset],
+    clustered: dict[str, ClusteredDataset],
+    combined: Combined,
+    explanation: Explanation,
+    stability: pd.DataFrame,
+    findings: list[Finding],
+) -> RunResult:
+    """A RunResult from the stages' outputs: named assignments, every stage's warnings among the findings."""
+    named = with_segment_names(combined.assignments, explanation.names).reset_index()
+    merge = combined.merge
+    notes = [Finding("warning", name, w) for name, result in clustered.items() for w in result.warnings]
+    if merge is not None:
+        notes += [Finding("warning", "merge", w) for w in merge.warnings]
+    notes += [Finding("warning", "overrides", note) for note in combined.notes]
+    notes += [Finding("warning", "labels", note) for note in explanation.notes]
+    notes += [Finding("warning", "segments", note) for note in explanation.warnings]
+    notes += stability_findings(stability, config.stability)
+    return RunResult(
+        config, prepared, clustered, merge, named, explanation, stability, findings + notes, combined.metrics
+    )
+
+
+def run(config: RunConfig, sheets: dict[str, pd.DataFrame], previous: PreviousRun | None = None) -> RunResult:
+    """Validate, prepare, cluster, merge, explain, name and check the stability of the segments.
+
+    ``sheets`` holds the input tables by sheet name (see ``load_tables``); others are ignored.
+    ``previous`` (the last run's assignments and analyst names) keeps names on the same
+    entities across reruns.
+    """
+    checked, findings = check_sheets(config, sheets)
+    datasets = in_parallel(
+        {name: partial(_prepare_and_cluster, name, t, config) for name, t in checked.items()}
+    )
+    prepared = {name: p for name, (p, _) in datasets.items()}
+    clustered = {name: c for name, (_, c) in datasets.items()}
+
+    def merge_and_explain() -> tuple[Combined, Explanation]:
+        combined = combine_segments(clustered, prepared, config)
+        return combined, explain_segments(combined.assignments["final_cluster"], checked, config, previous)
+
+    after = in_parallel(
+        {"explained": merge_and_explain, "stability": partial(check_stability, prepared, clustered, config)}
+    )
+    combined, explanation = after["explained"]
+    return assemble_result(config, prepared, clustered, combined, explanation, after["stability"], findings)
+
+
+def _prepare_and_cluster(
+    name: str, table: ValidatedTable, config: RunConfig
+) -> tuple[PreparedDataset, ClusteredDataset]:
+    """One dataset's prepare and cluster stages (the datasets run side by side in ``run``)."""
+    prepared = prepare_dataset(name, table, config.datasets[name], config.random_state)
+    return prepared, cluster_dataset(
+        prepared, config.datasets[name], config.prefix(name), config.random_state
+    )

@@ -1,0 +1,208 @@
+"""The typed results of a run's stages, which every layer may import (the stages make them;
+export, tracking, the app and the integrations read them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from clustering.config import (
+    RunConfig,
+)
+from clustering.explain.profiling import (
+    Surrogate,
+    top_features,
+)
+from clustering.io.validation import (
+    Finding,
+    ValidatedTable,
+)
+from clustering.merging import MergeResult
+from clustering.model.clusterability import Clusterability
+from clustering.model.density import DensityResult
+from clustering.model.kselection import KSelection
+from clustering.model.models import SegmentModel
+from clustering.prep.preprocessing import Preprocessor, PreprocessReport
+
+if TYPE_CHECKING:  # the database layer (SQLAlchemy, sqlglot) loads only for a database run
+    pass
+
+
+@dataclass
+class PreparedDataset:
+    """A validated table and its prepared matrix (rows in the table's ID order)."""
+
+    name: str
+    table: ValidatedTable
+    preprocessor: Preprocessor
+    matrix: pd.DataFrame
+    outliers: np.ndarray
+
+    @property
+    def report(self) -> PreprocessReport:
+        return self.preprocessor.report_
+
+
+@dataclass
+class ClusteredDataset:
+    """Segment labels of one dataset ('I1', 'I2'...) and how k was chosen."""
+
+    name: str
+    labels: pd.Series
+    k: int
+    centers: np.ndarray
+    selection: KSelection | None
+    metrics: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+    density: DensityResult | None = None
+    inferred: pd.Series | None = None
+    model: SegmentModel | None = None
+    clusterability: Clusterability | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def silhouette(self) -> float:
+        """The sampled silhouette of these segments (NaN when undefined)."""
+        rows = self.metrics[self.metrics["metric"].str.startswith("silhouette")]
+        return float(rows["after"].iloc[0]) if len(rows) else float("nan")
+
+
+@dataclass
+class Explanation:
+    """What describes the final segments: profiles, tests, surrogate rules and names."""
+
+    profiles: pd.DataFrame
+    feature_tests: pd.DataFrame
+    surrogate: Surrogate
+    names: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def overview(self, stability: pd.DataFrame | None = None) -> pd.DataFrame:
+        """One row per segment: name, size, share, top features, rule, and stability where the
+        segments are one dataset's own."""
+        sizes = self.profiles.drop_duplicates("segment").set_index("segment")[["size", "share"]]
+        table = self.names.set_index("segment")[["label", "source"]].join(sizes)
+        table["top_features"] = top_features(self.profiles)
+        rules = self.surrogate.rules.set_index("segment")
+        table["rule"], table["rule_precision"] = rules["rule"], rules["precision"]
+        if stability is not None and not stability.empty:
+            table = table.join(stability.set_index("segment")[["jaccard_mean", "stable"]])
+        return table.reset_index()
+
+
+@dataclass
+class RunResult:
+    """Everything a run produced, ready for the UI and for export."""
+
+    config: RunConfig
+    prepared: dict[str, PreparedDataset]
+    clustered: dict[str, ClusteredDataset]
+    merge: MergeResult | None
+    assignments: pd.DataFrame
+    explanation: Explanation
+    stability: pd.DataFrame
+    findings: list[Finding]
+    final_metrics: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @property
+    def profiles(self) -> pd.DataFrame:
+        return self.explanation.profiles
+
+    @property
+    def names(self) -> pd.DataFrame:
+        """Each final segment's name: segment, label, auto_label, source, previous_segment, overlap."""
+        return self.explanation.names
+
+    @property
+    def k_selection(self) -> pd.DataFrame:
+        """Every dataset's k sweep in one table."""
+        frames = [
+            c.selection.scores.assign(dataset=name) for name, c in self.clustered.items() if c.selection
+        ]
+        if not frames:
+            return pd.DataFrame(columns=["dataset", "k"])
+        table = pd.concat(frames, ignore_index=True)
+        return table[["dataset", *[c for c in table.columns if c != "dataset"]]]
+
+    @property
+    def metrics(self) -> pd.DataFrame:
+        """Per-dataset quality and the merge's before/after metrics."""
+        frames = [c.metrics for c in self.clustered.values()]
+        if self.merge is not None:
+            frames.append(self.merge.metrics)
+        if not self.final_metrics.empty:
+            frames.append(self.final_metrics)
+        table = pd.concat(frames, ignore_index=True)
+        return table[["scope", "metric", "before", "after"]]
+
+    @property
+    def k_consensus(self) -> pd.DataFrame:
+        """Every criterion's preferred k per dataset, and which criterion decided."""
+        frames = [c.selection.consensus.assign(dataset=n) for n, c in self.clustered.items() if c.selection]
+        if not frames:
+            return pd.DataFrame(columns=["dataset", "criterion", "preferred_k", "rule", "decides"])
+        table = pd.concat(frames, ignore_index=True)
+        return table[["dataset", "criterion", "preferred_k", "rule", "decides"]]
+
+    @property
+    def reduction(self) -> pd.DataFrame:
+        """FAMD per dataset: explained inertia (%) and each variable's contribution (%) per component."""
+        frames = []
+        for name, prepared in self.prepared.items():
+            report = prepared.report
+            if report.famd_contributions is None:
+                continue
+            table = report.famd_contributions.reset_index()
+            explained = [*(np.asarray(report.famd_explained) * 100)]
+            header = pd.DataFrame([["(explained inertia %)", *explained]], columns=table.columns)
+            frames.append(pd.concat([header, table], ignore_index=True).assign(dataset=name))
+        if not frames:
+            return pd.DataFrame()
+        table = pd.concat(frames, ignore_index=True)
+        return table[["dataset", *[c for c in table.columns if c != "dataset"]]]
+
+    @property
+    def quality(self) -> pd.DataFrame:
+        """Per dataset: the clusterability tests, their verdict, and the silhouette of its segments."""
+        frames = [
+            c.clusterability.tests.assign(
+                dataset=name, verdict=c.clusterability.verdict, silhouette=c.silhouette
+            )
+            for name, c in self.clustered.items()
+            if c.clusterability is not None
+        ]
+        if not frames:
+            return pd.DataFrame(
+                columns=["dataset", "test", "statistic", "p_value", "rows", "verdict", "silhouette"]
+            )
+        table = pd.concat(frames, ignore_index=True)
+        return table[["dataset", "test", "statistic", "p_value", "rows", "verdict", "silhouette"]]
+
+    @property
+    def merge_log(self) -> pd.DataFrame:
+        if self.merge is None:
+            return pd.DataFrame(columns=["source", "target", "moved"])
+        return self.merge.log
+
+    @property
+    def preprocessing(self) -> pd.DataFrame:
+        """What preprocessing did, for every dataset."""
+        frames = [p.report.to_frame().assign(dataset=name) for name, p in self.prepared.items()]
+        table = pd.concat(frames, ignore_index=True)
+        return table[["dataset", "step", "column", "detail"]]
+
+
+@dataclass
+class Combined:
+    """The final segment of every entity: the merge of two labelings (or one dataset's labels),
+    then the analyst's overrides (``config.overrides``), with what the overrides did."""
+
+    assignments: pd.DataFrame
+    merge: MergeResult | None
+    notes: list[str] = field(default_factory=list)
+    metrics: pd.DataFrame = field(default_factory=pd.DataFrame)
