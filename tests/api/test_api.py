@@ -111,7 +111,7 @@ def test_bad_parameters_are_clear_4xx(tmp_path, sheets, params, status, says):
 
 
 def test_the_api_reads_in_a_read_only_transaction(tmp_path, sheets, monkeypatch):
-    from clustering import api as module
+    from clustering.api import app as module
 
     url = f"sqlite:///{tmp_path / 'w.db'}"
     labeled_warehouse(url, sheets)
@@ -176,7 +176,7 @@ def test_the_largest_offset_is_answered(tmp_path, sheets):
 
 
 def test_an_internal_error_is_a_500_without_a_traceback(tmp_path, sheets, monkeypatch, caplog):
-    from clustering import api as module
+    from clustering.api import app as module
 
     url = f"sqlite:///{tmp_path / 'w.db'}"
     labeled_warehouse(url, sheets)
@@ -235,7 +235,7 @@ def test_serve_refuses_other_addresses_without_a_token(tmp_path, sheets, monkeyp
 
 @pytest.mark.parametrize(("seconds", "queries"), [(10.0, 1), (0.0, 3)])
 def test_the_summary_is_reused_for_a_few_seconds(tmp_path, sheets, monkeypatch, seconds, queries):
-    from clustering import api as module
+    from clustering.api import app as module
 
     url = f"sqlite:///{tmp_path / 'w.db'}"
     labeled_warehouse(url, sheets)

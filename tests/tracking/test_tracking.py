@@ -64,7 +64,7 @@ def test_a_workbook_already_written_is_logged_without_writing_it_again(
     def second_write(*args, **kwargs):
         raise AssertionError("the workbook was written a second time")
 
-    monkeypatch.setattr(tracking, "write_workbook", second_write)
+    monkeypatch.setattr(tracking.log, "write_workbook", second_write)
     tracked = tracking.log_run(first_run, demo_sheets, workbook=written)
     logged = mlflow.artifacts.download_artifacts(
         run_id=tracked.run_id, artifact_path="results.xlsx", dst_path=str(tmp_path / "logged")
@@ -202,7 +202,7 @@ def test_mlflow_loads_in_the_background_for_a_caller_that_will_track():
             sys.executable,
             "-c",
             "import sys; from clustering import tracking; tracking.load_in_background().join(); "
-            "print(all(module in sys.modules for module in tracking.PRELOADED))",
+            "print(all(module in sys.modules for module in tracking.store.PRELOADED))",
         ],
         capture_output=True,
         text=True,

@@ -1,0 +1,181 @@
+"""The FastAPI application: routes, parameters bounded, the bearer token, one log line per
+call, no traceback in any answer.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
+
+from clustering.api.queries import MAX_LIMIT, MAX_OFFSET, ClusterSummary, DfuPage, summary_query
+from clustering.config import RunConfig, load_config
+from clustering.errors import UserInputError, report_unexpected
+from clustering.io.database import connect, masked, read_only, table_ref
+
+TOKEN_VARIABLE = "CLUSTERING_API_TOKEN"
+
+
+SUMMARY_SECONDS = 10.0  # the cluster summary changes only with a write-back: reuse it this long
+
+
+OPEN_PATHS = ("/health",)
+
+
+log = logging.getLogger("clustering.api")
+
+
+def _guard(app: FastAPIOffline, token: str | None) -> None:
+    """One log line per call; the bearer token where one is set; no traceback in any answer."""
+
+    @app.middleware("http")
+    async def _log_and_authorize(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        if token and request.url.path not in OPEN_PATHS and not _authorized(request, token):
+            response: Response = JSONResponse(
+                status_code=401,
+                content={"detail": "Missing or wrong bearer token: send 'Authorization: Bearer <token>'."},
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        else:
+            try:
+                response = await call_next(request)
+            except Exception as error:  # a defect: logged to the file, never in the answer
+                where = report_unexpected(error, f"answering {request.method} {request.url.path}")
+                log.error(where)
+                response = JSONResponse(
+                    status_code=500, content={"detail": "Internal error; see the server log."}
+                )
+        elapsed = (time.perf_counter() - started) * 1000
+        client = request.client.host if request.client else "-"
+        log.info(
+            "%s %s %s %d %.1f ms", client, request.method, request.url.path, response.status_code, elapsed
+        )
+        return response
+
+
+class Recent:
+    """The last answer of an expensive read, reused for ``seconds``; callers that arrive while
+    it is computed wait for that one computation instead of starting their own."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds, self._lock = seconds, threading.Lock()
+        self._value: Any = None
+        self._until = 0.0
+
+    def get(self, compute: Callable[[], Any]) -> Any:
+        with self._lock:
+            if time.monotonic() >= self._until:
+                self._value = compute()
+                self._until = time.monotonic() + self.seconds
+            return self._value
+
+
+def _authorized(request: Request, token: str) -> bool:
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
+
+
+def create_app(
+    url: str,
+    config: RunConfig | None = None,
+    token: str | None = None,
+    summary_seconds: float = SUMMARY_SECONDS,
+) -> FastAPIOffline:
+    """The API over the database at ``url`` (checked on start: a bad URL fails here, not later);
+    with ``token``, every route but /health needs it as a bearer token. The cluster summary
+    (one aggregation over the whole fact table) is reused for ``summary_seconds``."""
+    config = config or load_config("dfu")
+    engine = connect(url)
+    target = config.database.write_back
+    key = target.key_column or config.id_column
+    dataset = next(iter(config.datasets.values()))
+    features = dataset.features
+    if features is None:
+        raise UserInputError("The cluster summary API needs a DFU config (with features): use --config dfu.")
+    fact_name = config.database.tables.get(features.sales_sheet, features.sales_sheet)
+    dim = table_ref(engine, target.table, config.database.schema_name)
+    fact = table_ref(engine, fact_name, config.database.schema_name)
+    for table, needed in ((dim, (key, target.column)), (fact, (features.id_column, features.value_column))):
+        missing = [c for c in needed if c not in table.c]
+        if missing:
+            raise UserInputError(f"Table '{table.name}' has no column(s) {', '.join(missing)}.")
+    timeout = config.database.statement_timeout_seconds
+    app = FastAPIOffline(
+        title="Clustering Studio: cluster summary",
+        description=f"Read-only summaries of the clusters in {masked(url)}.",
+        version="1",
+    )
+    _guard(app, token)
+
+    @app.get("/health", include_in_schema=False)
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.exception_handler(RequestValidationError)
+    async def _bad_parameters(request: Request, error: RequestValidationError) -> JSONResponse:
+        problems = [f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}"[:200] for e in error.errors()]
+        return JSONResponse(status_code=400, content={"detail": "; ".join(problems)})
+
+    @app.exception_handler(UserInputError)
+    async def _user_error(request: Request, error: UserInputError) -> JSONResponse:
+        return JSONResponse(status_code=400, content={"detail": str(error)})
+
+    query = summary_query(dim, fact, features.id_column, target.column, features.value_column)
+    recent_summary = Recent(summary_seconds)
+
+    def summary_rows() -> list[dict[str, Any]]:
+        with read_only(engine, timeout) as connection:
+            return [dict(row) for row in connection.execute(query).mappings().all()]
+
+    @app.get("/domains/dfu/clusters", response_model=list[ClusterSummary])
+    def clusters() -> list[ClusterSummary]:
+        """Every cluster of dim_dfu with its DFU count, mean demand and mean cv."""
+        rows = recent_summary.get(summary_rows)
+        return [
+            ClusterSummary(**{**row, "cluster_assignment": str(row["cluster_assignment"])}) for row in rows
+        ]
+
+    @app.get("/domains/dfu", response_model=DfuPage)
+    def dfus(
+        cluster_assignment: str | None = None,
+        limit: int = Query(100, ge=1, le=MAX_LIMIT),
+        offset: int = Query(0, ge=0, le=MAX_OFFSET),
+    ) -> DfuPage | JSONResponse:
+        """DFUs of dim_dfu, optionally of one cluster, ordered by ID."""
+        where = (
+            []
+            if cluster_assignment is None
+            else [dim.c[target.column] == sa.bindparam("cluster", cluster_assignment)]
+        )
+        with read_only(engine, timeout) as connection:
+            total = connection.execute(sa.select(sa.func.count()).select_from(dim).where(*where)).scalar_one()
+            if cluster_assignment is not None and total == 0:
+                return JSONResponse(
+                    status_code=404,
+                    content={
+                        "detail": f"No DFU has cluster_assignment '{cluster_assignment[:100]}'. "
+                        "GET /domains/dfu/clusters lists the clusters."
+                    },
+                )
+            rows = (
+                connection.execute(
+                    sa.select(dim).where(*where).order_by(dim.c[key]).limit(limit).offset(offset)
+                )
+                .mappings()
+                .all()
+            )
+        return DfuPage(total=total, limit=limit, offset=offset, items=[dict(row) for row in rows])
+
+    return app

@@ -1,0 +1,149 @@
+"""Logging a finished run: params, metrics, tags (who ran it), the config, the workbook, the
+assignments and the fitted model.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import pickle
+import shutil
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from clustering.assign import Segmentation, fit_segmentation
+from clustering.config import RunConfig
+from clustering.io.export import result_sheets, write_workbook
+from clustering.io.fingerprint import data_fingerprint
+from clustering.io.inputs import run_sheets
+from clustering.tracking.store import TAG, _client, _experiment, tracking_uri
+
+
+def flatten(value: Any, prefix: str = "") -> dict[str, str]:
+    """Nested config as flat ``a.b.c`` keys with text values (MLflow params)."""
+    if isinstance(value, dict) and value:
+        flat: dict[str, str] = {}
+        for key, item in value.items():
+            flat |= flatten(item, f"{prefix}.{key}" if prefix else str(key))
+        return flat
+    text = json.dumps(value) if isinstance(value, list | dict) else str(value)
+    return {prefix: text[:6000]}
+
+
+def _metric_name(text: str) -> str:
+    allowed = "".join(c if c.isalnum() or c in "_-./ " else "_" for c in text)
+    return allowed.strip().replace(" ", "_")
+
+
+def run_metrics(result: Any) -> dict[str, float]:
+    """Every number worth comparing across runs, by ``scope.metric``."""
+    metrics: dict[str, float] = {}
+    for row in result.metrics.itertuples():
+        name = row.metric.split(" (")[0]
+        metrics[_metric_name(f"{row.scope}.{name}")] = float(row.after)
+        if pd.notna(row.before):
+            metrics[_metric_name(f"{row.scope}.{name}.before")] = float(row.before)
+    for name, clustered in result.clustered.items():
+        metrics[f"{name}.k"] = float(clustered.k)
+        if clustered.clusterability is not None:
+            metrics[f"{name}.clusterability_clear"] = float(clustered.clusterability.clear)
+            for test in clustered.clusterability.tests.itertuples():
+                metrics[_metric_name(f"{name}.{test.test}.p_value")] = float(test.p_value)
+    if not result.stability.empty:
+        for name, table in result.stability.groupby("dataset"):
+            metrics[f"{name}.stability_jaccard_mean"] = float(table["jaccard_mean"].mean())
+            metrics[f"{name}.stability_ari_mean"] = float(table["ari_mean"].iloc[0])
+    final = result.assignments["final_cluster"]
+    metrics["final.segments"] = float(final.nunique())
+    metrics["final.smallest_segment"] = float(final.value_counts().min())
+    metrics["overrides"] = float(result.assignments.get("override", pd.Series(dtype=bool)).sum())
+    return {key: value for key, value in metrics.items() if pd.notna(value)}
+
+
+@dataclass
+class TrackedRun:
+    """A run in the tracking store."""
+
+    run_id: str
+    uri: str
+
+
+def current_user() -> str:
+    """The operating-system user running this process (who ran a CLI run)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (some containers)
+        return f"uid {os.getuid()}"
+
+
+def log_run(
+    result: Any,
+    sheets: dict[str, pd.DataFrame],
+    sources: dict[str, str] | None = None,
+    front_end: str = "cli",
+    workbook: Path | None = None,
+    user: str | None = None,
+) -> TrackedRun:
+    """Log a finished run (a ``results.RunResult``); returns its run ID. ``workbook``: the
+    results workbook of this run when it is already written (logged as is, not written again);
+    ``user``: who ran it (default: the operating-system user)."""
+    config: RunConfig = result.config
+    uri = tracking_uri(config)
+    client = _client(uri)
+    import mlflow
+
+    experiment = _experiment(client, uri, config.tracking.experiment or config.name)
+    tags = {
+        TAG: "1",
+        "data_fingerprint": data_fingerprint(run_sheets(config, sheets)),
+        "sources": json.dumps(sources or {}, ensure_ascii=False)[:5000],
+        "status": "completed",
+        "front_end": front_end,
+        "approved": "false",
+        "run_name": config.name,
+        "user": user or current_user(),
+    }
+    with mlflow.start_run(experiment_id=experiment, run_name=config.name, tags=tags) as run:
+        mlflow.log_params(flatten(config.model_dump(mode="json")))
+        mlflow.log_metrics(run_metrics(result))
+        mlflow.log_text(config.to_yaml(), "config.yml")
+        with tempfile.TemporaryDirectory() as folder:
+            results = Path(folder) / "results.xlsx"
+            if workbook is not None:
+                shutil.copyfile(workbook, results)
+            else:
+                write_workbook(result_sheets(result), results)
+            assignments = Path(folder) / "assignments.parquet"
+            result.assignments.to_parquet(assignments, index=False)
+            mlflow.log_artifact(str(results))
+            mlflow.log_artifact(str(assignments))
+            _log_model(fit_segmentation(result), Path(folder))
+    return TrackedRun(run.info.run_id, uri)
+
+
+def _log_model(segmentation: Segmentation, folder: Path) -> None:
+    import importlib.metadata
+
+    import mlflow.pyfunc
+
+    from clustering.tracking.pyfunc import ARTIFACT, SegmentationModel
+
+    path = folder / "segmentation.pkl"
+    path.write_bytes(pickle.dumps(segmentation))
+    requirements = [
+        f"{package}=={importlib.metadata.version(package)}" for package in ("numpy", "pandas", "scikit-learn")
+    ]
+    with warnings.catch_warnings():  # no signature: the input is a table of the analyst's own columns
+        warnings.simplefilter("ignore")
+        mlflow.pyfunc.log_model(
+            name="model",
+            python_model=SegmentationModel(),
+            artifacts={ARTIFACT: str(path)},
+            pip_requirements=requirements,
+        )
