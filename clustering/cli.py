@@ -23,6 +23,8 @@ EXIT_INTERNAL_ERROR = 1
 
 
 def _parser() -> argparse.ArgumentParser:
+    """Every command and flag. Long on purpose: one table of the CLI's surface, read top to
+    bottom; splitting it per command would scatter the shared flag groups."""
     parser = argparse.ArgumentParser(prog="python -m clustering", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
 

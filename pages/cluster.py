@@ -46,6 +46,8 @@ def _silhouettes(key: str, _matrix: np.ndarray, _labels: np.ndarray, seed: int):
 
 
 def options(name: str, cluster: ClusterConfig) -> dict:
+    """Widgets for the algorithm and its parameters; returns the chosen values. Long on purpose:
+    a form, one widget per option, the algorithm's own options shown only for it."""
     k = ws.widget_key(name, "c_")
     chosen = cluster.model_dump()
     left, right = st.columns(2)

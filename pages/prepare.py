@@ -22,7 +22,8 @@ def _correlations(key: str, _frame) -> object:
 
 
 def options(name: str, preprocess: PreprocessConfig, columns: list[str]) -> dict:
-    """Widgets for every preprocessing option; returns the chosen values."""
+    """Widgets for every preprocessing option; returns the chosen values. Long on purpose: a
+    form, one widget per option in the order the page shows them."""
     k = ws.widget_key(name, "")
     left, middle, right = st.columns(3)
     chosen = {}

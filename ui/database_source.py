@@ -51,6 +51,7 @@ def chosen_url() -> str | None:
 
 
 def database_source(ws: Workspace) -> None:
+    """Pick a connection, browse it, preview a SELECT, and load the chosen tables."""
     url = chosen_url()
     if not url:
         return
@@ -59,7 +60,13 @@ def database_source(ws: Workspace) -> None:
     if engine is None:
         return
     names = attempt(lambda: tables(engine)) or []
-    with st.expander(f"Browse: {len(names)} tables"):
+    _browse(engine, len(names))
+    _preview(ws, engine)
+    _load(ws, engine, url, names)
+
+
+def _browse(engine, count: int) -> None:
+    with st.expander(f"Browse: {count} tables"):
         available = attempt(lambda: schemas(engine)) or []
         schema = st.selectbox(
             "Schema", [None, *available], format_func=lambda s: s or "(default)", key="db_schema"
@@ -68,38 +75,54 @@ def database_source(ws: Workspace) -> None:
         picked = st.selectbox("Table", listed, key="db_browse") if listed else None
         if picked:
             st.dataframe({"column": columns(engine, picked, schema)}, hide_index=True)
+
+
+def _preview(ws: Workspace, engine) -> None:
+    limits = ws.config.database
     with st.expander("Preview a SELECT"):
         sql = st.text_area(
             "One read-only SELECT", key="db_sql", placeholder="SELECT * FROM dim_dfu WHERE region = 'North'"
         )
         if st.button("Preview", key="db_preview") and sql:
             preview = attempt(
-                lambda: run_select(
-                    engine, sql, ws.config.database.preview_rows, ws.config.database.statement_timeout_seconds
-                )
+                lambda: run_select(engine, sql, limits.preview_rows, limits.statement_timeout_seconds)
             )
             if preview is not None:
-                st.caption(
-                    f"First {len(preview):,} rows (preview limit {ws.config.database.preview_rows:,})."
-                )
+                st.caption(f"First {len(preview):,} rows (preview limit {limits.preview_rows:,}).")
                 st.dataframe(preview, hide_index=True)
 
-    mode = st.selectbox("What do you segment?", list(MODES), format_func=MODES.get, key="db_mode")
-    query = ""
+
+def _source_query(ws: Workspace, engine, mode: str) -> tuple[str, dict | None]:
+    """The analyst's SELECT for a table of entities ('' when reading tables), and its tables
+    and columns (None while the query is missing or refused)."""
     if (
-        mode == "table"
-        and st.radio("Read from", ["a table", "a SELECT"], horizontal=True, key="db_from") == "a SELECT"
+        mode != "table"
+        or st.radio("Read from", ["a table", "a SELECT"], horizontal=True, key="db_from") != "a SELECT"
     ):
-        query = st.text_area("One read-only SELECT for the table of entities", key="db_source_sql")
-        if not query.strip():
-            return
-        sample = attempt(lambda: run_select(engine, query, 1, ws.config.database.statement_timeout_seconds))
-        if sample is None:
-            return
+        return "", {}
+    query = st.text_area("One read-only SELECT for the table of entities", key="db_source_sql")
+    if not query.strip():
+        return query, None
+    sample = attempt(lambda: run_select(engine, query, 1, ws.config.database.statement_timeout_seconds))
+    if sample is None:
+        return query, None
+    return query, {
+        "chosen": {"entities": "(query)"},
+        "columns": {"entities": list(sample.columns)},
+        "picked": {},
+    }
+
+
+def _load(ws: Workspace, engine, url: str, names: list[str]) -> None:
+    mode = st.selectbox("What do you segment?", list(MODES), format_func=MODES.get, key="db_mode")
+    query, from_query = _source_query(ws, engine, mode)
+    if from_query is None:
+        return
+    if query:
         chosen, table_columns, picked_columns = (
-            {"entities": "(query)"},
-            {"entities": list(sample.columns)},
-            {},
+            from_query["chosen"],
+            from_query["columns"],
+            from_query["picked"],
         )
     else:
         chosen, table_columns, picked_columns = _tables_and_columns(engine, mode, names)
@@ -114,21 +137,22 @@ def database_source(ws: Workspace) -> None:
     pushdown = st.toggle(
         "Compute DFU features inside the database", True, key="db_pushdown", disabled=mode != "dfu"
     )
-    if st.button("Load from the database", type="primary", key="db_load"):
+    if not st.button("Load from the database", type="primary", key="db_load"):
+        return
 
-        def load() -> None:
-            config = database_config(mode, str(id_column), chosen, pushdown, table_columns)
-            config.database.columns = {
-                r: [id_column, *[c for c in cs if c != id_column]] for r, cs in picked_columns.items() if cs
-            }
-            if query:
-                config.database.tables, config.database.queries = {}, {"entities": query}
-            sheets = database_sheets(engine, config)
-            sources = {role: f"{masked(url)} › {table}" for role, table in chosen.items()}
-            load_checked(ws, sheets, sources, "store" if mode == "store" else mode, config)
-            ws.database_url = url
+    def load() -> None:
+        config = database_config(mode, str(id_column), chosen, pushdown, table_columns)
+        config.database.columns = {
+            r: [id_column, *[c for c in cs if c != id_column]] for r, cs in picked_columns.items() if cs
+        }
+        if query:
+            config.database.tables, config.database.queries = {}, {"entities": query}
+        sheets = database_sheets(engine, config)
+        sources = {role: f"{masked(url)} › {table}" for role, table in chosen.items()}
+        load_checked(ws, sheets, sources, "store" if mode == "store" else mode, config)
+        ws.database_url = url
 
-        attempt(load, spinner="Reading from the database…")
+    attempt(load, spinner="Reading from the database…")
 
 
 def _tables_and_columns(

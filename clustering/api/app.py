@@ -9,7 +9,8 @@ import logging
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from fastapi import Query, Request, Response
@@ -18,9 +19,12 @@ from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 
 from clustering.api.queries import MAX_LIMIT, MAX_OFFSET, ClusterSummary, DfuPage, summary_query
-from clustering.config import RunConfig, load_config
+from clustering.config import DemandFeatureConfig, RunConfig, load_config
 from clustering.errors import UserInputError, report_unexpected
 from clustering.io.database import connect, masked, read_only, table_ref
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 TOKEN_VARIABLE = "CLUSTERING_API_TOKEN"
 
@@ -87,21 +91,24 @@ def _authorized(request: Request, token: str) -> bool:
     return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
 
 
-def create_app(
-    url: str,
-    config: RunConfig | None = None,
-    token: str | None = None,
-    summary_seconds: float = SUMMARY_SECONDS,
-) -> FastAPIOffline:
-    """The API over the database at ``url`` (checked on start: a bad URL fails here, not later);
-    with ``token``, every route but /health needs it as a bearer token. The cluster summary
-    (one aggregation over the whole fact table) is reused for ``summary_seconds``."""
-    config = config or load_config("dfu")
+@dataclass(frozen=True)
+class Warehouse:
+    """The tables the API reads, checked to have the columns it needs."""
+
+    engine: Engine
+    dim: sa.TableClause
+    fact: sa.TableClause
+    key: str
+    column: str
+    features: DemandFeatureConfig
+    timeout: float
+
+
+def _warehouse(url: str, config: RunConfig) -> Warehouse:
     engine = connect(url)
     target = config.database.write_back
     key = target.key_column or config.id_column
-    dataset = next(iter(config.datasets.values()))
-    features = dataset.features
+    features = next(iter(config.datasets.values())).features
     if features is None:
         raise UserInputError("The cluster summary API needs a DFU config (with features): use --config dfu.")
     fact_name = config.database.tables.get(features.sales_sheet, features.sales_sheet)
@@ -112,16 +119,38 @@ def create_app(
         if missing:
             raise UserInputError(f"Table '{table.name}' has no column(s) {', '.join(missing)}.")
     timeout = config.database.statement_timeout_seconds
+    return Warehouse(engine, dim, fact, key, target.column, features, timeout)
+
+
+def create_app(
+    url: str,
+    config: RunConfig | None = None,
+    token: str | None = None,
+    summary_seconds: float = SUMMARY_SECONDS,
+) -> FastAPIOffline:
+    """The API over the database at ``url`` (checked on start: a bad URL fails here, not later);
+    with ``token``, every route but /health needs it as a bearer token. The cluster summary
+    (one aggregation over the whole fact table) is reused for ``summary_seconds``."""
+    warehouse = _warehouse(url, config or load_config("dfu"))
     app = FastAPIOffline(
         title="Clustering Studio: cluster summary",
         description=f"Read-only summaries of the clusters in {masked(url)}.",
         version="1",
     )
     _guard(app, token)
+    _error_answers(app)
 
     @app.get("/health", include_in_schema=False)
     def health() -> dict[str, str]:
         return {"status": "ok"}
+
+    _summary_route(app, warehouse, Recent(summary_seconds))
+    _dfu_route(app, warehouse)
+    return app
+
+
+def _error_answers(app: FastAPIOffline) -> None:
+    """Bad parameters and user errors are 400s that say which and why."""
 
     @app.exception_handler(RequestValidationError)
     async def _bad_parameters(request: Request, error: RequestValidationError) -> JSONResponse:
@@ -132,20 +161,28 @@ def create_app(
     async def _user_error(request: Request, error: UserInputError) -> JSONResponse:
         return JSONResponse(status_code=400, content={"detail": str(error)})
 
-    query = summary_query(dim, fact, features.id_column, target.column, features.value_column)
-    recent_summary = Recent(summary_seconds)
+
+def _summary_route(app: FastAPIOffline, warehouse: Warehouse, recent: Recent) -> None:
+    features = warehouse.features
+    query = summary_query(
+        warehouse.dim, warehouse.fact, features.id_column, warehouse.column, features.value_column
+    )
 
     def summary_rows() -> list[dict[str, Any]]:
-        with read_only(engine, timeout) as connection:
+        with read_only(warehouse.engine, warehouse.timeout) as connection:
             return [dict(row) for row in connection.execute(query).mappings().all()]
 
     @app.get("/domains/dfu/clusters", response_model=list[ClusterSummary])
     def clusters() -> list[ClusterSummary]:
         """Every cluster of dim_dfu with its DFU count, mean demand and mean cv."""
-        rows = recent_summary.get(summary_rows)
+        rows = recent.get(summary_rows)
         return [
             ClusterSummary(**{**row, "cluster_assignment": str(row["cluster_assignment"])}) for row in rows
         ]
+
+
+def _dfu_route(app: FastAPIOffline, warehouse: Warehouse) -> None:
+    dim, column = warehouse.dim, warehouse.column
 
     @app.get("/domains/dfu", response_model=DfuPage)
     def dfus(
@@ -157,9 +194,9 @@ def create_app(
         where = (
             []
             if cluster_assignment is None
-            else [dim.c[target.column] == sa.bindparam("cluster", cluster_assignment)]
+            else [dim.c[column] == sa.bindparam("cluster", cluster_assignment)]
         )
-        with read_only(engine, timeout) as connection:
+        with read_only(warehouse.engine, warehouse.timeout) as connection:
             total = connection.execute(sa.select(sa.func.count()).select_from(dim).where(*where)).scalar_one()
             if cluster_assignment is not None and total == 0:
                 return JSONResponse(
@@ -169,13 +206,6 @@ def create_app(
                         "GET /domains/dfu/clusters lists the clusters."
                     },
                 )
-            rows = (
-                connection.execute(
-                    sa.select(dim).where(*where).order_by(dim.c[key]).limit(limit).offset(offset)
-                )
-                .mappings()
-                .all()
-            )
+            page = sa.select(dim).where(*where).order_by(dim.c[warehouse.key]).limit(limit).offset(offset)
+            rows = connection.execute(page).mappings().all()
         return DfuPage(total=total, limit=limit, offset=offset, items=[dict(row) for row in rows])
-
-    return app

@@ -49,7 +49,9 @@ def compare_assignments(
     names: tuple[str, str] = ("A", "B"),
     metrics: tuple[pd.DataFrame, pd.DataFrame] | None = None,
 ) -> Comparison:
-    """Compare two runs' ``assignments`` tables (ID, final_cluster, segment_name)."""
+    """Compare two runs' ``assignments`` tables (ID, final_cluster, segment_name): agreement
+    (ARI, NMI), sizes, the contingency table and who moved. One function because every part
+    is read off the same aligned pair of labelings."""
     first, second = names
     left = a.set_index(id_column)
     right = b.set_index(id_column)

@@ -237,7 +237,8 @@ def select_k(
     X: np.ndarray, config: ClusterConfig, min_size: int, random_state: int | None = None
 ) -> KSelection:
     """Fit every candidate k on a sample of ``X``, score each, choose one by the configured rule
-    (or take the fixed k). The chosen k's model is ``models[chosen_k]``."""
+    (or take the fixed k). The chosen k's model is ``models[chosen_k]``. One function because
+    the sweep, the gap statistic and the silhouette blocks share one parallel region."""
     n_rows = len(X)
     size = config.selection_sample
     if config.algorithm == "agglomerative":
