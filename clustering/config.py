@@ -1,6 +1,6 @@
 """Typed configuration of a run, loaded from YAML presets in ``config/``.
 
-Every key has a default documented in the README. Unknown keys are errors that name
+Every key has a default documented in docs/configuration.md. Unknown keys are errors that name
 the key, and ``RunConfig.to_yaml()`` writes the resolved config back so that loading
 it reproduces the run.
 """
