@@ -76,7 +76,7 @@ def _pandas_write(sheets: dict[str, pd.DataFrame], target: io.BytesIO, engine: s
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--writers", action="store_true", help="also compare workbook writers")

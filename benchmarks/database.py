@@ -94,7 +94,7 @@ class PeakRss(threading.Thread):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
     parser.add_argument("--dfus", type=int, default=300_000)
     parser.add_argument("--months", type=int, default=36)
     parser.add_argument("--measure", choices=["pushdown", "pull"])

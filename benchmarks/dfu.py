@@ -83,7 +83,7 @@ def measure(folder: Path) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
     parser.add_argument("--dfus", type=int, default=1_000_000)
     parser.add_argument("--months", type=int, default=36)
     parser.add_argument("--measure", help=argparse.SUPPRESS)

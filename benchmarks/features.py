@@ -43,7 +43,7 @@ def measure(sales: pd.DataFrame, config: DemandFeatureConfig) -> tuple[float, fl
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
     parser.add_argument("--dfus", type=int, default=300_000)
     parser.add_argument("--months", type=int, default=36)
     args = parser.parse_args()

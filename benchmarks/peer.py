@@ -88,7 +88,7 @@ def theirs(python: str, data: Path, folder: Path) -> tuple[float, Path]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 20_000, 100_000])
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--pycaret-python", default=os.environ.get("PYCARET_PYTHON"))

@@ -191,7 +191,7 @@ def automatic_k_table(sets: list[LabeledSet], seed: int) -> tuple[pd.DataFrame, 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
     parser.add_argument("--seeds", type=int, default=3, help="random states 0..N-1 (default 3)")
     parser.add_argument("--markdown", action="store_true", help="print tables as Markdown")
     args = parser.parse_args()

@@ -204,7 +204,7 @@ def upload_part(browser, url: str, pid: int, args: argparse.Namespace, folder: P
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
     parser.add_argument("--sessions", type=int, default=6)
     parser.add_argument("--wait", type=int, default=120)
     parser.add_argument("--csv-mb", type=int, default=100)

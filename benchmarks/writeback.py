@@ -106,7 +106,7 @@ def kill_trials(url: str, stores: int, trials: int, write_seconds: float) -> tup
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
     parser.add_argument("--stores", type=int, default=100_000)
     parser.add_argument("--engines", nargs="+", default=["sqlite", "postgresql"])
     parser.add_argument("--kills", type=int, default=10)

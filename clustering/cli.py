@@ -22,10 +22,17 @@ EXIT_USER_ERROR = 2
 EXIT_INTERNAL_ERROR = 1
 
 
+DESCRIPTION = (
+    "Segment retail stores and demand units (DFUs): demo data, a whole run, tracked runs "
+    "(assign, runs, compare, approve), the DFU framework's stages (features, train, label, "
+    "update) and the cluster summary API (serve)."
+)
+
+
 def _parser() -> argparse.ArgumentParser:
     """Every command and flag. Long on purpose: one table of the CLI's surface, read top to
     bottom; splitting it per command would scatter the shared flag groups."""
-    parser = argparse.ArgumentParser(prog="python -m clustering", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m clustering", description=DESCRIPTION)
     commands = parser.add_subparsers(dest="command", required=True)
 
     demo = commands.add_parser("demo", help="write demo data with planted truth")

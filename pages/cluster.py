@@ -24,7 +24,7 @@ ALGORITHMS = {
 VIEWS = ("Projection", "Silhouette plot", "Parallel coordinates and distributions")
 SELECTIONS = ["silhouette", "elbow", "calinski_harabasz", "davies_bouldin", "gap", "bic", "consensus"]
 
-ws = page("cluster", "🎯 Cluster", "Pick the algorithm and how k is chosen for each dataset, then run.")
+ws = page("cluster", "Cluster", "Pick the algorithm and how k is chosen for each dataset, then run.")
 require(ws, "prepared", "Prepare every dataset first.")
 tables, _ = checked_tables(ws)
 
@@ -141,7 +141,7 @@ def show_results(name: str, result, data) -> None:
     key = cluster_key(ws, name)
     if result.clusterability is not None:
         shown = st.success if result.clusterability.clear else st.warning
-        shown(f"**{result.clusterability.verdict.capitalize()}**", icon="🧭")
+        shown(f"**{result.clusterability.verdict.capitalize()}**", icon=":material/explore:")
         st.dataframe(result.clusterability.tests, hide_index=True, width="content")
     for warning in result.warnings:
         if result.clusterability is None or not warning.startswith(
@@ -230,5 +230,5 @@ if all(current(ws, f"clustered:{n}", cluster_key(ws, n)) is not None for n in ws
     st.page_link(
         target,
         label="Next: merge and compare" if len(ws.config.datasets) == 2 else "Next: profiles and labels",
-        icon="➡️",
+        icon=":material/arrow_forward:",
     )

@@ -18,7 +18,7 @@ from ui.loading import (
 from ui.state import checked_tables, load_checked, load_demo
 from ui.widgets import attempt, page, run_all_button
 
-ws = page("data", "📂 Data", "Upload Excel, CSV or Parquet files, or start from generated demo data.")
+ws = page("data", "Data", "Upload Excel, CSV or Parquet files, or start from generated demo data.")
 
 source = st.radio("Source", ["Upload files", "Database", "Demo data"], horizontal=True, key="data_source")
 
@@ -109,4 +109,6 @@ for name, table in tables.items():
 left, right = st.columns(2)
 with left:
     run_all_button(ws, "data_run_all")
-right.page_link("pages/prepare.py", label="Or step by step: prepare the data", icon="➡️")
+right.page_link(
+    "pages/prepare.py", label="Or step by step: prepare the data", icon=":material/arrow_forward:"
+)

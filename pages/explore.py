@@ -20,7 +20,7 @@ def _html(render_id: str, _frame, spec: str) -> str:
 
 previous_page = st.session_state.get("ws").page if "ws" in st.session_state else ""
 ws = page(
-    "explore", "🔎 Explore", "Drag fields to build charts of the labeled data. Nothing leaves this machine."
+    "explore", "Explore", "Drag fields to build charts of the labeled data. Nothing leaves this machine."
 )
 require(ws, "clustered", "Cluster every dataset first, or press Run all steps on Home.")
 

@@ -21,7 +21,7 @@ def approved_runs(ws):
     return None if runs is None else runs[runs["approved"]]
 
 
-ws = page("export", "📤 Export", "Download the labeled segments, or reproduce a run from its config.")
+ws = page("export", "Export", "Download the labeled segments, or reproduce a run from its config.")
 
 
 def mark_exported() -> None:
@@ -58,9 +58,10 @@ stem = ws.config.name.replace(" ", "_") or "segments"
 # workbook of a 100k-store result takes about a second to write.
 st.subheader("Download")
 st.download_button(
-    "⬇️ Results workbook (.xlsx, every sheet)",
+    "Results workbook (.xlsx, every sheet)",
     lambda: workbook_bytes(result_sheets(result)),
     f"{stem}_results.xlsx",
+    icon=":material/download:",
     mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     type="primary",
     on_click=mark_exported,

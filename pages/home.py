@@ -5,19 +5,17 @@ import streamlit as st
 from ui.state import checked_tables, load_demo
 from ui.widgets import attempt, page, run_all_button, status_strip
 
-ws = page(
-    "home", "🧩 Clustering Studio", "Segment stores and demand units, explain the segments, export them."
-)
+ws = page("home", "Clustering Studio", "Segment stores and demand units, explain the segments, export them.")
 st.markdown(
     "1. **Load** store performance and market data (Excel, CSV, Parquet) or monthly DFU sales.\n"
     "2. **Prepare and cluster** each dataset, then **merge** internal and external segments (`I2-E1`).\n"
     "3. **Explain, name and export** the segments: profiles, rules, stability, labeled assignments."
 )
 left, right = st.columns(2)
-if left.button("🏬 Start with demo stores", type="primary", width="stretch"):
+if left.button("Start with demo stores", icon=":material/storefront:", type="primary", width="stretch"):
     load_demo(ws, "store")
     st.switch_page("pages/data.py")
-if right.button("📦 Start with demo DFUs", width="stretch"):
+if right.button("Start with demo DFUs", icon=":material/inventory_2:", width="stretch"):
     load_demo(ws, "dfu")
     st.switch_page("pages/data.py")
 

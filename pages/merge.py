@@ -11,7 +11,7 @@ from ui.widgets import attempt, page, require, segment_colors, size_input
 
 ws = page(
     "merge",
-    "🔀 Merge & compare",
+    "Merge & compare",
     "Pair each store's internal and external segments, then absorb segments below the minimum size.",
 )
 require(ws, "clustered", "Cluster every dataset first.")
@@ -20,7 +20,7 @@ names = list(ws.config.datasets)
 if len(names) < 2:
     st.info(f"This run has one dataset ({names[0]}): its segments are the final segments, nothing to merge.")
     attempt(lambda: merged(ws))
-    st.page_link("pages/profiles.py", label="Next: profiles and labels", icon="➡️")
+    st.page_link("pages/profiles.py", label="Next: profiles and labels", icon=":material/arrow_forward:")
     st.stop()
 
 k = ws.widget_key("merge_")
@@ -75,4 +75,4 @@ st.dataframe(metrics[["metric", "before", "after", "change"]], hide_index=True, 
 
 st.markdown("**Merge log**")
 st.dataframe(result.log, hide_index=True, width="stretch")
-st.page_link("pages/profiles.py", label="Next: profiles and labels", icon="➡️")
+st.page_link("pages/profiles.py", label="Next: profiles and labels", icon=":material/arrow_forward:")

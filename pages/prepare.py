@@ -10,7 +10,7 @@ from ui.state import checked_tables, current, prepare_key, prepared
 from ui.widgets import attempt, choice, page, require
 
 ws = page(
-    "prepare", "🧹 Prepare", "Choose columns, imputation, outliers, scaling and reduction for each dataset."
+    "prepare", "Prepare", "Choose columns, imputation, outliers, scaling and reduction for each dataset."
 )
 require(ws, "loaded", "Load data first.")
 tables, _ = checked_tables(ws)
@@ -187,4 +187,4 @@ for tab, name in zip(st.tabs(list(ws.config.datasets)), ws.config.datasets, stri
             st.plotly_chart(charts.heatmap(corr, "Correlation of the numeric columns (Pearson)", zmax=1.0))
 
 if all(current(ws, f"prepared:{n}", prepare_key(ws, n)) is not None for n in ws.config.datasets):
-    st.page_link("pages/cluster.py", label="Next: cluster", icon="➡️")
+    st.page_link("pages/cluster.py", label="Next: cluster", icon=":material/arrow_forward:")

@@ -11,7 +11,7 @@ from ui.widgets import attempt, page, require
 
 ws = page(
     "profiles",
-    "🏷️ Profiles & labels",
+    "Profiles & labels",
     "Profiles, statistical tests, readable rules, stability, and business names you can edit.",
 )
 require(ws, "clustered", "Cluster every dataset first, or press Run all steps on Home.")
@@ -97,4 +97,4 @@ elif stable is not None:
 
 with st.expander("Full profiles (mean, median, std, z-score, effect size per segment and feature)"):
     st.dataframe(profiles, hide_index=True, width="stretch")
-st.page_link("pages/explore.py", label="Next: explore", icon="➡️")
+st.page_link("pages/explore.py", label="Next: explore", icon=":material/arrow_forward:")

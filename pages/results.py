@@ -6,7 +6,7 @@ from ui import charts
 from ui.state import progress, run_result, track, tracked_run_id
 from ui.widgets import attempt, page, run_all_button, segment_colors, track_quietly
 
-ws = page("results", "📊 Results", "The final segments, their names and sizes, and how much to trust them.")
+ws = page("results", "Results", "The final segments, their names and sizes, and how much to trust them.")
 if not progress(ws)["clustered"]:
     st.info("No results for the current data and options yet.")
     run_all_button(ws, "results_run_all")
@@ -54,5 +54,7 @@ elif st.button("Save this run to the tracking store", key="results_track"):
         st.success(f"Tracked as run `{saved}`.")
     else:
         st.info("Tracking needs MLflow: pip install -e '.[tracking]'.")
-st.page_link("pages/profiles.py", label="Refine names, or move stores between segments", icon="🏷️")
-st.page_link("pages/export.py", label="Export the results", icon="📤")
+st.page_link(
+    "pages/profiles.py", label="Refine names, or move stores between segments", icon=":material/label:"
+)
+st.page_link("pages/export.py", label="Export the results", icon=":material/download:")

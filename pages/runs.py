@@ -12,7 +12,7 @@ from ui.widgets import attempt, page, segment_colors
 
 ws = page(
     "runs",
-    "🗂️ Runs & scenarios",
+    "Runs & scenarios",
     "Every tracked run: compare last quarter's segments with this quarter's, and approve the one to use.",
 )
 if not tracking.available():
@@ -35,7 +35,7 @@ st.dataframe(runs, hide_index=True, width="stretch")
 
 def describe(run_id: str) -> str:
     row = runs.set_index("run_id").loc[run_id]
-    return f"{row['name']} · {row['started']} · {run_id[:8]}" + (" · ✅ approved" if row["approved"] else "")
+    return f"{row['name']} · {row['started']} · {run_id[:8]}" + (" · approved" if row["approved"] else "")
 
 
 st.subheader("Approve a run")
@@ -88,9 +88,10 @@ st.dataframe(comparison.metrics, hide_index=True, width="stretch")
 st.markdown(f"**Entities that moved** ({len(comparison.moved):,}; B's segments matched to A's by overlap)")
 st.dataframe(comparison.moved.head(1000), hide_index=True, width="stretch")
 st.download_button(
-    "⬇️ Comparison (.xlsx)",
+    "Comparison (.xlsx)",
     workbook_bytes(comparison.sheets()),
     f"compare_{first[:8]}_{second[:8]}.xlsx",
+    icon=":material/download:",
     mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     key="runs_download",
 )

@@ -145,3 +145,27 @@ def test_a_workbook_reads_its_own_sheets_whatever_files_sit_beside_it(tmp_path, 
     output = tmp_path / "o.parquet"
     assert main(["run", "--input", str(workbook), "--output", str(output), "--no-track"]) == 0
     assert not pd.read_parquet(output)["store_id"].isin(["X1", "X2"]).any()
+
+
+def test_the_top_level_help_says_what_the_tool_does_in_whole_sentences(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "Segment retail stores and demand units (DFUs): demo data, a whole run," in text
+    assert "and the cluster summary API (serve)." in text
+    description = text.split("positional arguments:")[0]
+    assert description.rstrip().endswith(".")  # not cut mid-sentence
+
+
+@pytest.mark.parametrize("command", ["run", "assign", "serve"])
+def test_the_help_and_the_docs_name_the_same_flags(command, capsys):
+    import re
+    from pathlib import Path
+
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    helped = set(re.findall(r"(?m)^\s+(--[a-z][a-z-]*)", capsys.readouterr().out)) - {"--help"}
+    table = (Path(__file__).resolve().parents[1] / "docs" / "cli.md").read_text(encoding="utf-8")
+    row = next(line for line in table.splitlines() if line.startswith(f"| `{command}` |"))
+    documented = set(re.findall(r"(--[a-z][a-z-]*)", row))
+    assert helped - documented <= {"--tracking-uri"} and documented <= helped, (helped, documented)

@@ -83,9 +83,10 @@ def assign_new_entities(ws: Workspace, result: RunResult) -> None:
     )
     st.dataframe(assignments.head(500), hide_index=True, width="stretch")
     st.download_button(
-        "⬇️ Assigned entities (.xlsx)",
+        "Assigned entities (.xlsx)",
         workbook_bytes({"assignments": assignments}),
         f"assigned_{upload.name.rsplit('.', 1)[0]}.xlsx",
+        icon=":material/download:",
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         key=ws.widget_key("assign_dl"),
     )

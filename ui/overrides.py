@@ -59,7 +59,7 @@ def move_entities(ws: Workspace, names: pd.DataFrame) -> None:
         if unknown:
             st.error(
                 f"{len(unknown)} ID(s) are not in the data: {', '.join(unknown[:5])}. Nothing was moved.",
-                icon="🚫",
+                icon=":material/block:",
             )
         else:
             ws.config.overrides = {**ws.config.overrides, **dict.fromkeys(picked, target)}

@@ -38,8 +38,8 @@ def status_strip(ws: Workspace) -> None:
     columns = st.columns(len(STEPS))
     for column, step in zip(columns, STEPS, strict=True):
         path, label = PAGES[step]
-        mark = "✅" if done[step] else "⬜"
-        column.page_link(path, label=f"{mark} {step}", help=f"Go to {label}")
+        icon = ":material/check_circle:" if done[step] else ":material/radio_button_unchecked:"
+        column.page_link(path, label=step, icon=icon, help=f"Go to {label}")
 
 
 def require(ws: Workspace, step: str, message: str) -> None:
@@ -47,7 +47,7 @@ def require(ws: Workspace, step: str, message: str) -> None:
     if not progress(ws)[step]:
         path, label = PAGES[step]
         st.info(message)
-        st.page_link(path, label=f"Go to {label}", icon="➡️")
+        st.page_link(path, label=f"Go to {label}", icon=":material/arrow_forward:")
         st.stop()
 
 
@@ -55,9 +55,9 @@ def show_error(error: Exception, action: str = "running this step") -> None:
     """A user error line by line; anything else as one line pointing to the log file."""
     if isinstance(error, UserInputError):
         for line in str(error).splitlines():
-            st.error(line, icon="🚫")
+            st.error(line, icon=":material/block:")
     else:
-        st.error(report_unexpected(error, action), icon="⚠️")
+        st.error(report_unexpected(error, action), icon=":material/warning:")
 
 
 def attempt(action: Callable[[], Any], *, spinner: str | None = None) -> Any | None:
@@ -93,7 +93,7 @@ def _natural(text: str) -> tuple:
 def sample_note(shown: int, total: int, what: str = "points") -> None:
     if shown < total:
         st.caption(
-            f"ℹ️ Showing a fixed-seed random sample of {shown:,} of {total:,} {what} to keep the browser responsive."
+            f":material/info: Showing a fixed-seed random sample of {shown:,} of {total:,} {what} to keep the browser responsive."
         )
 
 
@@ -123,7 +123,9 @@ def run_all_button(ws: Workspace, key: str) -> None:
     each step while it runs; then track the run (when MLflow is installed) and open Results."""
     from ui.state import run_all, track
 
-    if not st.button("▶️ Run all steps", type="primary", key=key, disabled=not ws.sheets):
+    if not st.button(
+        "Run all steps", icon=":material/play_arrow:", type="primary", key=key, disabled=not ws.sheets
+    ):
         return
     with st.status("Running every step…", expanded=True) as status:
         result = attempt(lambda: run_all(ws, lambda step: status.update(label=f"{step}…")))

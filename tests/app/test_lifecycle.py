@@ -16,7 +16,7 @@ pytest.importorskip("mlflow")
 
 def run_all_from_home(at):
     at.switch_page("pages/home.py").run()
-    button(at, "▶️ Run all steps").click().run()
+    button(at, "Run all steps").click().run()
     no_exceptions(at)
     assert not errors(at), errors(at)
     return at
@@ -27,7 +27,7 @@ def test_run_all_steps_lands_on_results_and_tracks_the_run(app, store):
 
     load_demo_stores(app)
     run_all_from_home(app)
-    assert app.title[0].value == "📊 Results"
+    assert app.title[0].value == "Results"
     assert [m.label for m in app.metric][:2] == ["Entities", "Segments"]
     assert any("Clear cluster structure" in s.value for s in app.success)
     (run_id,) = workspace(app).tracked.values()
@@ -39,9 +39,9 @@ def test_run_all_steps_lands_on_results_and_tracks_the_run(app, store):
 def test_run_all_steps_on_the_data_page_too(app, store):
     load_demo_stores(app)
     app.switch_page("pages/data.py").run()
-    button(app, "▶️ Run all steps").click().run()
+    button(app, "Run all steps").click().run()
     no_exceptions(app)
-    assert app.title[0].value == "📊 Results"
+    assert app.title[0].value == "Results"
 
 
 def test_runs_page_lists_compares_and_approves(app, store):

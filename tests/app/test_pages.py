@@ -16,14 +16,20 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def test_home_starts_the_demo_and_shows_the_status(app):
-    assert app.title[0].value.startswith("🧩 Clustering Studio")
-    assert next(p.label for p in app.get("page_link")) == "⬜ loaded"
-    button(app, "🏬 Start with demo stores").click().run()
+    assert app.title[0].value.startswith("Clustering Studio")
+    assert next((p.label, p.proto.icon) for p in app.get("page_link")) == (
+        "loaded",
+        ":material/radio_button_unchecked:",
+    )
+    button(app, "Start with demo stores").click().run()
     no_exceptions(app)
-    assert app.title[0].value == "📂 Data"
+    assert app.title[0].value == "Data"
     assert set(workspace(app).sheets) == {"internal", "external", "truth"}
     app.switch_page("pages/home.py").run()
-    assert next(p.label for p in app.get("page_link")) == "✅ loaded"
+    assert next((p.label, p.proto.icon) for p in app.get("page_link")) == (
+        "loaded",
+        ":material/check_circle:",
+    )
 
 
 def test_data_page_uploads_a_workbook_and_reports_findings(app):
@@ -200,7 +206,7 @@ def test_export_page_downloads_and_yaml_reproduces_the_labels(app):
     app.switch_page("pages/export.py").run()
     no_exceptions(app)
     labels = [b.label for b in app.get("download_button")]
-    assert labels[0].startswith("⬇️ Results workbook")
+    assert labels[0].startswith("Results workbook")
     ws = workspace(app)
     first = ws.stages["merged"].value.assignments["final_cluster"].copy()
     exported = ws.config.to_yaml()
@@ -253,14 +259,9 @@ def test_make_run_starts_on_demo_data(monkeypatch):
     at = new_app().run()
     no_exceptions(at)
     assert set(workspace(at).sheets) == {"sales_monthly", "dim_dfu", "dim_item", "truth"}
-    labels = [p.label for p in at.get("page_link")][:5]
-    assert labels == [
-        "✅ loaded",
-        "✅ prepared",
-        "✅ clustered",
-        "✅ merged",
-        "✅ labeled",
-    ]  # already segmented
+    strip = [(p.label, p.proto.icon) for p in at.get("page_link")][:5]
+    done = ":material/check_circle:"
+    assert strip == [(step, done) for step in ("loaded", "prepared", "clustered", "merged", "labeled")]
     at.switch_page("pages/data.py").run()
     no_exceptions(at)
     assert any("DFU(s) have fewer than 12 months" in w.value for w in at.warning)
@@ -369,3 +370,14 @@ def test_profiles_page_edits_the_dfu_label_thresholds(monkeypatch):
     assert ws.config.labeling.zero_demand_threshold == 100.0
     after = ws.stages["explained"].value.names["label"].tolist()
     assert not any(label.startswith("intermittent_") for label in after)
+
+
+def test_icons_are_material_icons_that_render_without_an_emoji_font():
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    emoji = re.compile("[\U0001f300-\U0001faff\u2600-\u27bf\u2b00-\u2bff\ufe0f\u2139]")
+    for path in [root / "app.py", *(root / "pages").glob("*.py"), *(root / "ui").glob("*.py")]:
+        found = emoji.findall(path.read_text(encoding="utf-8"))
+        assert not found, f"{path.name} draws emoji {found}: use :material/...: icons"
