@@ -84,6 +84,7 @@ def compare_assignments(
             ("share that moved", float(moved_mask.mean()) if len(shared) else float("nan")),
         ],
         columns=["measure", "value"],
+        dtype=object,  # counts stay whole numbers, ARI and shares keep their decimals
     )
     sizes = (
         pd.concat(

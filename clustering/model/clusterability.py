@@ -48,8 +48,13 @@ class Clusterability:
 
     def summary(self) -> str:
         """One sentence: the verdict and the evidence."""
-        parts = [f"{r.test} p = {r.p_value:.3g}" for r in self.tests.itertuples()]
+        parts = [f"{r.test} {p_text(r.p_value)}" for r in self.tests.itertuples()]
         return f"{self.verdict.capitalize()} (Hartigan's dip test: {'; '.join(parts)})."
+
+
+def p_text(p: float) -> str:
+    """A p-value as a reader expects it: ``p < 0.001`` below that, else ``p = 0.0123``."""
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3g}"
 
 
 def _dip(values: np.ndarray) -> tuple[float, float]:

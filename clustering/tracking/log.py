@@ -8,6 +8,7 @@ import getpass
 import json
 import os
 import pickle
+import re
 import shutil
 import tempfile
 import warnings
@@ -37,8 +38,9 @@ def flatten(value: Any, prefix: str = "") -> dict[str, str]:
 
 
 def _metric_name(text: str) -> str:
-    allowed = "".join(c if c.isalnum() or c in "_-./ " else "_" for c in text)
-    return allowed.strip().replace(" ", "_")
+    """An MLflow metric name: each dotted part's words joined by '_' ('final (with overrides)'
+    becomes 'final_with_overrides')."""
+    return ".".join(re.sub(r"[^\w\-/]+", "_", part).strip("_") for part in text.split("."))
 
 
 def run_metrics(result: Any) -> dict[str, float]:

@@ -16,6 +16,8 @@ from clustering.errors import UserInputError
 from clustering.tracking.log import current_user
 from clustering.tracking.store import TAG, _client
 
+COUNTS = ("final.segments", "final.smallest_segment", "overrides")
+
 
 def list_runs(uri: str) -> pd.DataFrame:
     """Every tracked run, newest first: name, time, fingerprint, k per dataset, key metrics, status."""
@@ -49,6 +51,8 @@ def list_runs(uri: str) -> pd.DataFrame:
     for metric in ("final.segments", "merged.silhouette", "final.smallest_segment", "overrides"):
         if f"metrics.{metric}" in runs:
             table[metric] = runs[f"metrics.{metric}"]
+    counts = [c for c in table.columns if c.startswith("k ") or c in COUNTS]
+    table[counts] = table[counts].round().astype("Int64")  # MLflow stores every metric as a float
     silhouettes = [c for c in runs.columns if c.startswith("metrics.") and c.endswith(".silhouette")]
     for column in silhouettes:
         table[column.removeprefix("metrics.")] = runs[column]

@@ -58,3 +58,12 @@ def test_same_data_same_verdict_and_values():
 
 def test_constant_data_is_weak_not_an_error():
     assert not assess_clusterability(np.ones((50, 3)), 0).clear
+
+
+def test_p_values_read_as_a_reader_expects():
+    from clustering.model.clusterability import p_text
+
+    assert p_text(0.0) == "p < 0.001"
+    assert p_text(0.00099) == "p < 0.001"
+    assert p_text(0.0123) == "p = 0.0123"
+    assert p_text(0.5) == "p = 0.5"

@@ -39,6 +39,9 @@ def test_run_runs_assign_compare_approve_and_write_back(store, tmp_path, capsys,
     assert main(["runs"]) == 0
     listed = capsys.readouterr().out
     assert first in listed and second in listed and "store segmentation" in listed
+    header, *rows = listed.splitlines()
+    k_at = header.index("k internal")
+    assert all(not row[k_at : k_at + 12].strip().endswith(".0") for row in rows)  # k is whole: 4, not 4.0
 
     assert (
         main(
@@ -54,7 +57,9 @@ def test_run_runs_assign_compare_approve_and_write_back(store, tmp_path, capsys,
     )
 
     assert main(["compare", first, second, "--output", str(tmp_path / "compare.xlsx")]) == 0
-    assert "ARI between the runs" in capsys.readouterr().out
+    compared = capsys.readouterr().out
+    assert "ARI between the runs" in compared
+    assert re.search(r"entities in both runs\s+2000\n", compared)  # a count, not 2000.000000
     sheets = pd.read_excel(tmp_path / "compare.xlsx", sheet_name=None, engine="calamine")
     assert list(sheets) == ["summary", "sizes", "metrics", "transitions", "moved"]
 

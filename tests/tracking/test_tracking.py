@@ -222,3 +222,10 @@ def test_a_background_load_that_fails_is_left_for_the_run_to_report(monkeypatch)
     thread.join(timeout=10)
     assert not thread.is_alive()
     assert escaped == []  # ended quietly; log_run's own import says what is wrong
+
+
+def test_metric_names_keep_words_not_punctuation():
+    from clustering.tracking.log import _metric_name
+
+    assert _metric_name("final (with overrides).silhouette") == "final_with_overrides.silhouette"
+    assert _metric_name("internal.davies_bouldin") == "internal.davies_bouldin"
