@@ -18,8 +18,14 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
+# An environment that make test set up has every extra: the other targets use it as it is,
+# with nothing fetched again (they work offline after make test).
 $(CORE_STAMP): pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install --quiet -e '.$(if $(EXTRAS),[$(EXTRAS)])'
+	@if [ -f $(TEST_STAMP) ] && [ $(TEST_STAMP) -nt pyproject.toml ]; then \
+		echo "using the environment make test installed (every extra)"; \
+	else \
+		$(PY) -m pip install --quiet -e '.$(if $(EXTRAS),[$(EXTRAS)])'; \
+	fi
 	touch $@
 
 $(TEST_STAMP): pyproject.toml | $(VENV)/bin/python

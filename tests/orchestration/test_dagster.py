@@ -65,3 +65,7 @@ def test_dfu_assets_write_the_labels_back(tmp_path):
     written = pd.read_sql("SELECT dfu_id, cluster_assignment FROM dim_dfu", connect(url)).set_index("dfu_id")
     expected = labels.set_index("dfu_id")["segment_name"]
     assert (written["cluster_assignment"].reindex(expected.index) == expected).all()
+
+
+def test_steps_run_in_process():
+    assert defs.resolve_job_def("__ASSET_JOB").executor_def.name == "in_process"
