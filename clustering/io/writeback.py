@@ -108,7 +108,9 @@ def write_back(
     run_id: str | None = None,
     fail_after: int | None = None,
 ) -> WriteBackReport:
-    """Write ``assignments`` (entity id column ``key``, ``final_cluster``, ``segment_name``)."""
+    """Write ``assignments`` (entity id column ``key``, ``final_cluster``, ``segment_name``).
+    ``fail_after`` (tests only): when set, fail after the one UPDATE and before the commit;
+    its value is not a row count any more, the update being a single statement."""
     ids = assignments[key].astype(str)
     segment = assignments["final_cluster"].astype(str).set_axis(ids)
     label = assignments["segment_name"].astype(str).set_axis(ids)

@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from ui.memory import BudgetCache, budget_bytes, estimate_bytes, trim_heap
+from ui.memory import BudgetCache, budget_bytes, estimate_bytes
 
 
 class Clock:
@@ -78,10 +78,6 @@ def test_the_budget_is_read_from_the_environment():
     assert budget_bytes({"CLUSTERING_CACHE_MB": "64"}) == 64 * 1024 * 1024
     assert budget_bytes({}) == 1024 * 1024 * 1024
     assert budget_bytes({"CLUSTERING_CACHE_MB": "lots"}) == 1024 * 1024 * 1024
-
-
-def test_trimming_the_heap_runs_here():
-    trim_heap()  # glibc: malloc_trim; elsewhere a no-op, never an error
 
 
 def test_a_value_a_session_holds_outlives_its_time_but_an_unheld_one_leaves():
