@@ -1,6 +1,12 @@
 """The app's speed as an analyst feels it: each step timed in headless Chromium, click to idle.
 
-Usage: ``python benchmarks/app.py [--sizes 10000 100000] [--repeats 3]``
+Usage: ``python benchmarks/app.py [--sizes 10000 100000] [--repeats 3] [--first-paint-only]``
+
+First paint: a new server started on the demo (``CLUSTERING_DEMO=store``, as ``make run``),
+a fresh browser opens it; seconds from the request to the navigation, to Home drawn (its
+demo buttons), and to the demo segmented (the run button appears), on the browser's clock.
+Its floor, measured in the same run: a new server of a one-line Streamlit app (``st.title``)
+and the seconds to that title, so the ratio says what the app adds to Streamlit itself.
 
 For each size, a fresh app server (the browser test's machinery: Debian's Chromium driven
 by Playwright, every request off the machine blocked) walks the workflow on a generated
@@ -29,18 +35,22 @@ sys.path.insert(0, str(ROOT))
 
 from playwright.sync_api import TimeoutError as PlaywrightTimeout  # noqa: E402
 
+from floor import measure_floor  # noqa: E402
 from clustering.demo import store_demo  # noqa: E402
 from clustering.io.export import write_workbook  # noqa: E402
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, LOOPBACK, free_port  # noqa: E402
 
 
-def start_server(port: int) -> subprocess.Popen:
+def start_server(
+    port: int, script: Path = ROOT / "app.py", extra_env: dict | None = None
+) -> subprocess.Popen:
     env = {
         **os.environ,
         "XDG_CONFIG_HOME": tempfile.mkdtemp(prefix="xdg-bench-"),
         "MLFLOW_TRACKING_URI": f"sqlite:///{tempfile.mkdtemp(prefix='mlflow-bench-')}/mlruns.db",
+        **(extra_env or {}),
     }
-    command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port)]
+    command = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port)]
     server = subprocess.Popen(
         command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -107,6 +117,65 @@ class Clock:
 
     def sees(self, text: str, timeout: float = 300_000) -> None:
         self.page.locator(f"text={text} >> visible=true").first.wait_for(timeout=timeout)
+
+
+# In the page from its first moment: when each awaited sight first appears, on the
+# browser's clock (milliseconds since the request started).
+RECORD_SIGHTS = """
+window.__sights = {};
+new MutationObserver(() => {
+    const body = document.body ? document.body.innerText : '';
+    const nav = document.querySelector('[data-testid=stSidebarNav]');
+    const seen = {
+        navigation: nav !== null && nav.innerText.includes('Home'),
+        'Home drawn': body.includes('Start with demo stores'),
+        'demo segmented': body.includes('Run all steps'),
+        'floor title': body.includes('Floor page'),
+    };
+    for (const [sight, now] of Object.entries(seen))
+        if (now && !(sight in window.__sights)) window.__sights[sight] = performance.now();
+}).observe(document, {subtree: true, childList: true, characterData: true});
+"""
+FLOOR_APP = 'import streamlit as st\n\nst.title("Floor page")\n'
+
+
+def first_paint(script: Path, awaited: str, extra_env: dict | None = None) -> dict[str, float]:
+    """A new server of ``script``, a fresh browser: seconds to each sight, until ``awaited``."""
+    from playwright.sync_api import sync_playwright
+
+    port = free_port()
+    server = start_server(port, script, extra_env)
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page()
+            page.add_init_script(RECORD_SIGHTS)
+            page.goto(f"http://127.0.0.1:{port}")
+            page.wait_for_function(f"() => {awaited!r} in window.__sights", timeout=300_000, polling=50)
+            sights = page.evaluate("window.__sights")
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return {sight: ms / 1000 for sight, ms in sights.items()}
+
+
+def report_first_paint(repeats: int) -> None:
+    floor_script = Path(tempfile.mkdtemp(prefix="bench-floor-app-")) / "floor_app.py"
+    floor_script.write_text(FLOOR_APP)
+    floors, app = [], {}
+    for _ in range(repeats):
+        floors.append(first_paint(floor_script, "floor title")["floor title"])
+        for sight, seconds in first_paint(
+            ROOT / "app.py", "demo segmented", {"CLUSTERING_DEMO": "store"}
+        ).items():
+            app.setdefault(sight, []).append(seconds)
+    floor = statistics.median(floors)
+    print(f"\nfirst paint, median of {repeats} new server(s): seconds from the request")
+    print(f"{'floor: a one-line Streamlit app drawn':<38}{floor:>8.2f}")
+    for sight in ("navigation", "Home drawn", "demo segmented"):
+        seconds = statistics.median(app[sight])
+        print(f"{sight:<38}{seconds:>8.2f}  {seconds / floor:.2f}x floor")
 
 
 def walk(url: str, workbook: str) -> dict[str, float]:
@@ -176,7 +245,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--first-paint-only", action="store_true", help="measure only the first paint")
     args = parser.parse_args()
+    report_first_paint(args.repeats)
+    if args.first_paint_only:
+        return
+    floor = measure_floor()
+    print(f"floor (benchmarks/floor.py): {floor:.2f} s")
     results: dict[int, dict[str, list[float]]] = {}
     for size in args.sizes:
         folder = Path(tempfile.mkdtemp(prefix="bench-app-"))
@@ -196,6 +271,7 @@ def main() -> None:
     print(f"{'step':<38}" + "".join(f"{size:>12,}" for size in results))
     for step in steps:
         print(f"{step:<38}" + "".join(f"{statistics.median(results[s][step]):>12.2f}" for s in results))
+    print(f"(ratios: divide by the floor, {floor:.2f} s)")
 
 
 if __name__ == "__main__":

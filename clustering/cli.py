@@ -460,7 +460,7 @@ def _update(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     from clustering.config import load_config
-    from clustering.io.access import is_loopback
+    from clustering.io.hosting import is_loopback
     from clustering.io.database import URL_VARIABLE, masked, resolve_url
 
     try:

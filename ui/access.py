@@ -7,10 +7,15 @@ Connect login; without one configured, no page is drawn, only a one-line refusal
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import streamlit as st
 
-from clustering.io.access import DatabaseAccess, database_access, team_mode
+from clustering.io.hosting import team_mode
 from ui.serving import refusal
+
+if TYPE_CHECKING:  # the database layer is imported when a page needs it, not before the navigation
+    from clustering.io.access import DatabaseAccess
 
 
 def serving_team() -> bool:
@@ -57,6 +62,8 @@ def current_user() -> str | None:
 
 @st.cache_resource(ttl=60, show_spinner=False)
 def _access(team: bool) -> DatabaseAccess:
+    from clustering.io.access import database_access
+
     return database_access(team)
 
 

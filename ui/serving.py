@@ -17,8 +17,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from clustering.io.access import team_mode
-from clustering.io.database import read_secrets
+from clustering.io.hosting import read_secrets, team_mode
 
 ROOT = Path(__file__).resolve().parent.parent
 PROVIDER_KEYS = ("client_id", "client_secret", "server_metadata_url")

@@ -68,6 +68,7 @@ class Workspace:
     generation: int = 0
     database_url: str | None = None  # in memory only: never shown, logged or exported
     tracked: dict[str, str] = field(default_factory=dict)  # result key -> tracked run ID
+    demo_pending: bool = False  # demo data loaded at session start, not segmented yet
 
     def widget_key(self, *parts: object) -> str:
         """Widget keys change when data or config are replaced, so widgets show the new values."""
@@ -128,8 +129,8 @@ def workspace() -> Workspace:
         ws = Workspace()
         demo = os.environ.get(DEMO_VARIABLE, "").strip()
         if demo in ("store", "dfu"):
-            load_demo(ws, demo)
-            run_all(ws)  # the demo opens already segmented (cached: later sessions pay nothing)
+            load_demo(ws, demo)  # segmented by the first page, after it is drawn (ui.widgets.page)
+            ws.demo_pending = True
         st.session_state[WORKSPACE] = ws
     return st.session_state[WORKSPACE]
 

@@ -9,7 +9,7 @@ import plotly.express as px
 import streamlit as st
 
 from clustering.errors import UserInputError, report_unexpected
-from ui.state import STEPS, Workspace, progress, workspace
+from ui.state import STEPS, Workspace, progress, run_all, workspace
 
 PAGES = {
     "loaded": ("pages/data.py", "Data"),
@@ -29,7 +29,20 @@ def page(name: str, title: str, intro: str) -> Workspace:
     ws.page = name
     st.title(title)
     st.caption(intro)
+    if ws.demo_pending:
+        segment_demo(ws)
     return ws
+
+
+def segment_demo(ws: Workspace) -> None:
+    """Segment the demo data a new session starts with, under the page's header, each step
+    named while it runs (cached across sessions: only a new server's first visitor waits)."""
+    ws.demo_pending = False
+    placeholder = st.empty()
+    with placeholder.status("Segmenting the demo data…", expanded=False) as status:
+        done = attempt(lambda: run_all(ws, lambda step: status.update(label=f"Demo data: {step}…")))
+    if done is not None:
+        placeholder.empty()
 
 
 def status_strip(ws: Workspace) -> None:

@@ -14,7 +14,6 @@ typed file databases are refused. ``connect`` adds the rules that hold whatever 
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,7 +23,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from clustering.errors import UserInputError
-from clustering.io.database import DIALECTS, URL_VARIABLE, database_file, masked, read_secrets
+from clustering.io.database import DIALECTS, URL_VARIABLE, database_file, masked
+from clustering.io.hosting import read_secrets, truthy
 
 TYPED_VARIABLE = "CLUSTERING_ALLOW_TYPED_DB_URLS"
 FOLDER_VARIABLE = "CLUSTERING_DATABASE_FOLDER"
@@ -86,10 +86,6 @@ class DatabaseAccess:
             )
 
 
-def _truthy(value: object) -> bool:
-    return str(value).strip().lower() in ("1", "true", "yes", "on")
-
-
 def database_access(
     team_mode: bool,
     secrets: Mapping | None = None,
@@ -104,29 +100,6 @@ def database_access(
         if isinstance(settings, Mapping) and settings.get("url"):
             connections.setdefault(str(name), str(settings["url"]))
     options = secrets.get("clustering") or {}
-    typed = _truthy(environ.get(TYPED_VARIABLE, options.get("allow_typed_database_urls", False)))
+    typed = truthy(environ.get(TYPED_VARIABLE, options.get("allow_typed_database_urls", False)))
     folder = environ.get(FOLDER_VARIABLE) or options.get("database_folder")
     return DatabaseAccess(connections, typed and not team_mode, Path(folder) if folder else None)
-
-
-TEAM_VARIABLE = "CLUSTERING_TEAM_MODE"
-
-
-def is_loopback(host: str | None) -> bool:
-    """Whether a server bound to ``host`` is reachable from this machine only. An empty host
-    binds every interface, so it is not."""
-    if not host:
-        return False
-    host = host.strip().strip("[]").lower()
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def team_mode(address: str | None, environ: Mapping[str, str] = os.environ) -> bool:
-    """Serving a team: bound beyond this machine, or ``$CLUSTERING_TEAM_MODE=1`` (behind a
-    reverse proxy on the same host, the bind address is loopback but everyone reaches it)."""
-    return _truthy(environ.get(TEAM_VARIABLE, "")) or not is_loopback(address)

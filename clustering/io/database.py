@@ -20,7 +20,6 @@ import os
 import re
 import sqlite3
 import threading
-import tomllib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,9 +32,9 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlglot import exp
 
 from clustering.errors import UserInputError
+from clustering.io.hosting import SECRETS, read_secrets
 
 URL_VARIABLE = "CLUSTERING_DB_URL"
-SECRETS = Path(".streamlit/secrets.toml")
 FILTER_OPERATORS = ("=", "!=", "<", "<=", ">", ">=", "in", "like")
 WRITES = (
     exp.Insert,
@@ -107,13 +106,6 @@ def masked(url: str | sa.URL) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:  # not a URL at all: show nothing of it
         return "(unreadable database URL)"
-
-
-def read_secrets(path: Path = SECRETS) -> dict:
-    """secrets.toml as a mapping (empty when there is none)."""
-    if not path.is_file():
-        return {}
-    return tomllib.loads(path.read_text(encoding="utf-8"))
 
 
 def resolve_url(explicit: str | None = None, secrets: Path = SECRETS) -> str | None:

@@ -8,7 +8,8 @@ import pytest
 import sqlalchemy as sa
 
 from clustering.errors import UserInputError
-from clustering.io.access import DatabaseAccess, database_access, is_loopback, team_mode
+from clustering.io.access import DatabaseAccess, database_access
+from clustering.io.hosting import is_loopback, team_mode
 from clustering.io.database import check_select, connect, run_select, write_frame
 
 SECRET_FILE_TEXT = "top secret line"
