@@ -33,9 +33,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from floor import measure_floor  # noqa: E402
 from playwright.sync_api import TimeoutError as PlaywrightTimeout  # noqa: E402
 
-from floor import measure_floor  # noqa: E402
 from clustering.demo import store_demo  # noqa: E402
 from clustering.io.export import write_workbook  # noqa: E402
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, LOOPBACK, free_port  # noqa: E402

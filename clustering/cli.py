@@ -63,7 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     run_cmd.add_argument("--write-back", action="store_true", help="write the segments back to the database")
     run_cmd.add_argument(
         "--run",
-        metavar="RUN_ID",
+        metavar="TRACKED_RUN_ID",
         dest="tracked_run",
         help="with --write-back: write this approved tracked run's labels, without refitting",
     )
@@ -71,7 +71,9 @@ def _parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="with --write-back: show what would change, write nothing"
     )
     run_cmd.add_argument(
-        "--restore", metavar="RUN_ID", help="write an earlier write-back again from the history, then stop"
+        "--restore",
+        metavar="WRITE_BACK_ID",
+        help="write an earlier write-back again from the history (segment_assignments), then stop",
     )
     run_cmd.add_argument("--output", help="results file (.xlsx, .csv or .parquet)")
     run_cmd.add_argument("--format", choices=["xlsx", "csv", "parquet"], help="default: from --output")
@@ -119,18 +121,20 @@ def _parser() -> argparse.ArgumentParser:
     assign = commands.add_parser(
         "assign", parents=[tracking], help="assign new entities to a tracked run's segments"
     )
-    assign.add_argument("--run", required=True, metavar="RUN_ID", dest="tracked_run", help="a tracked run")
+    assign.add_argument(
+        "--run", required=True, metavar="TRACKED_RUN_ID", dest="tracked_run", help="a tracked run (its ID)"
+    )
     assign.add_argument(
         "--input", required=True, help="workbook or file with the entities, laid out as for the run"
     )
     assign.add_argument("--output", required=True, help="assignments file (.xlsx, .csv or .parquet)")
     commands.add_parser("runs", parents=[tracking], help="list the tracked runs")
     compare = commands.add_parser("compare", parents=[tracking], help="compare two tracked runs")
-    compare.add_argument("run_a", metavar="RUN_A")
-    compare.add_argument("run_b", metavar="RUN_B")
+    compare.add_argument("run_a", metavar="TRACKED_RUN_A")
+    compare.add_argument("run_b", metavar="TRACKED_RUN_B")
     compare.add_argument("--output", required=True, help="comparison workbook (.xlsx)")
     approve = commands.add_parser("approve", parents=[tracking], help="approve a tracked run for write-back")
-    approve.add_argument("tracked_run", metavar="RUN_ID")
+    approve.add_argument("tracked_run", metavar="TRACKED_RUN_ID")
     return parser
 
 
@@ -182,9 +186,8 @@ def _engine(args: argparse.Namespace):
 
 
 def _print_changes(report) -> None:
-    verb = "would change" if not report.written else "changed"
-    changed = int(report.changes["rows"].sum()) if not report.changes.empty else 0
-    print(f"run {report.run_id}: {report.rows} rows, {changed} {verb}")
+    for line in report.lines():
+        print(line)
     for row in report.changes.head(20).itertuples(index=False):
         print(f"  {row.rows:>7}  {row[0]} -> {row[1]}")
 
@@ -198,15 +201,12 @@ def _run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     engine = _engine(args) if args.database is not None or args.write_back or args.restore else None
     if args.restore:
-        from clustering.io.writeback import restore
-
-        _print_changes(
-            restore(engine, config.database.write_back, config.id_column, args.restore, dry_run=args.dry_run)
-        )
-        return 0
+        return _restore(args, engine, config)
     if args.tracked_run:
         if not args.write_back:
-            raise UserInputError("--run RUN_ID goes with --write-back: it writes that approved run's labels.")
+            raise UserInputError(
+                "--run TRACKED_RUN_ID goes with --write-back: it writes that approved run's labels."
+            )
         return _write_back_tracked(args, engine)
     if not args.output:
         raise UserInputError("Give --output FILE (.xlsx, .csv or .parquet) for the results.")
@@ -229,20 +229,48 @@ def _run(args: argparse.Namespace) -> int:
         from clustering.io.outputs import write_all
 
         print(f"wrote {len(write_all(result, args.output_dir))} framework files to {args.output_dir}")
+    tracked_run_id = None
     if tracked:
         if loading is not None:
             loading.join()
         sources = {key: frame.attrs.get("source", key) for key, frame in sheets.items()}
-        _track(result, sheets, sources, workbook=path if path.suffix.lower() == ".xlsx" else None)
-    if args.write_back:
-        from clustering.io.writeback import write_back
-
-        _print_changes(
-            write_back(
-                engine, result.assignments, config.database.write_back, config.id_column, dry_run=args.dry_run
-            )
+        tracked_run_id = _track(
+            result, sheets, sources, workbook=path if path.suffix.lower() == ".xlsx" else None
         )
+    if args.write_back:
+        _write_back_result(args, engine, result, tracked_run_id)
     return 0
+
+
+def _restore(args: argparse.Namespace, engine, config) -> int:
+    """Write an earlier write-back again from the history."""
+    from clustering.io.hosting import current_user
+    from clustering.io.writeback import restore
+
+    target = config.database.write_back
+    report = restore(
+        engine, target, config.id_column, args.restore, dry_run=args.dry_run, written_by=current_user()
+    )
+    _print_changes(report)
+    return 0
+
+
+def _write_back_result(args: argparse.Namespace, engine, result, tracked_run_id: str | None) -> None:
+    """Write this run's labels, recording the tracked run (when it was tracked) and the writer."""
+    from clustering.io.hosting import current_user
+    from clustering.io.writeback import Provenance, write_back
+
+    config = result.config
+    provenance = Provenance(tracked_run_id, written_by=current_user())
+    report = write_back(
+        engine,
+        result.assignments,
+        config.database.write_back,
+        config.id_column,
+        dry_run=args.dry_run,
+        provenance=provenance,
+    )
+    _print_changes(report)
 
 
 def _load_tracking() -> threading.Thread | None:
@@ -252,8 +280,9 @@ def _load_tracking() -> threading.Thread | None:
     return tracking.load_in_background() if tracking.available() else None
 
 
-def _track(result, sheets, sources, workbook: Path | None = None) -> None:
-    """Log the run; a tracking failure is a warning, never a failed run."""
+def _track(result, sheets, sources, workbook: Path | None = None) -> str | None:
+    """Log the run and return its tracked run ID; a tracking failure is a warning (None),
+    never a failed run."""
     from clustering import tracking
 
     if not tracking.available():
@@ -261,33 +290,43 @@ def _track(result, sheets, sources, workbook: Path | None = None) -> None:
             "warning: the run was not tracked: MLflow is not installed (pip install -e '.[tracking]').",
             file=sys.stderr,
         )
-        return
+        return None
     try:
         tracked = tracking.log_run(result, sheets, sources, front_end="cli", workbook=workbook)
     except Exception as error:  # any store problem: the results are written, say why tracking failed
         reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
         print(f"warning: the run was not tracked ({type(error).__name__}: {reason}).", file=sys.stderr)
-        return
+        return None
     print(
         f"tracked as run {tracked.run_id} in {tracked.uri} (see: mlflow ui --backend-store-uri {tracked.uri})"
     )
+    return tracked.run_id
 
 
 def _write_back_tracked(args: argparse.Namespace, engine) -> int:
     """Write an approved tracked run's labels, without refitting."""
     from clustering import tracking
-    from clustering.io.writeback import write_back
+    from clustering.io.writeback import Provenance, write_back
 
     uri = tracking.tracking_uri()
-    if not tracking.is_approved(uri, args.tracked_run):
+    approver = tracking.approver_of(uri, args.tracked_run)
+    if approver is None:
         raise UserInputError(
             f"Run {args.tracked_run} is not approved, so it is not written back. Approve it first: "
             f"python -m clustering approve {args.tracked_run}"
         )
     config = tracking.load_config_of(uri, args.tracked_run)
     assignments = tracking.load_assignments(uri, args.tracked_run)
+    provenance = Provenance(args.tracked_run, approver, tracking.current_user())
     _print_changes(
-        write_back(engine, assignments, config.database.write_back, config.id_column, dry_run=args.dry_run)
+        write_back(
+            engine,
+            assignments,
+            config.database.write_back,
+            config.id_column,
+            dry_run=args.dry_run,
+            provenance=provenance,
+        )
     )
     return 0
 
@@ -440,8 +479,9 @@ def _label(args: argparse.Namespace) -> int:
 
 
 def _update(args: argparse.Namespace) -> int:
+    from clustering.io.hosting import current_user
     from clustering.io.outputs import ASSIGNMENTS, read_stage_file
-    from clustering.io.writeback import write_back
+    from clustering.io.writeback import Provenance, write_back
 
     config = _stage_config(args)
     assignments = read_stage_file(args.output_dir, ASSIGNMENTS, "train")
@@ -452,7 +492,12 @@ def _update(args: argparse.Namespace) -> int:
     assignments = assignments.rename(columns={"cluster": "final_cluster", "label": "segment_name"})
     _print_changes(
         write_back(
-            _engine(args), assignments, config.database.write_back, config.id_column, dry_run=args.dry_run
+            _engine(args),
+            assignments,
+            config.database.write_back,
+            config.id_column,
+            dry_run=args.dry_run,
+            provenance=Provenance(written_by=current_user()),
         )
     )
     return 0
@@ -460,8 +505,8 @@ def _update(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     from clustering.config import load_config
-    from clustering.io.hosting import is_loopback
     from clustering.io.database import URL_VARIABLE, masked, resolve_url
+    from clustering.io.hosting import is_loopback
 
     try:
         import uvicorn

@@ -274,6 +274,10 @@ class WriteBackConfig(StrictModel):
     column: str = "cluster_assignment"
     value: Literal["label", "segment"] = "label"
     history_table: str = "segment_assignments"
+    # rows of the target table that this run does not cover (a DFU with too short a history,
+    # a store missing from the run's data): given ``uncovered_label``, cleared to NULL, or kept
+    uncovered: Literal["label", "clear", "keep"] = "label"
+    uncovered_label: str = Field("not_segmented", min_length=1, max_length=200)
 
 
 class DatabaseConfig(StrictModel):

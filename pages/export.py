@@ -6,8 +6,9 @@ import streamlit as st
 
 from clustering.config import config_from_upload
 from clustering.io.export import result_sheets, workbook_bytes
+from ui.access import acting_user
 from ui.assign_new import assign_new_entities
-from ui.state import run_result
+from ui.state import run_result, tracked_run_id
 from ui.widgets import attempt, page, require
 
 
@@ -112,7 +113,7 @@ if not ws.database_url:
     st.stop()
 # The database layer (SQLAlchemy, sqlglot) loads only for a session that uses a database.
 from clustering.io.database import connect  # noqa: E402
-from clustering.io.writeback import restore, runs, write_back  # noqa: E402
+from clustering.io.writeback import Provenance, restore, runs, write_back  # noqa: E402
 
 target = ws.config.database.write_back
 engine = attempt(lambda: connect(ws.database_url))
@@ -123,6 +124,7 @@ st.caption(
     f"the run to `{target.history_table}`, in one transaction: all rows or none."
 )
 written = result.assignments
+provenance = Provenance(tracked_run_id(ws), written_by=acting_user())
 approved = approved_runs(ws)
 if approved is not None and not approved.empty:
     choice = st.radio(
@@ -139,31 +141,40 @@ if approved is not None and not approved.empty:
     if choice != "this session's segments":
         from clustering import tracking
 
-        written = attempt(lambda: tracking.load_assignments(tracking.tracking_uri(ws.config), choice))
+        uri = tracking.tracking_uri(ws.config)
+        written = attempt(lambda: tracking.load_assignments(uri, choice))
         if written is None:
             st.stop()
+        provenance = Provenance(choice, tracking.approver_of(uri, choice), acting_user())
         st.caption("The approved run's labels are written as they are: nothing is refitted.")
 left, right = st.columns(2)
 if left.button("Dry run: what would change?", key=ws.widget_key("dry_run")):
     report = attempt(
-        lambda: write_back(engine, written, target, ws.config.id_column, dry_run=True),
+        lambda: write_back(engine, written, target, ws.config.id_column, dry_run=True, provenance=provenance),
         spinner="Comparing…",
     )
     if report is not None:
-        changed = int(report.changes["rows"].sum()) if not report.changes.empty else 0
-        st.info(f"{changed:,} of {report.rows:,} rows would change. Nothing was written.")
+        st.info("  \n".join([*report.lines(), "Nothing was written."]))
         st.dataframe(report.changes, hide_index=True)
 if right.button("Write back", type="primary", key=ws.widget_key("write_back")):
-    report = attempt(lambda: write_back(engine, written, target, ws.config.id_column), spinner="Writing…")
+    report = attempt(
+        lambda: write_back(engine, written, target, ws.config.id_column, provenance=provenance),
+        spinner="Writing…",
+    )
     if report is not None:
-        st.success(f"Run {report.run_id}: {report.rows:,} rows written.")
+        st.success("  \n".join(report.lines()))
         mark_exported()
 history = attempt(lambda: runs(engine, target))
 if history is not None and not history.empty:
     st.markdown("**Earlier write-backs**")
     st.dataframe(history, hide_index=True)
-    chosen = st.selectbox("Restore run", list(history["run_id"]), key=ws.widget_key("restore_run"))
-    if st.button("Restore this run", key=ws.widget_key("restore")):
-        report = attempt(lambda: restore(engine, target, ws.config.id_column, chosen), spinner="Restoring…")
+    chosen = st.selectbox(
+        "Restore write-back", list(history["write_back_id"]), key=ws.widget_key("restore_run")
+    )
+    if st.button("Restore this write-back", key=ws.widget_key("restore")):
+        report = attempt(
+            lambda: restore(engine, target, ws.config.id_column, chosen, written_by=acting_user()),
+            spinner="Restoring…",
+        )
         if report is not None:
-            st.success(f"Restored {chosen}: {report.rows:,} rows written as run {report.run_id}.")
+            st.success(f"Restored {chosen}: " + "  \n".join(report.lines()))

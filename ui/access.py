@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
+from clustering.io.hosting import current_user as os_user
 from clustering.io.hosting import team_mode
 from ui.serving import refusal
 
@@ -58,6 +59,12 @@ def current_user() -> str | None:
     if not logged_in():
         return None
     return str(st.user.get("email") or st.user.get("name") or st.user.get("sub") or "unknown")
+
+
+def acting_user() -> str:
+    """Who acts in this session, for the warehouse's history: the logged-in analyst, else
+    the operating-system user running this (local) server."""
+    return current_user() or os_user()
 
 
 @st.cache_resource(ttl=60, show_spinner=False)

@@ -202,26 +202,30 @@ def schemas(engine: Engine) -> list[str]:
     return sorted(sa.inspect(engine).get_schema_names())
 
 
-def tables(engine: Engine, schema: str | None = None) -> list[str]:
+def tables(engine: Engine | Connection, schema: str | None = None) -> list[str]:
     inspector = sa.inspect(engine)
     return sorted(inspector.get_table_names(schema=schema) + inspector.get_view_names(schema=schema))
 
 
-def _checked_table(engine: Engine, name: str, schema: str | None) -> sa.TableClause:
+def _checked_table(engine: Engine | Connection, name: str, schema: str | None) -> sa.TableClause:
     known = tables(engine, schema)
     if name not in known:
         raise UserInputError(f"Table '{name}' does not exist. Tables: {', '.join(known) or 'none'}.")
     return sa.table(name, schema=schema)
 
 
-def columns(engine: Engine, name: str, schema: str | None = None) -> list[str]:
-    """Column names of a listed table, read from an empty result (works on every dialect)."""
+def columns(engine: Engine | Connection, name: str, schema: str | None = None) -> list[str]:
+    """Column names of a listed table, read from an empty result (works on every dialect);
+    given a connection, inside its transaction."""
     table = _checked_table(engine, name, schema)
+    empty = sa.select(sa.text("*")).select_from(table).where(sa.false())
+    if isinstance(engine, Connection):
+        return list(engine.execute(empty).keys())
     with engine.connect() as connection:
-        return list(connection.execute(sa.select(sa.text("*")).select_from(table).where(sa.false())).keys())
+        return list(connection.execute(empty).keys())
 
 
-def table_ref(engine: Engine, name: str, schema: str | None = None) -> sa.TableClause:
+def table_ref(engine: Engine | Connection, name: str, schema: str | None = None) -> sa.TableClause:
     """A table with its real columns, for building queries from known identifiers only."""
     return sa.table(name, *[sa.column(c) for c in columns(engine, name, schema)], schema=schema)
 

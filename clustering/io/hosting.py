@@ -6,6 +6,7 @@ page appears before pandas, SQLAlchemy or scikit-learn are imported.
 
 from __future__ import annotations
 
+import getpass
 import ipaddress
 import os
 import tomllib
@@ -46,3 +47,11 @@ def team_mode(address: str | None, environ: Mapping[str, str] = os.environ) -> b
     """Serving a team: bound beyond this machine, or ``$CLUSTERING_TEAM_MODE=1`` (behind a
     reverse proxy on the same host, the bind address is loopback but everyone reaches it)."""
     return truthy(environ.get(TEAM_VARIABLE, "")) or not is_loopback(address)
+
+
+def current_user() -> str:
+    """The operating-system user running this process (who ran a CLI run or a write-back)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (some containers)
+        return f"uid {os.getuid()}"

@@ -156,14 +156,26 @@ def dfu_write_back(
     if not dfu_settings.database:
         return dg.Output(None, metadata={"written": False, "reason": "no database configured"})
     from clustering.io.database import connect
-    from clustering.io.writeback import write_back
+    from clustering.io.hosting import current_user
+    from clustering.io.writeback import Provenance, write_back
 
     config = dfu_features["config"]
     report = write_back(
-        connect(dfu_settings.database), dfu_labels, config.database.write_back, config.id_column
+        connect(dfu_settings.database),
+        dfu_labels,
+        config.database.write_back,
+        config.id_column,
+        provenance=Provenance(written_by=current_user()),
     )
     return dg.Output(
-        report.run_id, metadata={"written": True, "rows": report.rows, "write_back_id": report.run_id}
+        report.write_back_id,
+        metadata={
+            "written": True,
+            "rows": report.rows,
+            "write_back_id": report.write_back_id,
+            "uncovered": report.uncovered,
+            "summary": dg.MetadataValue.md("\n\n".join(report.lines())),
+        },
     )
 
 

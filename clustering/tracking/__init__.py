@@ -26,6 +26,7 @@ back, approval), ``pyfunc`` (the saved model). This module only re-exports.
 from clustering.tracking.log import TrackedRun, current_user, flatten, log_run, run_metrics
 from clustering.tracking.runs import (
     approve,
+    approver_of,
     is_approved,
     list_runs,
     load_assignments,
@@ -39,6 +40,7 @@ from clustering.tracking.store import available, load_in_background, tracking_ur
 __all__ = [
     "TrackedRun",
     "approve",
+    "approver_of",
     "available",
     "current_user",
     "flatten",

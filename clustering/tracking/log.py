@@ -4,9 +4,7 @@ assignments and the fitted model.
 
 from __future__ import annotations
 
-import getpass
 import json
-import os
 import pickle
 import re
 import shutil
@@ -22,6 +20,7 @@ from clustering.assign import Segmentation, fit_segmentation
 from clustering.config import RunConfig
 from clustering.io.export import result_sheets, write_workbook
 from clustering.io.fingerprint import data_fingerprint
+from clustering.io.hosting import current_user
 from clustering.io.inputs import run_sheets
 from clustering.tracking.store import TAG, _client, _experiment, tracking_uri
 
@@ -74,14 +73,6 @@ class TrackedRun:
 
     run_id: str
     uri: str
-
-
-def current_user() -> str:
-    """The operating-system user running this process (who ran a CLI run)."""
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no name for this uid (some containers)
-        return f"uid {os.getuid()}"
 
 
 def log_run(

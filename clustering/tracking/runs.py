@@ -119,7 +119,16 @@ def approve(uri: str, run_id: str, approver: str | None = None) -> str:
 
 
 def is_approved(uri: str, run_id: str) -> bool:
-    return _run(_client(uri), run_id).data.tags.get("approved") == "true"
+    return approver_of(uri, run_id) is not None
+
+
+def approver_of(uri: str, run_id: str) -> str | None:
+    """Who approved the run (None: it is not approved; "unknown" for an approval recorded
+    before approvers were)."""
+    tags = _run(_client(uri), run_id).data.tags
+    if tags.get("approved") != "true":
+        return None
+    return tags.get("approved_by") or "unknown"
 
 
 def workbook_bytes_of(uri: str, run_id: str) -> bytes:

@@ -289,12 +289,18 @@ def test_data_page_database_source_and_export_write_back(app, tmp_path, monkeypa
     app.switch_page("pages/export.py").run()
     button(app, "Dry run: what would change?").click().run()
     no_exceptions(app)
-    assert any("would change. Nothing was written." in i.value for i in app.info)
+    preview = next(i.value for i in app.info if "Nothing was written." in i.value)
+    assert "would change" in preview
+    assert (
+        "not covered by this run: their cluster_assignment will be set to 'insufficient_history'" in preview
+    )
     assert read_table(connect(url), "dim_dfu")["cluster_assignment"].isna().all()
     button(app, "Write back").click().run()
     no_exceptions(app)
-    assert any(s.value.startswith("Run ") for s in app.success)
-    assert read_table(connect(url), "dim_dfu")["cluster_assignment"].notna().sum() > 0
+    assert any(s.value.startswith("write-back ") for s in app.success)
+    assert read_table(connect(url), "dim_dfu")["cluster_assignment"].notna().all()
+    history = read_table(connect(url), "segment_assignments")
+    assert history["written_by"].notna().all()  # the OS user of this local server
 
 
 def test_data_page_database_errors_are_explained(app, monkeypatch):

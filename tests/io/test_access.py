@@ -9,8 +9,8 @@ import sqlalchemy as sa
 
 from clustering.errors import UserInputError
 from clustering.io.access import DatabaseAccess, database_access
-from clustering.io.hosting import is_loopback, team_mode
 from clustering.io.database import check_select, connect, run_select, write_frame
+from clustering.io.hosting import is_loopback, team_mode
 
 SECRET_FILE_TEXT = "top secret line"
 

@@ -11,7 +11,6 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from clustering.config import DemandFeatureConfig, WriteBackConfig, load_config
-from clustering.demo import dfu_demo
 from clustering.errors import UserInputError
 from clustering.io.database import (
     columns,
@@ -30,31 +29,7 @@ from clustering.io.writeback import InjectedFailure, restore, runs, write_back
 from clustering.pipeline import run
 from clustering.prep.features import demand_features
 
-ENGINES = ["sqlite", "duckdb", "postgresql"]
 SCANS = re.compile(r"(?:FROM|JOIN) fact_sales_monthly(?!\.)", re.IGNORECASE)  # not EXTRACT(... FROM t.col)
-
-
-@pytest.fixture(scope="module")
-def dfu_sheets():
-    return dfu_demo(400, 36, seed=5)
-
-
-@pytest.fixture(params=ENGINES)
-def warehouse(request, tmp_path, dfu_sheets):
-    """A fresh demo DFU warehouse on each engine."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'demo.db'}"
-    elif request.param == "duckdb":
-        url = f"duckdb:///{tmp_path / 'demo.duckdb'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    engine = connect(url, create=True)
-    with engine.begin() as connection:
-        for name in ("segment_assignments", "fact_sales_monthly", "dim_dfu", "dim_item"):
-            connection.execute(sa.text(f"DROP TABLE IF EXISTS {name}"))
-    demo_warehouse(engine, "dfu", dfu_sheets)
-    yield engine
-    engine.dispose()
 
 
 def test_pushdown_equals_the_in_memory_builder(warehouse, dfu_sheets):
@@ -130,8 +105,17 @@ def test_write_back_is_one_transaction_with_history(warehouse):
     dim, _ = snapshot(warehouse)
     assert set(dim["cluster_assignment"]) == set(LABELS.values())
     history = read_table(warehouse, "segment_assignments")
-    assert len(history) == 400 and set(history["run_id"]) == {report.run_id}
-    assert list(history.columns) == ["run_id", "entity_id", "segment", "label", "written_at"]
+    assert len(history) == 400 and set(history["write_back_id"]) == {report.write_back_id}
+    assert list(history.columns) == [
+        "write_back_id",
+        "entity_id",
+        "segment",
+        "label",
+        "written_at",
+        "tracked_run_id",
+        "approved_by",
+        "written_by",
+    ]
     assert report.changes["from"].eq("(empty)").all() and report.changes["rows"].sum() == 400
 
 
@@ -180,11 +164,11 @@ def test_a_previous_run_can_be_restored(warehouse):
         warehouse, assignments_for(warehouse, {k: v.upper() for k, v in LABELS.items()}), config, "dfu_id"
     )
     assert set(snapshot(warehouse)[0]["cluster_assignment"]) == {v.upper() for v in LABELS.values()}
-    report = restore(warehouse, config, "dfu_id", first.run_id)
-    assert report.written and report.run_id == f"restore-of-{first.run_id}"
+    report = restore(warehouse, config, "dfu_id", first.write_back_id)
+    assert report.written and report.write_back_id == f"restore-of-{first.write_back_id}"
     assert set(snapshot(warehouse)[0]["cluster_assignment"]) == set(LABELS.values())
     assert len(runs(warehouse, config)) == 3
-    with pytest.raises(UserInputError, match="is not in the history"):
+    with pytest.raises(UserInputError, match="Write-back 'no-such-run' is not in the history"):
         restore(warehouse, config, "dfu_id", "no-such-run")
 
 
@@ -258,10 +242,12 @@ def test_a_dfu_run_from_the_database_segments_and_writes_back(warehouse):
     config.stability.enabled = False
     result = run(config, database_sheets(warehouse, config))
     report = write_back(warehouse, result.assignments, config.database.write_back, config.id_column)
-    dim, _ = snapshot(warehouse)
-    written = dim.dropna(subset=["cluster_assignment"])
-    assert len(written) == len(result.assignments) == report.rows
-    assert set(written["cluster_assignment"]) == set(result.assignments["segment_name"])
+    dim = snapshot(warehouse)[0].set_index("dfu_id")["cluster_assignment"]
+    ran = result.assignments.set_index("dfu_id")["segment_name"]
+    assert report.rows == len(dim) and dim.notna().all()
+    assert dim.loc[ran.index].tolist() == ran.tolist()
+    left_out = dim.drop(ran.index)  # too short a history for the features: said so, not stale
+    assert len(left_out) == report.uncovered > 0 and set(left_out) == {"insufficient_history"}
 
 
 def test_passwords_never_show(monkeypatch, tmp_path):
@@ -289,6 +275,10 @@ def test_store_warehouse_and_cli(tmp_path, capsys):
     assert main(["demo", "store", "--stores", "300", "--seed", "4", "--database", url]) == 0
     engine = connect(url, create=True)
     assert {"dim_store", "store_internal", "store_external"} <= set(tables(engine))
+    with engine.begin() as connection:  # a store of the dimension that this run's data lacks
+        connection.execute(
+            sa.text("INSERT INTO dim_store (store_id, cluster_assignment) VALUES ('S999999', 'old')")
+        )
     out = tmp_path / "result.xlsx"
     assert (
         main(
@@ -296,15 +286,21 @@ def test_store_warehouse_and_cli(tmp_path, capsys):
         )
         == 0
     )
-    assert "would change" in capsys.readouterr().out
-    assert read_table(engine, "dim_store")["cluster_assignment"].isna().all()
-    assert main(["run", "--config", "store", "--database", url, "--output", str(out), "--write-back"]) == 0
-    assert read_table(engine, "dim_store")["cluster_assignment"].notna().all()
-    run_id = runs(engine, load_config("store").database.write_back)["run_id"].iloc[0]
+    printed = capsys.readouterr().out
+    assert "301 rows of dim_store, 301 would change" in printed
     assert (
-        main(["run", "--config", "store", "--database", url, "--output", str(out), "--restore", run_id]) == 0
+        "1 row of dim_store not covered by this run: their cluster_assignment will be set to 'not_segmented'"
+        in printed
     )
-    assert f"restore-of-{run_id}" in capsys.readouterr().out
+    assert read_table(engine, "dim_store")["cluster_assignment"].isna().sum() == 300
+    assert main(["run", "--config", "store", "--database", url, "--output", str(out), "--write-back"]) == 0
+    written = read_table(engine, "dim_store").set_index("store_id")["cluster_assignment"]
+    assert written.notna().all() and written["S999999"] == "not_segmented"
+    written = runs(engine, load_config("store").database.write_back)["write_back_id"].iloc[0]
+    assert (
+        main(["run", "--config", "store", "--database", url, "--output", str(out), "--restore", written]) == 0
+    )
+    assert f"restore-of-{written}" in capsys.readouterr().out
 
 
 def test_a_select_or_chosen_columns_can_feed_a_run(warehouse):
@@ -415,5 +411,5 @@ def test_kill_9_during_write_back_leaves_old_or_new_never_a_mix(kind, tmp_path, 
         assert len(labels) == 1, labels  # one whole state: all old, or all one run's labels
         if "segment_assignments" in tables(engine):
             history = read_table(engine, "segment_assignments")
-            assert (history.groupby("run_id").size() == len(dfu_sheets["dim_dfu"])).all()
+            assert (history.groupby("write_back_id").size() == len(dfu_sheets["dim_dfu"])).all()
     engine.dispose()

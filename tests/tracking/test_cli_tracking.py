@@ -67,6 +67,12 @@ def test_run_runs_assign_compare_approve_and_write_back(store, tmp_path, capsys,
     assert f"Run {first} is not approved" in capsys.readouterr().err
     assert main(["approve", first]) == 0
     assert main(["run", "--write-back", "--run", first, "--database", url]) == 0
+    write_back_id = re.search(r"write-back (\S+): 2,000 rows of dim_store", capsys.readouterr().out).group(1)
+    history = pd.read_sql("SELECT * FROM segment_assignments", sa.create_engine(url))
+    assert set(history["write_back_id"]) == {write_back_id} != {first}  # two kinds of ID, both kept
+    assert set(history["tracked_run_id"]) == {first}
+    approver = mlflow.tracking.MlflowClient().get_run(first).data.tags["approved_by"]
+    assert set(history["approved_by"]) == {approver} and history["written_by"].notna().all()
     written = pd.read_sql("SELECT store_id, cluster_assignment FROM dim_store", sa.create_engine(url))
     names = trained.set_index("store_id")["segment_name"]
     assert (
