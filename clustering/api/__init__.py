@@ -3,11 +3,13 @@
 ``python -m clustering serve --database URL`` starts it (uvicorn); OpenAPI docs at
 ``/docs``, served from the package (fastapi-offline), never from a CDN.
 
-- ``GET /domains/dfu/clusters``: per ``cluster_assignment`` value of ``dim_dfu``: ``count``
-  (DFUs), ``avg_demand`` (mean over the cluster's DFUs of their mean monthly units) and
-  ``cv_demand`` (mean over the DFUs of std / mean of their monthly units), over the months
-  present in ``fact_sales_monthly``; computed by one SQL aggregation in the database, and
-  reused for 10 seconds (concurrent callers share one computation).
+- ``GET /domains/dfu/clusters``: ``clusters``, per ``cluster_assignment`` value of
+  ``dim_dfu``: ``count`` (DFUs), ``avg_demand`` and ``cv_demand`` (the means over the
+  cluster's DFUs of the features' own ``mean_demand`` and ``cv_demand``: the features'
+  window, a month without sales counting as zero); and ``unassigned``, the DFUs with no
+  cluster (no value, or the write-back's ``uncovered_label``, e.g. ``insufficient_history``).
+  Computed by SQL aggregations in the database, reused for 10 seconds (concurrent callers
+  share one computation).
 - ``GET /domains/dfu?cluster_assignment=&limit=&offset=``: the DFUs of ``dim_dfu``, filtered
   by cluster, ordered by ID, a page at a time (``limit`` 1 to 1,000, default 100; ``offset``
   0 to 2^63 - 1).

@@ -18,10 +18,20 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 
-from clustering.api.queries import MAX_LIMIT, MAX_OFFSET, ClusterSummary, DfuPage, summary_query
+from clustering.api.queries import (
+    DEFINITION,
+    MAX_LIMIT,
+    MAX_OFFSET,
+    ClustersAnswer,
+    ClusterSummary,
+    DfuPage,
+    summary_query,
+    unassigned_query,
+)
 from clustering.config import DemandFeatureConfig, RunConfig, load_config
 from clustering.errors import UserInputError, report_unexpected
 from clustering.io.database import connect, masked, read_only, table_ref
+from clustering.io.pushdown import demand_query
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -102,6 +112,7 @@ class Warehouse:
     column: str
     features: DemandFeatureConfig
     timeout: float
+    uncovered_label: str
 
 
 def _warehouse(url: str, config: RunConfig) -> Warehouse:
@@ -119,7 +130,7 @@ def _warehouse(url: str, config: RunConfig) -> Warehouse:
         if missing:
             raise UserInputError(f"Table '{table.name}' has no column(s) {', '.join(missing)}.")
     timeout = config.database.statement_timeout_seconds
-    return Warehouse(engine, dim, fact, key, target.column, features, timeout)
+    return Warehouse(engine, dim, fact, key, target.column, features, timeout, target.uncovered_label)
 
 
 def create_app(
@@ -135,7 +146,7 @@ def create_app(
     app = FastAPIOffline(
         title="Clustering Studio: cluster summary",
         description=f"Read-only summaries of the clusters in {masked(url)}.",
-        version="1",
+        version="2",
     )
     _guard(app, token)
     _error_answers(app)
@@ -163,22 +174,28 @@ def _error_answers(app: FastAPIOffline) -> None:
 
 
 def _summary_route(app: FastAPIOffline, warehouse: Warehouse, recent: Recent) -> None:
-    features = warehouse.features
-    query = summary_query(
-        warehouse.dim, warehouse.fact, features.id_column, warehouse.column, features.value_column
-    )
+    features, label = warehouse.features, warehouse.uncovered_label
+    demand = demand_query(warehouse.fact, features)
+    query = summary_query(warehouse.dim, demand, warehouse.key, features.id_column, warehouse.column, label)
+    unassigned = unassigned_query(warehouse.dim, warehouse.column, label)
 
-    def summary_rows() -> list[dict[str, Any]]:
+    def summary() -> dict[str, Any]:
         with read_only(warehouse.engine, warehouse.timeout) as connection:
-            return [dict(row) for row in connection.execute(query).mappings().all()]
+            rows = [dict(row) for row in connection.execute(query).mappings().all()]
+            return {"rows": rows, "unassigned": connection.execute(unassigned).scalar_one()}
 
-    @app.get("/domains/dfu/clusters", response_model=list[ClusterSummary])
-    def clusters() -> list[ClusterSummary]:
-        """Every cluster of dim_dfu with its DFU count, mean demand and mean cv."""
-        rows = recent.get(summary_rows)
-        return [
-            ClusterSummary(**{**row, "cluster_assignment": str(row["cluster_assignment"])}) for row in rows
+    @app.get("/domains/dfu/clusters", response_model=ClustersAnswer)
+    def clusters() -> ClustersAnswer:
+        """Every cluster of dim_dfu with its DFU count, mean demand and mean cv (the features'
+        definitions), and how many DFUs have no cluster."""
+        answer = recent.get(summary)
+        rows = [
+            ClusterSummary(**{**row, "cluster_assignment": str(row["cluster_assignment"])})
+            for row in answer["rows"]
         ]
+        return ClustersAnswer(
+            clusters=rows, unassigned=answer["unassigned"], uncovered_label=label, definition=DEFINITION
+        )
 
 
 def _dfu_route(app: FastAPIOffline, warehouse: Warehouse) -> None:

@@ -42,10 +42,9 @@ def month_column(k: int) -> str:
     return f"m{k}"
 
 
-def monthly_query(fact: sa.TableClause, config: DemandFeatureConfig) -> Select:
-    """Per DFU (every DFU of the table, in one GROUP BY): its first month with a sales row in
-    the window (NULL when none), the window's end as a month number, and the units of each
-    month of the window."""
+def _sales_rows(fact: sa.TableClause, config: DemandFeatureConfig) -> sa.CTE:
+    """Every sales row with its month counted from the window's start (``t``, 0 = the first
+    month of the window), its units (``y``) and the window's end as a month number."""
     width = config.window_months
     ident, date, units = fact.c[config.id_column], fact.c[config.date_column], fact.c[config.value_column]
     if config.end_month is None:
@@ -55,7 +54,7 @@ def monthly_query(fact: sa.TableClause, config: DemandFeatureConfig) -> Select:
         bounds = sa.select(sa.literal(period.year * 12 + period.month - 1, sa.Integer).label("end_no")).cte(
             "bounds"
         )
-    rows = (
+    return (
         sa.select(
             ident.label("id"),
             (_month_number(date) - (bounds.c.end_no - (width - 1))).label("t"),
@@ -65,7 +64,14 @@ def monthly_query(fact: sa.TableClause, config: DemandFeatureConfig) -> Select:
         .select_from(fact.join(bounds, sa.true()))
         .cte("sales_rows")
     )
-    r = rows.c
+
+
+def monthly_query(fact: sa.TableClause, config: DemandFeatureConfig) -> Select:
+    """Per DFU (every DFU of the table, in one GROUP BY): its first month with a sales row in
+    the window (NULL when none), the window's end as a month number, and the units of each
+    month of the window."""
+    width = config.window_months
+    r = _sales_rows(fact, config).c
     zero = sa.literal(0.0, sa.Double)
     months = [sa.func.sum(sa.case((r.t == k, r.y), else_=zero)).label(month_column(k)) for k in range(width)]
     inside = sa.and_(r.t >= 0, r.t < width)
@@ -75,6 +81,38 @@ def monthly_query(fact: sa.TableClause, config: DemandFeatureConfig) -> Select:
         sa.func.max(r.end_no).label(END),
         *months,
     ).group_by(r.id)
+
+
+def demand_query(fact: sa.TableClause, config: DemandFeatureConfig) -> Select:
+    """Per DFU with enough history, the features' own ``mean_demand`` and ``cv_demand`` in SQL
+    (for summaries that cannot pull the grid): over the DFU's months of history in the window
+    (from its first month with a sales row to the window's end, a month without a row
+    counting as zero), the population standard deviation, cv NULL for a zero mean. DFUs
+    with under ``min_months`` of history are left out, as the features leave them out."""
+    width = config.window_months
+    r = _sales_rows(fact, config).c
+    inside = sa.and_(r.t >= 0, r.t < width)
+    zero = sa.literal(0.0, sa.Double)
+    history = sa.literal(width, sa.Double) - sa.func.min(sa.case((inside, r.t), else_=None))
+    total = sa.func.sum(sa.case((inside, r.y), else_=zero))
+    squares = sa.func.sum(sa.case((inside, r.y * r.y), else_=zero))
+    per_dfu = (
+        sa.select(r.id.label("id"), history.label("months"), total.label("total"), squares.label("squares"))
+        .group_by(r.id)
+        .having(history >= config.min_months)
+        .cte("per_dfu")
+    )
+    d = per_dfu.c
+    mean = d.total / d.months
+    spread = d.squares - d.total * mean
+    std = sa.func.sqrt(sa.case((spread > 0, spread), else_=zero) / d.months)
+    return sa.select(
+        d.id.label(config.id_column),
+        mean.label("mean_demand"),
+        sa.case(
+            (mean != 0, std / sa.case((mean != 0, mean), else_=sa.literal(1.0, sa.Double))), else_=None
+        ).label("cv_demand"),
+    )
 
 
 def grid_from_rows(rows: pd.DataFrame, config: DemandFeatureConfig) -> DemandGrid:

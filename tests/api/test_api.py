@@ -1,5 +1,6 @@
 """The cluster summary API with FastAPI's TestClient, on SQLite and on a real PostgreSQL
-server: aggregates computed in SQL match pandas on the same tables."""
+server: aggregates computed in SQL match the features (the profiles' numbers) on the same
+tables, and DFUs without a cluster are counted as unassigned."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from clustering.demo import dfu_demo
 from clustering.errors import UserInputError
 from clustering.io.database import connect, demo_warehouse
 from clustering.io.writeback import write_back
+from clustering.prep.features import demand_features
 
 
 @pytest.fixture(scope="module")
@@ -25,10 +27,12 @@ def sheets():
 
 
 def labeled_warehouse(url: str, sheets) -> pd.DataFrame:
-    """A demo warehouse whose dim_dfu has cluster_assignment written by write-back."""
+    """A demo warehouse whose dim_dfu has cluster_assignment written by write-back: the DFUs
+    the features keep get one of two labels, the others (short history) the uncovered label."""
     engine = connect(url, create=True)
     demo_warehouse(engine, "dfu", sheets)
-    ids = sheets["dim_dfu"]["dfu_id"]
+    kept, _ = demand_features(sheets, next(iter(load_config("dfu").datasets.values())).features)
+    ids = kept["dfu_id"]
     labels = np.where(np.arange(len(ids)) % 3 == 0, "high_volume_steady", "intermittent_low_volume")
     assignments = pd.DataFrame({"dfu_id": ids, "final_cluster": labels, "segment_name": labels})
     write_back(engine, assignments, load_config("dfu").database.write_back, "dfu_id")
@@ -36,11 +40,11 @@ def labeled_warehouse(url: str, sheets) -> pd.DataFrame:
 
 
 def expected_summary(sheets, assignments) -> pd.DataFrame:
-    per_dfu = sheets["sales_monthly"].groupby("dfu_id")["units"].agg(mean="mean", std=lambda s: s.std(ddof=0))
-    per_dfu["cv"] = per_dfu["std"] / per_dfu["mean"].where(per_dfu["mean"] > 0)
-    joined = assignments.set_index("dfu_id").join(per_dfu)
+    """The profiles' numbers: the features' mean_demand and cv_demand, averaged per label."""
+    features, _ = demand_features(sheets, next(iter(load_config("dfu").datasets.values())).features)
+    joined = assignments.set_index("dfu_id").join(features.set_index("dfu_id"))
     return joined.groupby("segment_name").agg(
-        count=("final_cluster", "size"), avg_demand=("mean", "mean"), cv_demand=("cv", "mean")
+        count=("final_cluster", "size"), avg_demand=("mean_demand", "mean"), cv_demand=("cv_demand", "mean")
     )
 
 
@@ -59,8 +63,12 @@ def test_cluster_summary_is_aggregated_in_sql_and_matches_pandas(client, sheets)
     api, assignments, _ = client
     response = api.get("/domains/dfu/clusters")
     assert response.status_code == 200
-    got = pd.DataFrame(response.json()).set_index("cluster_assignment")
+    body = response.json()
+    got = pd.DataFrame(body["clusters"]).set_index("cluster_assignment")
     expected = expected_summary(sheets, assignments)
+    short = len(sheets["dim_dfu"]) - len(assignments)  # too short a history: no cluster
+    assert short > 0 and body["unassigned"] == short and body["uncovered_label"] == "insufficient_history"
+    assert "insufficient_history" not in got.index
     assert list(got.index) == sorted(expected.index)
     pd.testing.assert_series_equal(
         got["count"], expected["count"].reindex(got.index), check_names=False, check_dtype=False
@@ -81,7 +89,7 @@ def test_dfus_are_listed_by_cluster_a_page_at_a_time(client):
     assert [row["dfu_id"] for row in body["items"]] == steady[5:15]
     assert {"item_id", "region", "cluster_assignment"} <= set(body["items"][0])
     everything = api.get("/domains/dfu").json()
-    assert everything["total"] == len(assignments) and len(everything["items"]) == 100
+    assert everything["total"] == 300 and len(everything["items"]) == 100  # every DFU of dim_dfu
 
 
 @pytest.mark.parametrize(
