@@ -8,9 +8,12 @@ scaling, its large segments and their centroids. ``assign`` runs the same valida
 preparation and merge rules as the run, then the analyst's overrides and names, so for the
 run's own entities it reproduces the run's final segments exactly.
 
-Every entity gets a ``distance_to_segment`` (to its final segment's centroid, in the combined
-space of two datasets or the prepared space of one) and ``far_from_segments``: true when the
-distance is beyond the 99th percentile of the training entities' distances.
+Every entity gets a ``distance_to_segment`` (``merging.distance_to_segment``'s definition:
+to the centre of its final segment, the training entities' mean, in the combined space of
+two datasets or the prepared space of one; for the run's own entities, exactly the run's
+value) and ``far_from_segments``: true when the distance is beyond the 99th percentile of
+the training entities' distances. With two datasets, ``coverage`` and ``reassigned`` say
+which datasets the entity has and whether the merge's rules moved it, as in the run.
 """
 
 from __future__ import annotations
@@ -28,8 +31,11 @@ from clustering.merging import (
     apply_overrides,
     candidates,
     combined_space,
+    distances_to_centroids,
+    merge_columns,
     merged_labels,
     nearest_centroid,
+    segment_centroids,
 )
 from clustering.model.models import SegmentModel
 from clustering.prep.preprocessing import Preprocessor
@@ -117,12 +123,8 @@ class Segmentation:
         assignments, _ = apply_overrides(assignments, self.config.overrides)
         final = assignments["final_cluster"].to_numpy(dtype=object)
         position = {segment: i for i, segment in enumerate(self.segments)}
-        rows = np.array([position.get(segment, -1) for segment in final])
-        known = rows >= 0
-        present = ~np.isnan(space)
-        distance = np.full(len(space), np.nan)
-        gap = np.where(present[known], space[known] - self.segment_centroids[rows[known]], 0.0)
-        distance[known] = np.sqrt((gap**2).sum(axis=1))
+        codes = np.array([position.get(segment, -1) for segment in final], dtype=np.int64)
+        distance = distances_to_centroids(space, self.segment_centroids, codes)
         assignments["segment_name"] = assignments["final_cluster"].map(self.names)
         assignments["distance_to_segment"] = distance.round(6)
         assignments["far_from_segments"] = distance > self.far_distance
@@ -148,10 +150,7 @@ class Segmentation:
             allowed = candidates(labels, ids[moving], self.merge.large, self.merge.separator)
             target, _ = nearest_centroid(space[moving], self.merge.centroids, allowed)
             final[moving] = np.asarray(self.merge.large, dtype=object)[target]
-        assignments = pd.DataFrame({f"{name}_cluster": labels[name].reindex(ids) for name in labels})
-        assignments["merged_cluster"] = merged
-        assignments["final_cluster"] = final.astype("string")
-        return assignments, space
+        return merge_columns(labels, ids, merged, final, moving), space
 
 
 def fit_segmentation(result: object) -> Segmentation:
@@ -181,10 +180,9 @@ def fit_segmentation(result: object) -> Segmentation:
         name = next(iter(result.prepared))
         space, index = result.prepared[name].matrix.to_numpy(), result.prepared[name].matrix.index
     segments = sorted(final.unique())
-    codes = pd.Categorical(final.reindex(index), categories=segments).codes
+    codes = pd.Categorical(final.reindex(index), categories=segments).codes.astype(np.int64)
     centroids = segment_centroids(space, codes, len(segments))
-    gap = np.where(np.isnan(space), 0.0, space - centroids[codes])
-    distances = np.sqrt((gap**2).sum(axis=1))
+    distances = distances_to_centroids(space, centroids, codes)
     return Segmentation(
         config=config,
         datasets=datasets,
@@ -195,13 +193,3 @@ def fit_segmentation(result: object) -> Segmentation:
         far_distance=float(np.quantile(distances, FAR_QUANTILE)),
         training_rows=len(final),
     )
-
-
-def segment_centroids(space: np.ndarray, codes: np.ndarray, n_segments: int) -> np.ndarray:
-    """Mean of each segment's points over the columns they have (NaN where a dataset is absent)."""
-    present = ~np.isnan(space)
-    sums = np.zeros((n_segments, space.shape[1]))
-    counts = np.zeros_like(sums)
-    np.add.at(sums, codes, np.where(present, space, 0.0))
-    np.add.at(counts, codes, present.astype(np.float64))
-    return np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)

@@ -153,21 +153,32 @@ def merge_segments(
     allowed = candidates(labels, ids[moving], large, config.separator)
     target, distance = nearest_centroid(space[moving], centroids, allowed)
     final[moving] = np.asarray(large, dtype=object)[target]
-    distances = pd.Series(0.0, index=ids)
-    distances[moving] = distance
+    assignments = merge_columns(labels, ids, merged, final, moving)
+    log = _merge_log(assignments, pd.Series(distance, index=ids[moving]), sizes, min_size)
+    metrics = _before_after(space, merged, final, config, random_state)
+    return MergeResult(assignments, log, metrics, min_size, notes, scaling, large, centroids, space)
+
+
+def merge_columns(
+    labels: dict[str, pd.Series], ids: pd.Index, merged: pd.Series, final: pd.Series, moving: np.ndarray
+) -> pd.DataFrame:
+    """The merge's columns of the assignments (each dataset's segment, the merged one, the
+    final one, which datasets the entity has, whether it was reassigned), in the run and in
+    ``assign`` alike."""
     assignments = pd.DataFrame({f"{name}_cluster": labels[name].reindex(ids) for name in labels})
     assignments["merged_cluster"] = merged
     assignments["final_cluster"] = final.astype("string")
     assignments["coverage"] = _coverage(labels, ids)
     assignments["reassigned"] = moving
-    assignments["distance_to_segment"] = distances.round(6)
-    log = _merge_log(assignments, sizes, min_size)
-    metrics = _before_after(space, merged, final, config, random_state)
-    return MergeResult(assignments, log, metrics, min_size, notes, scaling, large, centroids, space)
+    return assignments
 
 
-def _merge_log(assignments: pd.DataFrame, sizes: pd.Series, min_size: int) -> pd.DataFrame:
-    moved = assignments[assignments["reassigned"]]
+def _merge_log(
+    assignments: pd.DataFrame, moved_distance: pd.Series, sizes: pd.Series, min_size: int
+) -> pd.DataFrame:
+    """One row per (source, target) of the reassigned entities; ``moved_distance`` is each
+    one's distance to the centroid of the large segment it joined (before reassignment)."""
+    moved = assignments[assignments["reassigned"]].assign(distance=moved_distance)
     columns = ["source", "target", "moved", "source_size", "target_size", "mean_distance", "reason"]
     if moved.empty:
         return pd.DataFrame(columns=columns)
@@ -177,7 +188,7 @@ def _merge_log(assignments: pd.DataFrame, sizes: pd.Series, min_size: int) -> pd
     source = moved["merged_cluster"].fillna(
         known + " (no " + pd.Series(missing, index=moved.index) + " data)"
     )
-    grouped = moved.groupby([source, moved["final_cluster"]], sort=True)["distance_to_segment"]
+    grouped = moved.groupby([source, moved["final_cluster"]], sort=True)["distance"]
     log = grouped.agg(moved="size", mean_distance="mean").reset_index()
     log.columns = ["source", "target", "moved", "mean_distance"]
     log["source_size"] = log["source"].map(sizes).fillna(log["moved"]).astype(int)
@@ -189,6 +200,36 @@ def _merge_log(assignments: pd.DataFrame, sizes: pd.Series, min_size: int) -> pd
     )
     log["mean_distance"] = log["mean_distance"].round(4)
     return log[columns]
+
+
+def segment_centroids(space: np.ndarray, codes: np.ndarray, n_segments: int) -> np.ndarray:
+    """Mean of each segment's points over the columns they have (NaN where a dataset is absent)."""
+    present = ~np.isnan(space)
+    sums = np.zeros((n_segments, space.shape[1]))
+    counts = np.zeros_like(sums)
+    np.add.at(sums, codes, np.where(present, space, 0.0))
+    np.add.at(counts, codes, present.astype(np.float64))
+    return np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)
+
+
+def distances_to_centroids(space: np.ndarray, centroids: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """Euclidean distance of each point to the centroid of its segment (``codes``), over the
+    columns the point has (a store without external data: its internal columns); NaN for a
+    point without a segment (code -1)."""
+    known = codes >= 0
+    distance = np.full(len(space), np.nan)
+    gap = np.where(np.isnan(space[known]), 0.0, space[known] - centroids[codes[known]])
+    distance[known] = np.sqrt((gap**2).sum(axis=1))
+    return distance
+
+
+def distance_to_segment(space: np.ndarray, final: np.ndarray) -> np.ndarray:
+    """``distance_to_segment``, one definition for the run, ``assign`` and the DFU files: the
+    distance of each entity to the centre of its final segment, in the space the segments
+    were assigned in (the prepared columns of one dataset; the merge's combined space of
+    two), the centre being the mean of the segment's entities after overrides."""
+    codes, segments = pd.factorize(pd.Series(final, dtype=object), sort=True)
+    return distances_to_centroids(space, segment_centroids(space, codes, len(segments)), codes)
 
 
 def _before_after(

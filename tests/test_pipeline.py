@@ -91,6 +91,7 @@ def test_single_dataset_run(demo_sheets, name):
         f"{name}_cluster",
         "final_cluster",
         "segment_name",
+        "distance_to_segment",
         "override",
     ]
     assert not result.assignments["override"].any()

@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import pandas as pd
 
-from clustering.config import (
-    RunConfig,
-)
-from clustering.io.validation import (
-    check_shared_ids,
-)
-from clustering.merging import apply_overrides, merge_segments
+from clustering.config import RunConfig
+from clustering.io.validation import check_shared_ids
+from clustering.merging import apply_overrides, distance_to_segment, merge_segments
 from clustering.model.metrics import silhouette_many
-
-if TYPE_CHECKING:  # the database layer (SQLAlchemy, sqlglot) loads only for a database run
-    pass
 from clustering.pipeline.cluster import LOW_SILHOUETTE, dataset_metrics
 from clustering.results import ClusteredDataset, Combined, PreparedDataset
 
@@ -55,14 +46,12 @@ def combine_segments(
                 f"as to their own."
             )
     assignments, notes = apply_overrides(assignments, config.overrides)
+    space, index = _assignment_space(merge, prepared)
+    final = assignments["final_cluster"].reindex(index).to_numpy(dtype=str)
+    distance = pd.Series(distance_to_segment(space, final).round(6), index=index)
+    assignments.insert(_after_final(assignments), "distance_to_segment", distance.reindex(assignments.index))
     metrics = pd.DataFrame()
     if assignments["override"].any():
-        space, index = (
-            (merge.space, merge.assignments.index)
-            if merge is not None
-            else (next(iter(prepared.values())).matrix.to_numpy(), next(iter(prepared.values())).matrix.index)
-        )
-        final = assignments["final_cluster"].reindex(index).to_numpy(dtype=str)
         present = ~np.isnan(space).any(axis=1)
         codes = pd.factorize(final[present])[0]
         (silhouette,) = silhouette_many(
@@ -76,6 +65,21 @@ def combine_segments(
             min(int(present.sum()), config.merge.metrics_sample),
         )
     return Combined(assignments, merge, notes, metrics)
+
+
+def _assignment_space(merge, prepared: dict[str, PreparedDataset]) -> tuple[np.ndarray, pd.Index]:
+    """The space the final segments live in, and its rows' IDs: the merge's combined space,
+    or the one dataset's prepared matrix."""
+    if merge is not None:
+        return merge.space, merge.assignments.index
+    matrix = next(iter(prepared.values())).matrix
+    return matrix.to_numpy(), matrix.index
+
+
+def _after_final(assignments: pd.DataFrame) -> int:
+    """Where ``distance_to_segment`` goes: after the merge's columns (or the final segment)."""
+    last = "reassigned" if "reassigned" in assignments else "final_cluster"
+    return assignments.columns.get_loc(last) + 1
 
 
 def _add_inferred_flags(assignments: pd.DataFrame, clustered: dict[str, ClusteredDataset]) -> pd.DataFrame:

@@ -1,0 +1,58 @@
+"""distance_to_segment has one definition (to the centre of the entity's final segment, in
+the space the segments were assigned in), the same number in the run, in ``assign`` and in
+the DFU framework's files; ``assign`` gives the merge's coverage and reassigned columns too."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from clustering.assign import fit_segmentation
+from clustering.config import load_config
+from clustering.demo import dfu_demo
+from clustering.io.outputs import ASSIGNMENTS, write_all
+from clustering.pipeline import run
+
+
+def test_the_run_measures_every_store_from_its_own_segment_centre(demo_result):
+    assignments = demo_result.assignments.set_index("store_id")
+    space = pd.DataFrame(demo_result.merge.space, index=demo_result.merge.assignments.index)
+    for segment, members in assignments.groupby("final_cluster"):
+        points = space.loc[members.index]
+        centre = points.mean()  # over the columns each store has: NaN skipped
+        expected = np.sqrt(((points - centre).fillna(0.0) ** 2).sum(axis=1))
+        np.testing.assert_allclose(members["distance_to_segment"], expected, atol=1e-6, err_msg=segment)
+    kept = assignments[~assignments["reassigned"]]
+    assert (kept["distance_to_segment"] > 0).all()  # not 0 for the stores the merge left in place
+
+
+def test_assign_gives_the_run_its_own_distances_coverage_and_reassigned_flags(demo_result, demo_sheets):
+    segmentation = fit_segmentation(demo_result)
+    assigned, _ = segmentation.assign({k: v for k, v in demo_sheets.items() if k != "truth"})
+    got = assigned.set_index("store_id").sort_index()
+    ran = demo_result.assignments.set_index("store_id").sort_index()
+    for column in ("final_cluster", "coverage", "reassigned"):
+        assert got[column].astype(str).tolist() == ran[column].astype(str).tolist(), column
+    np.testing.assert_allclose(got["distance_to_segment"], ran["distance_to_segment"], atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def dfu_run():
+    config = load_config("dfu")
+    config.stability.enabled = False
+    return run(config, dfu_demo(800, 36, seed=3))
+
+
+def test_the_dfu_files_and_assign_carry_the_runs_distance(dfu_run, tmp_path):
+    write_all(dfu_run, tmp_path)
+    written = pd.read_csv(tmp_path / ASSIGNMENTS, dtype={"dfu_id": str}).set_index("dfu_id").sort_index()
+    ran = dfu_run.assignments.set_index("dfu_id").sort_index()
+    assert "distance_to_segment" in written.columns
+    np.testing.assert_allclose(written["distance_to_segment"], ran["distance_to_segment"], atol=1e-6)
+    assert (ran["distance_to_segment"] > 0).all()
+
+    sheets = {name: frame for name, frame in dfu_demo(800, 36, seed=3).items() if name != "truth"}
+    assigned, _ = fit_segmentation(dfu_run).assign(sheets)
+    got = assigned.set_index("dfu_id").loc[ran.index]
+    np.testing.assert_allclose(got["distance_to_segment"], ran["distance_to_segment"], atol=1e-5)
