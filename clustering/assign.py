@@ -14,6 +14,14 @@ two datasets or the prepared space of one; for the run's own entities, exactly t
 value) and ``far_from_segments``: true when the distance is beyond the 99th percentile of
 the training entities' distances. With two datasets, ``coverage`` and ``reassigned`` say
 which datasets the entity has and whether the merge's rules moved it, as in the run.
+
+The analyst's overrides follow an entity only when it is the training entity: the same ID
+and the same data (its point in the assignment space equal to the training one within
+``SAME_DATA_TOLERANCE``, by a per-entity fingerprint the model keeps), or when the caller
+says the IDs are the same entities (``same_entities``). ``entity_status`` says which each
+entity is (``trained``, ``changed``: a training ID whose data differ, ``new``), and the
+findings name the changed ones, so new stores numbered like the training ones
+(``S000001``...) never take the training overrides silently.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from sklearn.neighbors import KNeighborsClassifier
 
 from clustering.config import RunConfig
 from clustering.errors import UserInputError
+from clustering.io.validation import Finding
 from clustering.merging import (
     SpaceScaling,
     apply_overrides,
@@ -41,6 +50,7 @@ from clustering.model.models import SegmentModel
 from clustering.prep.preprocessing import Preprocessor
 
 FAR_QUANTILE = 0.99
+SAME_DATA_TOLERANCE = 1e-6  # in prepared (standardized) units: closer than this is the same data
 
 
 @dataclass
@@ -88,6 +98,7 @@ class Segmentation:
     far_distance: float
     training_rows: int = 0
     notes: list[str] = field(default_factory=list)
+    fingerprints: pd.Series | None = None  # training ID -> fingerprint of its point (entity_fingerprints)
 
     def sheets_from_frame(self, frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
         """The sheets ``assign`` reads, cut from one wide frame: each plain dataset takes the ID
@@ -108,9 +119,13 @@ class Segmentation:
             ]  # an entity absent from a dataset has no values
         return sheets
 
-    def assign(self, sheets: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, list]:
-        """Final segment, name, distance and far flag of every entity in ``sheets`` (read as the
-        run read its input); also the validation findings."""
+    def assign(
+        self, sheets: dict[str, pd.DataFrame], same_entities: bool = False
+    ) -> tuple[pd.DataFrame, list]:
+        """Final segment, name, distance, far flag and entity status of every entity in
+        ``sheets`` (read as the run read its input); also the findings. The run's overrides
+        apply to training entities whose data are unchanged, or to every training ID when
+        ``same_entities`` says they are the same entities with updated data."""
         from clustering.pipeline import check_sheets
 
         checked, findings = check_sheets(self.config, sheets)
@@ -120,7 +135,12 @@ class Segmentation:
                 raise UserInputError(f"The input has no table for dataset '{name}'.")
             labels[name], matrices[name] = fitted.labels(checked[name].frame)
         assignments, space = self._final(labels, matrices)
-        assignments, _ = apply_overrides(assignments, self.config.overrides)
+        status = self.entity_status(assignments.index, space)
+        followed = {"trained", "changed", "unknown"} if same_entities else {"trained", "unknown"}
+        overrides = {i: s for i, s in self.config.overrides.items() if status.get(i) in followed}
+        findings += _changed_entities(status, self.config.overrides, same_entities)
+        assignments, _ = apply_overrides(assignments, overrides)
+        assignments["entity_status"] = status
         final = assignments["final_cluster"].to_numpy(dtype=object)
         position = {segment: i for i, segment in enumerate(self.segments)}
         codes = np.array([position.get(segment, -1) for segment in final], dtype=np.int64)
@@ -130,6 +150,17 @@ class Segmentation:
         assignments["far_from_segments"] = distance > self.far_distance
         assignments.index.name = self.config.id_column
         return assignments.reset_index(), findings
+
+    def entity_status(self, ids: pd.Index, space: np.ndarray) -> pd.Series:
+        """``trained`` (an ID of the training run with the same data), ``changed`` (a training
+        ID whose data differ) or ``new``, per entity; ``unknown`` for a model saved before
+        fingerprints were kept (its overrides follow the ID, as they did then)."""
+        if getattr(self, "fingerprints", None) is None:
+            return pd.Series("unknown", index=ids, dtype="string")
+        trained = self.fingerprints.reindex(ids)
+        same = trained.to_numpy() == entity_fingerprints(space)
+        status = np.where(trained.isna().to_numpy(), "new", np.where(same, "trained", "changed"))
+        return pd.Series(status, index=ids, dtype="string")
 
     def _final(
         self, labels: dict[str, pd.Series], matrices: dict[str, pd.DataFrame]
@@ -192,4 +223,35 @@ def fit_segmentation(result: object) -> Segmentation:
         segments=segments,
         far_distance=float(np.quantile(distances, FAR_QUANTILE)),
         training_rows=len(final),
+        fingerprints=pd.Series(entity_fingerprints(space), index=index.astype(str)),
     )
+
+
+def entity_fingerprints(space: np.ndarray) -> np.ndarray:
+    """A 64-bit fingerprint of each entity's point in the assignment space, its values rounded
+    to ``SAME_DATA_TOLERANCE`` (an absent dataset's NaN kept apart): the same data give the
+    same fingerprint; 8 bytes per training entity, where keeping the points would cost
+    8 bytes per entity and column."""
+    steps = np.round(np.clip(space, -1e12, 1e12) / SAME_DATA_TOLERANCE)
+    codes = np.where(np.isnan(space), np.iinfo(np.int64).min, np.nan_to_num(steps)).astype(np.int64)
+    return pd.util.hash_pandas_object(pd.DataFrame(codes), index=False).to_numpy()
+
+
+def _changed_entities(status: pd.Series, overrides: dict[str, str], same_entities: bool) -> list[Finding]:
+    """A finding that names the training IDs whose data changed, and what became of their overrides."""
+    changed = status.index[status.eq("changed").to_numpy()]
+    if not len(changed):
+        return []
+    moved = [i for i in changed if i in overrides]
+    examples = ", ".join(map(str, changed[:5]))
+    if same_entities:
+        fate = f"; as the same entities, {len(moved)} keep the run's override" if moved else ""
+        message = f"{len(changed)} entities have an ID of the training run but different data (e.g. {examples}){fate}."
+    else:
+        skipped = f" The run's override of {len(moved)} of them was not applied." if moved else ""
+        message = (
+            f"{len(changed)} entities have an ID of the training run but different data (e.g. {examples}): "
+            f"they were assigned from their data, as new entities.{skipped} If they are the training "
+            f"entities with updated data, assign them as the same entities (--same-entities)."
+        )
+    return [Finding("warning", "assign", message)]

@@ -128,6 +128,11 @@ def _parser() -> argparse.ArgumentParser:
         "--input", required=True, help="workbook or file with the entities, laid out as for the run"
     )
     assign.add_argument("--output", required=True, help="assignments file (.xlsx, .csv or .parquet)")
+    assign.add_argument(
+        "--same-entities",
+        action="store_true",
+        help="the input's IDs that the run knows are its entities with updated data: they keep the run's overrides",
+    )
     commands.add_parser("runs", parents=[tracking], help="list the tracked runs")
     compare = commands.add_parser("compare", parents=[tracking], help="compare two tracked runs")
     compare.add_argument("run_a", metavar="TRACKED_RUN_A")
@@ -345,7 +350,7 @@ def _assign(args: argparse.Namespace) -> int:
     uri = _uri(args)
     segmentation = tracking.load_segmentation(uri, args.tracked_run)
     sheets = load_tables(segmentation.config, args.input)
-    assignments, findings = segmentation.assign(sheets)
+    assignments, findings = segmentation.assign(sheets, same_entities=args.same_entities)
     for finding in findings:
         print(f"{finding.level}: {finding.text()}", file=sys.stderr)
     path = write_assignments(assignments, args.output)

@@ -4,13 +4,15 @@ the DFU framework's files; ``assign`` gives the merge's coverage and reassigned 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from clustering.assign import fit_segmentation
 from clustering.config import load_config
-from clustering.demo import dfu_demo
+from clustering.demo import dfu_demo, store_demo
 from clustering.io.outputs import ASSIGNMENTS, write_all
 from clustering.pipeline import run
 
@@ -56,3 +58,36 @@ def test_the_dfu_files_and_assign_carry_the_runs_distance(dfu_run, tmp_path):
     assigned, _ = fit_segmentation(dfu_run).assign(sheets)
     got = assigned.set_index("dfu_id").loc[ran.index]
     np.testing.assert_allclose(got["distance_to_segment"], ran["distance_to_segment"], atol=1e-5)
+
+
+def renumbered_new_stores(seed: int) -> dict:
+    """Another demo file: new stores, numbered S000001... like the training ones."""
+    return {k: v for k, v in store_demo(300, seed).items() if k != "truth"}
+
+
+def test_overrides_follow_the_same_entity_not_a_new_store_with_the_same_id(demo_result, demo_sheets):
+    trained = {k: v for k, v in demo_sheets.items() if k != "truth"}
+    ids = demo_result.assignments["store_id"].head(3).tolist()
+    finals = demo_result.assignments.set_index("store_id")["final_cluster"]
+    other = sorted(set(finals) - set(finals[ids]))[0]
+    config = demo_result.config.model_copy(update={"overrides": dict.fromkeys(ids, other)}, deep=True)
+    segmentation = fit_segmentation(replace(demo_result, config=config))
+
+    same, findings = segmentation.assign(trained)
+    same = same.set_index("store_id")
+    assert (same.loc[ids, "final_cluster"] == other).all() and same.loc[ids, "override"].all()
+    assert set(same["entity_status"]) == {"trained"}
+    assert not [f for f in findings if f.source == "assign"]
+
+    newcomers = renumbered_new_stores(seed=99)
+    assert set(ids) <= set(newcomers["internal"]["store_id"])  # the same IDs, other stores
+    assigned, findings = segmentation.assign(newcomers)
+    assigned = assigned.set_index("store_id")
+    assert not assigned.loc[ids, "override"].any()
+    assert (assigned.loc[ids, "entity_status"] == "changed").all()
+    warning = next(f.message for f in findings if f.source == "assign")
+    assert "have an ID of the training run but different data" in warning
+    assert "The run's override of 3 of them was not applied" in warning
+
+    as_same, _ = segmentation.assign(newcomers, same_entities=True)
+    assert (as_same.set_index("store_id").loc[ids, "final_cluster"] == other).all()

@@ -56,6 +56,12 @@ def assign_new_entities(ws: Workspace, result: RunResult) -> None:
         type=[s.lstrip(".") for s in SUPPORTED_SUFFIXES],
         key=ws.widget_key("assign_file"),
     )
+    same = st.checkbox(
+        "These are the run's stores with updated data",
+        key=ws.widget_key("assign_same"),
+        help="A store whose ID the run knows keeps the run's override only when its data are unchanged, "
+        "unless you tick this.",
+    )
     if upload is None or not st.button("Assign", key=ws.widget_key("assign_go")):
         return
     model = attempt(
@@ -70,7 +76,7 @@ def assign_new_entities(ws: Workspace, result: RunResult) -> None:
     sheets = attempt(lambda: load_tables(model.config, upload.name, upload.getvalue()), spinner="Reading…")
     if sheets is None:
         return
-    outcome = attempt(lambda: model.assign(sheets), spinner="Assigning…")
+    outcome = attempt(lambda: model.assign(sheets, same_entities=same), spinner="Assigning…")
     if outcome is None:
         return
     assignments, findings = outcome
