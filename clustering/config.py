@@ -200,13 +200,23 @@ class MergeConfig(StrictModel):
     metrics_sample: int = Field(10_000, ge=100, le=10_000)
 
 
+class ColumnInfo(StrictModel):
+    """What a column means, for segment names: a readable label ("annual sales") and a unit ("$")."""
+
+    label: str | None = Field(None, min_length=1, max_length=80)
+    unit: str | None = Field(None, min_length=1, max_length=20)
+
+
 class LabelsConfig(StrictModel):
     """Business names of the final segments (see clustering.explain.labels)."""
 
     enabled: bool = True
     volume_column: str | None = None
     tiers: tuple[float, float] = (0.33, 0.67)
-    pattern: Literal["store", "dfu", "none"] = "store"
+    # store and dfu: the presets' rules (names from distinguishing features where the store
+    # rules find nothing in the data); features: from distinguishing features always;
+    # codes (or none): the bare segment codes
+    pattern: Literal["store", "dfu", "features", "codes", "none"] = "store"
     mix_columns: list[str] = Field(default_factory=list)
     market_column: str | None = "urbanicity"
     overrides: dict[str, str] = Field(default_factory=dict)
@@ -316,6 +326,9 @@ class RunConfig(StrictModel):
     merge: MergeConfig = Field(default_factory=MergeConfig)
     labels: LabelsConfig = Field(default_factory=LabelsConfig)
     labeling: LabelingConfig = Field(default_factory=LabelingConfig)
+    columns: dict[str, ColumnInfo] = Field(
+        default_factory=dict, description="Data dictionary: column -> its label and unit, for names."
+    )
     stability: StabilityConfig = Field(default_factory=StabilityConfig)
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)

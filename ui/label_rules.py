@@ -14,9 +14,16 @@ def label_rules(ws: Workspace, numeric_columns: list[str], text_columns: list[st
     """Widgets for the label rules; a valid change replaces the config's section."""
     labels = ws.config.labels
     k = ws.widget_key("labels_")
-    pattern = choice("Pattern", ["store", "dfu", "none"], labels.pattern, k + "pattern")
-    if pattern == "dfu":
-        _dfu_thresholds(ws, numeric_columns, k)
+    current = "codes" if labels.pattern == "none" else labels.pattern
+    pattern = choice("Names from", ["features", "store", "dfu", "codes"], current, k + "pattern")
+    if pattern in ("dfu", "features", "codes"):
+        if pattern == "dfu":
+            _dfu_thresholds(ws, numeric_columns, k)
+        else:
+            st.caption(
+                "features: each segment is named by its distinguishing features in words ('High annual "
+                "sales · low margin'); the config's `columns` gives their labels. codes: S1, S2..."
+            )
         update = {"pattern": pattern}
     else:
         volume = choice(

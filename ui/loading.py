@@ -119,7 +119,7 @@ def config_for(mode: str, id_column: str, sheets: dict[str, pd.DataFrame]) -> Ru
                 "id_column": id_column,
                 "datasets": {"entities": {"prefix": "S"}},
                 "merge": {"enabled": False},
-                "labels": {"pattern": "none", "market_column": None},
+                "labels": {"pattern": "features", "market_column": None},
             }
         )
     config = load_config(mode)

@@ -22,6 +22,15 @@ segment medians, first match wins: ``intermittent`` (``zero_demand_pct`` >=
 ``high_volume_steady``, ``low_volume_declining``..., but ``seasonal_high_volume`` and
 ``intermittent_low_volume`` (the pattern leads). Shared DFU labels get ``_2``, ``_3``.
 
+Any other data (no rule of the presets fits it, or ``labels.pattern: features``) is named
+from its distinguishing features, in words and direction: per segment, up to three
+features whose Cohen's d against the other segments is at least 0.5 (a medium effect),
+strongest first, "high"/"low" and the column's label from the config's data dictionary
+(``columns: {tsales: {label: annual sales, unit: $}}``; else the column name in words),
+a category as "mostly <level>": "High annual sales · low margin · mostly hypermarket". A
+segment with no feature that strong is named by its strongest, "slightly high ...". Bare
+codes only with ``labels.pattern: codes``.
+
 Store labels are unique in a run: segments that share a label each get the numeric feature
 that most sets them apart from the others sharing it ("· high median_income"); a label
 still shared after that stays on the largest segment and the others get " #2", " #3"...
@@ -40,7 +49,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
-from clustering.config import LabelingConfig, LabelsConfig
+from clustering.config import ColumnInfo, LabelingConfig, LabelsConfig
 from clustering.explain.profiling import LEVEL_SEPARATOR, zscore_matrix
 
 AUTO, ANALYST = "rule", "analyst"
@@ -144,10 +153,16 @@ def _numbered(labels: pd.Series, sizes: pd.Series) -> pd.Series:
     return ranked.where(position == 1, ranked + " #" + position.astype(str)).reindex(labels.index)
 
 
-def unique_labels(labels: pd.Series, sizes: pd.Series, profiles: pd.DataFrame | None = None) -> pd.Series:
+def unique_labels(
+    labels: pd.Series,
+    sizes: pd.Series,
+    profiles: pd.DataFrame | None = None,
+    columns: dict[str, ColumnInfo] | None = None,
+) -> pd.Series:
     """Make labels unique. Segments sharing a label first get the numeric feature that most
     sets each apart from the others sharing it (largest |z-score difference|, as
-    'high <feature>' or 'low <feature>'); any label still shared is numbered by size."""
+    'high <feature>' or 'low <feature>', the feature's label from ``columns``); any label
+    still shared is numbered by size."""
     labels = labels.copy()
     if profiles is not None:
         z = zscore_matrix(profiles)
@@ -159,9 +174,75 @@ def unique_labels(labels: pd.Series, sizes: pd.Series, profiles: pd.DataFrame | 
                 continue
             apart = scores - (scores.sum() - scores) / (len(scores) - 1)
             feature = apart.abs().idxmax(axis=1)
-            direction = [("high " if apart.loc[s, f] > 0 else "low ") + f for s, f in feature.items()]
+            direction = [
+                ("high " if apart.loc[s, f] > 0 else "low ") + column_words(f, columns or {})
+                for s, f in feature.items()
+            ]
             labels[group.index] = group + " · " + pd.Series(direction, index=group.index)
     return _numbered(labels, sizes)
+
+
+NAMING_EFFECT = 0.5  # |Cohen's d| of a medium effect: a feature worth naming a segment by
+NAMING_FEATURES = 3
+
+
+def column_words(column: str, columns: dict[str, ColumnInfo]) -> str:
+    """A column in words: its label in the data dictionary, else its name without underscores."""
+    info = columns.get(column)
+    if info is not None and info.label:
+        return info.label
+    return column.replace("_", " ").strip()
+
+
+def profiles_in_words(profiles: pd.DataFrame, columns: dict[str, ColumnInfo]) -> pd.DataFrame:
+    """The profiles with each feature's label and unit from the data dictionary beside it
+    (unchanged without a dictionary)."""
+    if not columns:
+        return profiles
+    base = profiles["feature"].str.split(LEVEL_SEPARATOR, regex=False).str[0]
+    described = profiles.copy()
+    at = described.columns.get_loc("feature") + 1
+    described.insert(at, "unit", base.map(lambda c: columns[c].unit if c in columns else None))
+    described.insert(at, "label", base.map(lambda c: column_words(c, columns)))
+    return described
+
+
+def _feature_phrase(
+    feature: str, effect: float, columns: dict[str, ColumnInfo], slightly: bool = False
+) -> str:
+    """'high annual sales', 'low margin', 'mostly hypermarket' (a category's level)."""
+    if LEVEL_SEPARATOR in feature:
+        return "mostly " + feature.split(LEVEL_SEPARATOR, 1)[1]
+    direction = "high" if effect > 0 else "low"
+    return f"{'slightly ' if slightly else ''}{direction} {column_words(feature, columns)}"
+
+
+def feature_labels(final: pd.Series, profiles: pd.DataFrame, columns: dict[str, ColumnInfo]) -> pd.Series:
+    """Per segment, a name from its distinguishing features in words and direction (see the
+    module docstring); one segment alone is "All entities"."""
+    segments = pd.Index(sorted(final.unique()), name="segment")
+    effects = profiles.dropna(subset=["effect_size"])
+    # a category's level names a segment by what it has, not by what it lacks
+    effects = effects[
+        ~(effects["feature"].str.contains(LEVEL_SEPARATOR, regex=False) & (effects["effect_size"] < 0))
+    ]
+    names = {}
+    for segment in segments:
+        rows = effects[effects["segment"] == segment]
+        ranked = rows.loc[rows["effect_size"].abs().sort_values(ascending=False, kind="stable").index]
+        strong = ranked[ranked["effect_size"].abs() >= NAMING_EFFECT].head(NAMING_FEATURES)
+        if strong.empty and ranked.empty:
+            names[segment] = "All entities"
+            continue
+        slightly = strong.empty
+        chosen = ranked.head(1) if slightly else strong
+        words = [
+            _feature_phrase(f, d, columns, slightly)
+            for f, d in zip(chosen["feature"], chosen["effect_size"], strict=True)
+        ]
+        text = " · ".join(words)
+        names[segment] = text[:1].upper() + text[1:]
+    return pd.Series(names, dtype="string").reindex(segments)
 
 
 def automatic_labels(
@@ -170,24 +251,30 @@ def automatic_labels(
     profiles: pd.DataFrame,
     config: LabelsConfig,
     labeling: LabelingConfig | None = None,
+    columns: dict[str, ColumnInfo] | None = None,
 ) -> pd.Series:
     """Rule-based label per segment (see the module docstring); unique within the run."""
+    columns = columns or {}
+    segments = pd.Index(sorted(final.unique()), name="segment")
     if config.pattern == "dfu":
         return dfu_labels(final, features, profiles, labeling or LabelingConfig())
-    segments = pd.Index(sorted(final.unique()), name="segment")
+    if config.pattern in ("codes", "none"):
+        return pd.Series(segments, index=segments, dtype="string")
+    if config.pattern == "features":
+        return unique_labels(
+            feature_labels(final, profiles, columns), final.value_counts(), profiles, columns
+        )
     parts = []
     if config.volume_column:
         volume = features[config.volume_column].reindex(final.index)
         parts.append(volume_tiers(final, volume, config.tiers).reindex(segments) + " volume")
-    if config.pattern == "store":
-        parts.append(store_patterns(profiles, config).reindex(segments))
-    if not parts:
-        return pd.Series(segments, index=segments, dtype="string")
+    parts.append(store_patterns(profiles, config).reindex(segments))
     text = parts[0].astype("string").fillna("")
     for part in parts[1:]:
         text = text.str.cat(part.astype("string").fillna(""), sep=" · ").str.strip(" ·")
-    text = text.mask(text == "", pd.Series(segments, index=segments))
-    return unique_labels(text, final.value_counts(), profiles)
+    if (text == "").any():  # where the store rules find nothing in the data: its features name it
+        text = text.mask(text == "", feature_labels(final, profiles, columns))
+    return unique_labels(text, final.value_counts(), profiles, columns)
 
 
 def align_segments(previous: pd.Series, current: pd.Series) -> pd.DataFrame:

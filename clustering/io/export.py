@@ -18,7 +18,7 @@ import pandas as pd
 from rustpy_xlsxwriter import FastExcel, Format
 
 from clustering.errors import UserInputError
-from clustering.explain.labels import ANALYST, PreviousRun
+from clustering.explain.labels import ANALYST, PreviousRun, profiles_in_words
 from clustering.io.sources import read_table
 
 if TYPE_CHECKING:
@@ -142,7 +142,7 @@ def result_sheets(result: RunResult) -> dict[str, pd.DataFrame]:
         "assignments": result.assignments,
         "segments": result.explanation.overview(result.stability if single else None),
         "labels": result.names,
-        "profiles": result.profiles,
+        "profiles": profiles_in_words(result.profiles, result.config.columns),
         "feature_tests": result.explanation.feature_tests,
         "rules": result.explanation.surrogate.rules,
         "stability": result.stability,

@@ -57,7 +57,7 @@ def explain_segments(
                 f"labels have no volume tier. Pick one of: {', '.join(features.select_dtypes('number').columns)}."
             )
             labels = labels.model_copy(update={"volume_column": None})
-        automatic = automatic_labels(final, features, profiles, labels, config.labeling)
+        automatic = automatic_labels(final, features, profiles, labels, config.labeling, config.columns)
     else:
         automatic = pd.Series(sorted(final.unique()), index=sorted(final.unique()), dtype="string")
     names = segment_names(final, automatic, labels.overrides, previous)

@@ -387,3 +387,18 @@ def test_icons_are_material_icons_that_render_without_an_emoji_font():
     for path in [root / "app.py", *(root / "pages").glob("*.py"), *(root / "ui").glob("*.py")]:
         found = emoji.findall(path.read_text(encoding="utf-8"))
         assert not found, f"{path.name} draws emoji {found}: use :material/...: icons"
+
+
+def test_an_uploaded_table_no_preset_knows_is_named_in_words(app):
+    from tests.app.test_messy_input import CSV, csv_bytes, upload
+    from tests.explain.test_labels import generic_table
+
+    upload(app, "shops.csv", csv_bytes(generic_table()), CSV)
+    ws = workspace(app)
+    assert ws.config.labels.pattern == "features"
+    run_to(app, "merged")
+    app.switch_page("pages/profiles.py").run()
+    no_exceptions(app)
+    names = ws.stages["explained"].value.names["label"]
+    assert not names.str.fullmatch(r"S\d+").any()
+    assert names.str.contains(r"^(?:High|Low|Slightly) ").all(), list(names)

@@ -181,3 +181,64 @@ def test_labels_disabled_uses_segment_ids(demo_sheets):
     assert (result.names["label"] == result.names["segment"]).all()
     assert segment_profiles  # the profiles are still computed
     assert not result.profiles.empty
+
+
+def generic_table(seed: int = 0, rows: int = 600) -> pd.DataFrame:
+    """A table no preset knows: three groups of shops told apart by sales, hours and size."""
+    rng = np.random.default_rng(seed)
+    group = np.repeat([0, 1, 2], rows // 3)
+    return pd.DataFrame(
+        {
+            "shop": [f"X{i:04d}" for i in range(rows)],
+            "tsales": np.array([900.0, 300.0, 310.0])[group] * rng.lognormal(0, 0.1, rows),
+            "open_hours": np.array([70.0, 40.0, 90.0])[group] + rng.normal(0, 3, rows),
+            "sqm": np.array([2000.0, 400.0, 420.0])[group] * rng.lognormal(0, 0.1, rows),
+            "region": np.where(group == 0, "north", rng.choice(["north", "south"], rows)),
+        }
+    )
+
+
+def generic_config(**labels):
+    from clustering.config import config_from_dict
+
+    return config_from_dict(
+        {
+            "id_column": "shop",
+            "datasets": {"shops": {"cluster": {"k": 3}}},
+            "stability": {"enabled": False},
+            "columns": {"tsales": {"label": "annual sales", "unit": "$"}},
+            "labels": labels,
+        }
+    )
+
+
+def test_a_table_no_preset_knows_gets_names_in_words_not_codes():
+    result = run(generic_config(), {"shops": generic_table()})
+    names = result.names.set_index("segment")["label"]
+    assert names.is_unique and not names.str.fullmatch(r"S\d+").any()
+    big = result.assignments.set_index("shop").loc["X0000", "segment_name"]
+    words = big.lower().split(" · ")
+    assert "high annual sales" in words and "high sqm" in words  # the dictionary's label, else the name
+    assert big[:1].isupper()
+    long_hours = result.assignments.set_index("shop").loc["X0599", "segment_name"]
+    assert "high open hours" in long_hours.lower()
+    assert all(part[:1].islower() for name in names for part in name.split(" · ")[1:])
+
+
+def test_codes_only_when_asked_and_the_dictionary_round_trips_through_yaml():
+    from clustering.config import config_from_yaml
+
+    coded = run(generic_config(pattern="codes"), {"shops": generic_table()})
+    assert coded.names["label"].str.fullmatch(r"S\d+").all()
+    again = config_from_yaml(generic_config(pattern="features").to_yaml())
+    assert again.columns["tsales"].label == "annual sales" and again.columns["tsales"].unit == "$"
+    assert again.labels.pattern == "features"
+
+
+def test_the_workbook_profiles_carry_the_dictionarys_label_and_unit():
+    from clustering.io.export import result_sheets
+
+    profiles = result_sheets(run(generic_config(), {"shops": generic_table()}))["profiles"]
+    sales = profiles[profiles["feature"] == "tsales"].iloc[0]
+    assert sales["label"] == "annual sales" and sales["unit"] == "$"
+    assert profiles.loc[profiles["feature"] == "open_hours", "label"].iloc[0] == "open hours"
