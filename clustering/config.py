@@ -92,6 +92,10 @@ class PreprocessConfig(StrictModel):
     scaler: Literal["standard", "robust", "minmax", "none"] = "standard"
     pca_variance: float | None = Field(None, gt=0, le=1)
     famd_components: int | None = Field(None, ge=1)
+    # attribute weights, applied after scaling: a column's prepared values (a text column's
+    # one-hot or FAMD indicator columns) are multiplied by its weight; 0 leaves it out of the
+    # distances, 2 counts it twice as much; unnamed columns weigh 1
+    weights: dict[str, Annotated[float, Field(ge=0, le=10)]] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _one_reduction(self) -> PreprocessConfig:
@@ -345,6 +349,14 @@ class RunConfig(StrictModel):
             if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name):
                 raise ValueError(f"dataset name '{name}' must be letters, digits and '_'")
         return value
+
+    def weights(self) -> dict[str, float]:
+        """Every dataset's attribute weights, by column (a column in both takes the first's)."""
+        merged: dict[str, float] = {}
+        for dataset in self.datasets.values():
+            for column, weight in dataset.preprocess.weights.items():
+                merged.setdefault(column, weight)
+        return merged
 
     def prefix(self, dataset: str) -> str:
         """Label prefix of a dataset's segments: 'I' for internal, 'E' for external."""

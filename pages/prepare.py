@@ -142,7 +142,30 @@ def options(name: str, preprocess: PreprocessConfig, columns: list[str]) -> dict
         )
         chosen["pca_variance"] = variance if reduction == "PCA" else None
         chosen["famd_components"] = int(components) if reduction.startswith("FAMD") else None
+    chosen["weights"] = weight_sliders(name, preprocess, columns)
     return chosen
+
+
+def weight_sliders(name: str, preprocess: PreprocessConfig, columns: list[str]) -> dict[str, float]:
+    """One slider per column: its weight in the distances after scaling (1: as any other)."""
+    k = ws.widget_key(name, "weight_")
+    weighted = {c: w for c, w in preprocess.weights.items() if w != 1.0}
+    title = "Attribute weights" + (f" ({len(weighted)} set)" if weighted else "")
+    chosen = {}
+    with st.expander(title, expanded=bool(weighted)):
+        st.caption(
+            "Multiplies a column's scaled values (a text column's levels, or its FAMD coding) in the "
+            "distances: 2 counts it twice, 0 leaves it out. Recorded in the config and the tracked run."
+        )
+        grid = st.columns(3)
+        for position, column in enumerate(columns):
+            current = float(preprocess.weights.get(column, 1.0))
+            top = max(5.0, current)
+            value = grid[position % 3].slider(column, 0.0, top, current, step=0.25, key=k + column)
+            if value != 1.0:
+                chosen[column] = value
+    # a weight the analyst wrote in the YAML for another column stays
+    return {**{c: w for c, w in preprocess.weights.items() if c not in columns}, **chosen}
 
 
 for tab, name in zip(st.tabs(list(ws.config.datasets)), ws.config.datasets, strict=True):

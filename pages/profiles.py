@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from clustering.explain.labels import profiles_in_words
 from clustering.explain.profiling import zscore_matrix
 from ui import charts
 from ui.label_rules import label_rules
@@ -65,6 +66,12 @@ st.subheader("Segments at a glance")
 st.dataframe(overview, hide_index=True, width="stretch")
 
 st.subheader("How each segment differs from all stores (z-score of its mean)")
+weights = ws.config.weights()
+if weights:
+    st.caption(
+        "Clustered with attribute weights (1 for the others): "
+        + ", ".join(f"{column} ×{weight:g}" for column, weight in weights.items())
+    )
 profiles = explanation.profiles
 zscores = zscore_matrix(profiles).dropna(axis=1, how="all")
 zscores.index = [f"{s} · {names.set_index('segment').loc[s, 'label']}" for s in zscores.index]
@@ -96,5 +103,5 @@ elif stable is not None:
     st.info("Stability is turned off in the config.")
 
 with st.expander("Full profiles (mean, median, std, z-score, effect size per segment and feature)"):
-    st.dataframe(profiles, hide_index=True, width="stretch")
+    st.dataframe(profiles_in_words(profiles, ws.config.columns, weights), hide_index=True, width="stretch")
 st.page_link("pages/explore.py", label="Next: explore", icon=":material/arrow_forward:")

@@ -194,16 +194,19 @@ def column_words(column: str, columns: dict[str, ColumnInfo]) -> str:
     return column.replace("_", " ").strip()
 
 
-def profiles_in_words(profiles: pd.DataFrame, columns: dict[str, ColumnInfo]) -> pd.DataFrame:
-    """The profiles with each feature's label and unit from the data dictionary beside it
-    (unchanged without a dictionary)."""
-    if not columns:
-        return profiles
+def profiles_in_words(
+    profiles: pd.DataFrame, columns: dict[str, ColumnInfo], weights: dict[str, float] | None = None
+) -> pd.DataFrame:
+    """The profiles with, beside each feature, its label and unit from the data dictionary
+    and the attribute weight it was clustered with (each only when the config sets any)."""
     base = profiles["feature"].str.split(LEVEL_SEPARATOR, regex=False).str[0]
     described = profiles.copy()
     at = described.columns.get_loc("feature") + 1
-    described.insert(at, "unit", base.map(lambda c: columns[c].unit if c in columns else None))
-    described.insert(at, "label", base.map(lambda c: column_words(c, columns)))
+    if weights:
+        described.insert(at, "weight", base.map(lambda c: weights.get(c, 1.0)).astype(float))
+    if columns:
+        described.insert(at, "unit", base.map(lambda c: columns[c].unit if c in columns else None))
+        described.insert(at, "label", base.map(lambda c: column_words(c, columns)))
     return described
 
 

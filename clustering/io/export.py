@@ -142,7 +142,7 @@ def result_sheets(result: RunResult) -> dict[str, pd.DataFrame]:
         "assignments": result.assignments,
         "segments": result.explanation.overview(result.stability if single else None),
         "labels": result.names,
-        "profiles": profiles_in_words(result.profiles, result.config.columns),
+        "profiles": profiles_in_words(result.profiles, result.config.columns, result.config.weights()),
         "feature_tests": result.explanation.feature_tests,
         "rules": result.explanation.surrogate.rules,
         "stability": result.stability,

@@ -46,6 +46,8 @@ class PreprocessReport:
     pca_explained: float | None = None
     famd_explained: list[float] = field(default_factory=list)
     famd_contributions: pd.DataFrame | None = None
+    weighted: dict[str, float] = field(default_factory=dict)  # column -> weight applied (not 1)
+    unused_weights: list[str] = field(default_factory=list)  # weighted columns not among the features
     features_out: list[str] = field(default_factory=list)
 
     def to_frame(self) -> pd.DataFrame:
@@ -74,6 +76,11 @@ class PreprocessReport:
         if self.famd_explained:
             detail = f"{len(self.famd_explained)} component(s) keep {sum(self.famd_explained):.1%} of inertia"
             rows.append(("famd", "", detail))
+        rows += [("weight", c, f"x{w:g} after scaling") for c, w in self.weighted.items()]
+        rows += [
+            ("weight", c, "not a feature after the steps above: its weight is unused")
+            for c in self.unused_weights
+        ]
         return pd.DataFrame(rows, columns=["step", "column", "detail"])
 
 
@@ -161,6 +168,7 @@ class Preprocessor(TransformerMixin, BaseEstimator):
         values = self._apply_outliers(values)
         self.categorical_out_ = categorical
         self._fit_levels(X, categorical, cfg, report)
+        self._fit_weights(numeric, categorical, cfg, report)
         self.famd_, self.scaler_, self.encoder_, self.pca_ = None, None, None, None
         if cfg.famd_components:
             matrix, names = self._fit_famd(values, X, inliers, cfg, report)
@@ -169,7 +177,8 @@ class Preprocessor(TransformerMixin, BaseEstimator):
             if self.scaler_ is not None:
                 self.scaler_.fit(values[inliers])
                 values = self.scaler_.transform(values)
-            matrix = np.hstack([values, cfg.categorical_weight * self._fit_onehot(X, categorical, report)])
+            onehot = cfg.categorical_weight * self._fit_onehot(X, categorical, report)
+            matrix = np.hstack([values, onehot]) * self._matrix_weights(numeric, categorical, report)
             names = numeric + [f"{c}={level}" for c in categorical for level in report.categories[c]]
             matrix, names = self._fit_pca(matrix, names, inliers, cfg, report)
         report.features_out = names
@@ -381,6 +390,23 @@ class Preprocessor(TransformerMixin, BaseEstimator):
             report.categories[c] = [n.split("=", 1)[1] for n in kept_names if n.startswith(f"{c}=")]
         return encoded[:, keep]
 
+    def _fit_weights(
+        self, numeric: list[str], categorical: list[str], cfg: PreprocessConfig, report: PreprocessReport
+    ) -> None:
+        """The attribute weights that apply to the features left; the others are reported."""
+        kept = set(numeric) | set(categorical)
+        self.weights_ = {c: float(w) for c, w in cfg.weights.items() if c in kept}
+        report.weighted = {c: w for c, w in self.weights_.items() if w != 1.0}
+        report.unused_weights = sorted(c for c in cfg.weights if c not in kept)
+
+    def _matrix_weights(
+        self, numeric: list[str], categorical: list[str], report: PreprocessReport
+    ) -> np.ndarray:
+        """One weight per prepared column: a numeric column's, or its text column's for each level."""
+        weights = getattr(self, "weights_", {})  # a model saved before weights existed weighs all 1
+        levels = [weights.get(c, 1.0) for c in categorical for _ in report.categories[c]]
+        return np.array([weights.get(c, 1.0) for c in numeric] + levels, dtype=np.float64)
+
     def _famd_frame(self, values: np.ndarray, X: pd.DataFrame) -> pd.DataFrame:
         numeric = pd.DataFrame(values, columns=self.numeric_out_, index=X.index)
         return pd.concat([numeric, self._categorical_frame(X)], axis=1)
@@ -395,7 +421,7 @@ class Preprocessor(TransformerMixin, BaseEstimator):
     ) -> tuple[np.ndarray, list[str]]:
         """FAMD replaces scaling, one-hot encoding and PCA (see clustering.prep.reduction)."""
         frame = self._famd_frame(values, X)
-        self.famd_ = FAMD(cfg.famd_components, self.random_state)
+        self.famd_ = FAMD(cfg.famd_components, self.random_state, self.weights_)
         self.famd_.fit(frame[inliers], categorical=self.categorical_out_)
         report.famd_explained = self.famd_.explained_inertia_.round(6).tolist()
         report.famd_contributions = self.famd_.variable_contributions()
@@ -446,7 +472,9 @@ class Preprocessor(TransformerMixin, BaseEstimator):
         if self.encoder_ is not None:
             onehot = self.encoder_.transform(self._categorical_frame(X))[:, self.onehot_keep_]
             parts.append((self.config or PreprocessConfig()).categorical_weight * onehot)
-        matrix = np.hstack(parts)
+        matrix = np.hstack(parts) * self._matrix_weights(
+            self.numeric_out_, self.categorical_out_, self.report_
+        )
         return self.pca_.transform(matrix) if self.pca_ is not None else matrix
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:

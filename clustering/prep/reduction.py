@@ -2,7 +2,9 @@
 
 Numeric columns are standardized; each categorical level becomes an indicator column,
 centered and divided by sqrt(p) where p is the level's share of rows (Pagès' coding).
-A truncated SVD of that matrix gives the components. Row coordinates are U·S, i.e. the
+Attribute weights multiply a variable's coded columns (a numeric column, or every level
+of a categorical one) before the factorization. A truncated SVD of that matrix gives the
+components. Row coordinates are U·S, i.e. the
 components scaled by the square root of their eigenvalues, so Euclidean distances
 between rows keep the variance each component explains. Results match
 ``prince.FAMD``'s row coordinates (the test oracle); the randomized SVD here is several
@@ -20,9 +22,12 @@ from sklearn.utils.extmath import randomized_svd, svd_flip
 class FAMD(TransformerMixin, BaseEstimator):
     """FAMD on a frame of numeric (float) and categorical (text) columns."""
 
-    def __init__(self, n_components: int = 5, random_state: int | None = None) -> None:
+    def __init__(
+        self, n_components: int = 5, random_state: int | None = None, weights: dict[str, float] | None = None
+    ) -> None:
         self.n_components = n_components
         self.random_state = random_state
+        self.weights = weights
 
     def _coded(self, X: pd.DataFrame) -> np.ndarray:
         numeric = (X[self.numeric_].to_numpy(dtype=np.float64) - self.mean_) / self.std_
@@ -33,7 +38,13 @@ class FAMD(TransformerMixin, BaseEstimator):
         coded = np.hstack(parts)
         width = len(self.numeric_)
         coded[:, width:] = (coded[:, width:] - self.share_) / np.sqrt(self.share_)
-        return coded
+        return coded * self._column_weights()
+
+    def _column_weights(self) -> np.ndarray:
+        """Each coded column's weight: its variable's (1 when unnamed)."""
+        weights = self.weights or {}
+        per_level = [weights.get(c, 1.0) for c, levels in self.levels_.items() for _ in levels]
+        return np.array([weights.get(c, 1.0) for c in self.numeric_] + per_level, dtype=np.float64)
 
     def fit(self, X: pd.DataFrame, y: object = None, categorical: list[str] | None = None) -> FAMD:
         """Learn the coding and the components. ``categorical`` names the text columns

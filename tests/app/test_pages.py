@@ -402,3 +402,26 @@ def test_an_uploaded_table_no_preset_knows_is_named_in_words(app):
     names = ws.stages["explained"].value.names["label"]
     assert not names.str.fullmatch(r"S\d+").any()
     assert names.str.contains(r"^(?:High|Low|Slightly) ").all(), list(names)
+
+
+def test_prepare_page_weights_reach_the_config_the_prepared_matrix_and_the_profiles(app):
+    from clustering.config import config_from_yaml
+
+    load_demo_stores(app)
+    app.switch_page("pages/prepare.py").run()
+    ws = workspace(app)
+    app.slider(key=ws.widget_key("internal", "weight_") + "revenue").set_value(2.5).run()
+    app.slider(key=ws.widget_key("internal", "weight_") + "format").set_value(0.0).run()
+    no_exceptions(app)
+    assert ws.config.datasets["internal"].preprocess.weights == {"revenue": 2.5, "format": 0.0}
+    run_to(app, "merged")
+    report = ws.stages["prepared:internal"].value.report.to_frame()
+    assert "x2.5 after scaling" in set(report["detail"])
+    matrix = ws.stages["prepared:internal"].value.matrix
+    levels = matrix.filter(like="format=")
+    assert levels.shape[1] >= 2 and (levels == 0).all().all()  # weight 0: out of the distances
+    app.switch_page("pages/profiles.py").run()
+    no_exceptions(app)
+    assert any("revenue ×2.5" in c.value and "format ×0" in c.value for c in app.caption)
+    again = config_from_yaml(ws.config.to_yaml())
+    assert again.datasets["internal"].preprocess.weights == {"revenue": 2.5, "format": 0.0}

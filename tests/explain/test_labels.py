@@ -235,10 +235,13 @@ def test_codes_only_when_asked_and_the_dictionary_round_trips_through_yaml():
     assert again.labels.pattern == "features"
 
 
-def test_the_workbook_profiles_carry_the_dictionarys_label_and_unit():
+def test_the_workbook_profiles_carry_the_dictionarys_label_and_unit_and_the_weights():
     from clustering.io.export import result_sheets
 
-    profiles = result_sheets(run(generic_config(), {"shops": generic_table()}))["profiles"]
+    config = generic_config()
+    config.datasets["shops"].preprocess.weights = {"tsales": 2.0}
+    profiles = result_sheets(run(config, {"shops": generic_table()}))["profiles"]
     sales = profiles[profiles["feature"] == "tsales"].iloc[0]
-    assert sales["label"] == "annual sales" and sales["unit"] == "$"
+    assert sales["label"] == "annual sales" and sales["unit"] == "$" and sales["weight"] == 2.0
+    assert profiles.loc[profiles["feature"] == "sqm", "weight"].iloc[0] == 1.0
     assert profiles.loc[profiles["feature"] == "open_hours", "label"].iloc[0] == "open hours"

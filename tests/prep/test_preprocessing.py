@@ -246,3 +246,46 @@ def test_correlation_rule_drops_the_more_connected_column():
         [[1.0, 0.97, 0.5], [0.97, 1.0, 0.8], [0.5, 0.8, 1.0]], columns=list("abc"), index=list("abc")
     )
     assert list(correlated_to_drop(corr, 0.95)) == ["b"]
+
+
+def mixed(rows: int = 300, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "sales": rng.normal(100, 10, rows),
+            "margin": rng.normal(0.3, 0.05, rows),
+            "format": rng.choice(["hyper", "super", "express"], rows),
+        }
+    )
+
+
+def prepared(frame: pd.DataFrame, **options) -> tuple[pd.DataFrame, Preprocessor]:
+    config = PreprocessConfig(log_transform=False, outliers="none", **options)
+    pre = Preprocessor(config, numeric=["sales", "margin"], categorical=["format"], random_state=0)
+    matrix = pre.fit_transform(frame)
+    return pd.DataFrame(matrix, columns=pre.feature_names_out_), pre
+
+
+def test_weights_multiply_a_columns_scaled_values_and_a_text_columns_levels():
+    frame = mixed()
+    plain, _ = prepared(frame)
+    weighted, pre = prepared(frame, weights={"sales": 2.0, "margin": 0.0, "format": 3.0})
+    np.testing.assert_allclose(weighted["sales"], 2 * plain["sales"])
+    assert (weighted["margin"] == 0).all()  # weight 0: out of the distances
+    levels = [c for c in plain.columns if c.startswith("format=")]
+    np.testing.assert_allclose(weighted[levels], 3 * plain[levels])
+    np.testing.assert_allclose(pre.transform(frame), weighted.to_numpy())  # new rows: the same weights
+    assert pre.report_.weighted == {"sales": 2.0, "margin": 0.0, "format": 3.0}
+    steps = pre.report_.to_frame()
+    assert {"x2 after scaling", "x0 after scaling", "x3 after scaling"} <= set(steps["detail"])
+
+
+def test_weights_reach_famd_and_an_unknown_column_is_reported():
+    frame = mixed()
+    _, plain = prepared(frame, famd_components=2)
+    _, heavy = prepared(frame, famd_components=2, weights={"format": 5.0, "typo_column": 2.0})
+    share = heavy.report_.famd_contributions.loc["format", "F1"]
+    assert share > plain.report_.famd_contributions.loc["format", "F1"] and share > 90
+    assert heavy.report_.unused_weights == ["typo_column"]
+    unused = heavy.report_.to_frame().query("column == 'typo_column'")["detail"].iloc[0]
+    assert "unused" in unused

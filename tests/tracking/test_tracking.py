@@ -229,3 +229,17 @@ def test_metric_names_keep_words_not_punctuation():
 
     assert _metric_name("final (with overrides).silhouette") == "final_with_overrides.silhouette"
     assert _metric_name("internal.davies_bouldin") == "internal.davies_bouldin"
+
+
+def test_attribute_weights_are_recorded_with_the_tracked_run(store, quick_config, demo_sheets):
+    weighted = quick_config.model_copy(deep=True)
+    weighted.stability.enabled = False
+    weighted.datasets["internal"].preprocess.weights = {"revenue": 2.0, "format": 0.5}
+    tracked = tracking.log_run(run(weighted, demo_sheets), demo_sheets)
+    params = mlflow.get_run(tracked.run_id).data.params
+    assert params["datasets.internal.preprocess.weights.revenue"] == "2.0"
+    config = tracking.load_config_of(store, tracked.run_id)
+    assert config.datasets["internal"].preprocess.weights == {"revenue": 2.0, "format": 0.5}
+    segmentation = tracking.load_segmentation(store, tracked.run_id)
+    assigned, _ = segmentation.assign({k: v for k, v in demo_sheets.items() if k != "truth"})
+    assert set(assigned["entity_status"]) == {"trained"}  # the weighted space reproduces itself
