@@ -133,8 +133,16 @@ class ClusterConfig(StrictModel):
     k_min: int = Field(2, ge=2)
     k_max: int = Field(12, ge=2)
     selection: Literal[
-        "silhouette", "elbow", "calinski_harabasz", "davies_bouldin", "gap", "bic", "consensus"
-    ] = "silhouette"
+        "auto",
+        "silhouette",
+        "elbow",
+        "calinski_harabasz",
+        "davies_bouldin",
+        "gap",
+        "bic",
+        "consensus",
+        "stable",
+    ] = "auto"
     min_segment_size: SizeSpec = "2%"
     n_init: int = Field(20, ge=1, le=100, description="Starts of the final fit; the best is kept.")
     sweep_n_init: int = Field(3, ge=1, le=100, description="Starts of each k's fit in the k sweep.")
@@ -142,6 +150,8 @@ class ClusterConfig(StrictModel):
     selection_sample: int = Field(10_000, ge=1_000)
     gap_references: int = Field(10, ge=0, le=100)
     gap_sample: int = Field(1_000, ge=100, le=20_000)
+    stable_sample: int = Field(2_000, ge=200, le=20_000, description="Rows of the per-k stability check.")
+    stable_resamples: int = Field(10, ge=2, le=100, description="Refits per k in the stability check.")
     agglomerative_max_rows: int = Field(5_000, ge=100, le=20_000)
     hdbscan: HdbscanConfig = Field(default_factory=HdbscanConfig)
 

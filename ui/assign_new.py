@@ -30,27 +30,34 @@ def _tracked_model(uri: str, run_id: str) -> Segmentation:
     return tracking.load_segmentation(uri, run_id)
 
 
+def _model_source(ws: Workspace) -> str:
+    """This session's segments, or a tracked run the analyst picks."""
+    from clustering import tracking
+
+    # The tracked runs are listed only when asked for: opening the tracking store costs about
+    # a second, too much for every visit of the Export page.
+    if not tracking.available() or not st.toggle(
+        "Assign with a tracked run's model instead", key=ws.widget_key("assign_tracked")
+    ):
+        return THIS_SESSION
+    runs = attempt(lambda: tracking.list_runs(tracking.tracking_uri(ws.config)))
+    if runs is None or runs.empty:
+        st.info("No tracked run yet: this session's segments are used.")
+        return THIS_SESSION
+    approved = runs.set_index("run_id")["approved"]
+    return st.selectbox(
+        "Tracked run",
+        list(runs["run_id"]),
+        format_func=lambda r: f"tracked run {r[:8]}" + (" · approved" if approved[r] else ""),
+        key=ws.widget_key("assign_src"),
+    )
+
+
 def assign_new_entities(ws: Workspace, result: RunResult) -> None:
     """Pick a model, upload entities laid out as for the run, assign and download."""
     from clustering import tracking
 
-    source = THIS_SESSION
-    # The tracked runs are listed only when asked for: opening the tracking store costs about
-    # a second, too much for every visit of the Export page.
-    if tracking.available() and st.toggle(
-        "Assign with a tracked run's model instead", key=ws.widget_key("assign_tracked")
-    ):
-        runs = attempt(lambda: tracking.list_runs(tracking.tracking_uri(ws.config)))
-        if runs is None or runs.empty:
-            st.info("No tracked run yet: this session's segments are used.")
-        else:
-            approved = runs.set_index("run_id")["approved"]
-            source = st.selectbox(
-                "Tracked run",
-                list(runs["run_id"]),
-                format_func=lambda r: f"tracked run {r[:8]}" + (" · approved" if approved[r] else ""),
-                key=ws.widget_key("assign_src"),
-            )
+    source = _model_source(ws)
     upload = st.file_uploader(
         "New entities (the same sheets and columns as the run's input)",
         type=[s.lstrip(".") for s in SUPPORTED_SUFFIXES],

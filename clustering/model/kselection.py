@@ -10,6 +10,20 @@ both, standard error s_k = sd_k * sqrt(1 + 1/B)) and, for GaussianMixture, BIC.
 A k is feasible when its smallest segment, scaled to all rows, reaches the minimum
 segment size.
 
+The ``stable`` rule chooses for usefulness when structure is weak: the largest feasible k
+whose segments are all stable and all distinct. Stable: on a fixed-seed sample of
+``stable_sample`` rows, ``stable_resamples`` refits on 80% subsamples, each segment's mean
+Jaccard to its best-matching refitted cluster (Hennig 2007's clusterboot) at least 0.75,
+Hennig's threshold for a stable cluster (below 0.5 it dissolves); stability as the guide to
+k follows Ben-Hur, Elisseeff & Guyon (2002), Lange et al. (2004) and von Luxburg (2010), who
+also warns that stability alone can favour too few clusters, hence "largest". Distinct:
+each segment differs from its nearest segment (by centroid) by |Cohen's d| >= 0.5 on at
+least one prepared feature. These fits run beside the sweep, fewer and smaller than the
+final stability report's.
+
+``auto`` applies ``stable`` where the clusterability verdict is weak structure (a continuum,
+where the silhouette peaks at the smallest k) and ``silhouette`` where it is clear.
+
 Each criterion prefers one feasible k: the highest silhouette or Calinski-Harabasz,
 the lowest Davies-Bouldin or BIC, the elbow (or the largest feasible k below it), the
 smallest k with gap(k) >= gap(k+1) - s(k+1). The ``selection`` setting names the
@@ -32,6 +46,7 @@ from clustering.config import ClusterConfig
 from clustering.errors import UserInputError
 from clustering.model.metrics import sample_rows, separation_scores, silhouette_many, within_sum_of_squares
 from clustering.model.models import SegmentModel, cut_tree, ward_tree
+from clustering.model.stability import best_jaccard_codes
 from clustering.model.threads import in_parallel, thread_limit
 
 RULES = {
@@ -42,7 +57,11 @@ RULES = {
     "gap": "smallest k with gap(k) >= gap(k+1) - s(k+1)",
     "bic": "lowest BIC (GaussianMixture only)",
     "consensus": "the k most criteria prefer (ties: silhouette's choice, else the smaller k)",
+    "stable": "largest k whose segments are all stable (bootstrap Jaccard >= 0.75) and distinct (|d| >= 0.5)",
 }
+AUTO_RULES = {True: "stable", False: "silhouette"}  # auto: by whether the structure is weak
+STABLE_JACCARD = 0.75  # Hennig (2007): mean Jaccard >= 0.75 is a stable cluster, < 0.5 a dissolved one
+DISTINCT_EFFECT = 0.5  # Cohen's d of a medium effect
 
 
 @dataclass
@@ -168,6 +187,59 @@ def gap_statistic(
     return pd.DataFrame({"k": ks, "gap": gap, "gap_se": error})
 
 
+def k_stability(
+    X: np.ndarray, config: ClusterConfig, ks: list[int], random_state: int | None
+) -> pd.DataFrame:
+    """Per k: the smallest and the mean segment stability (bootstrap Jaccard) and the least
+    distinct segment's effect against its nearest one (see the module docstring)."""
+    base = X[sample_rows(len(X), config.stable_sample, random_state)]
+    rng = np.random.default_rng(random_state)
+    size = max(2, int(0.8 * len(base)))
+    subsets = [np.sort(rng.choice(len(base), size, replace=False)) for _ in range(config.stable_resamples)]
+    seed = 0 if random_state is None else random_state
+    rows = []
+    with thread_limit(1):  # many small fits: threads cost more than they give
+        for k in ks:
+            reference = _labels(base, config, k, random_state, config.sweep_n_init)
+            jaccards = [
+                best_jaccard_codes(reference[rows_b], _labels(base[rows_b], config, k, seed + b + 1, 1), k)
+                for b, rows_b in enumerate(subsets)
+            ]
+            per_segment = np.mean(jaccards, axis=0)
+            rows.append((k, per_segment.min(), per_segment.mean(), least_distinct(base, reference, k)))
+    return pd.DataFrame(rows, columns=["k", "jaccard_min", "jaccard_mean", "least_distinct_d"])
+
+
+def _labels(X: np.ndarray, config: ClusterConfig, k: int, seed: int | None, starts: int) -> np.ndarray:
+    model = SegmentModel(config.algorithm, k, seed, config.agglomerative_max_rows, starts, False)
+    return model.fit(X).labels_
+
+
+def least_distinct(X: np.ndarray, labels: np.ndarray, k: int) -> float:
+    """The smallest, over segments, of the largest |Cohen's d| on any feature between a
+    segment and its nearest segment (by centroid distance)."""
+    present = [c for c in range(k) if (labels == c).sum() >= 2]
+    if len(present) < 2:
+        return 0.0
+    means = np.array([X[labels == c].mean(axis=0) for c in present])
+    variances = np.array([X[labels == c].var(axis=0) for c in present])
+    gaps = ((means[:, None, :] - means[None, :, :]) ** 2).sum(axis=2)
+    np.fill_diagonal(gaps, np.inf)
+    nearest = gaps.argmin(axis=1)
+    pooled = np.sqrt((variances + variances[nearest]) / 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        effect = np.abs(means - means[nearest]) / np.where(pooled > 0, pooled, np.nan)
+    return float(np.nanmax(np.nan_to_num(effect, nan=0.0), axis=1).min())
+
+
+def _stable_choice(pool: pd.DataFrame) -> int | None:
+    """The largest k whose segments are all stable and distinct (None: no such k)."""
+    if "jaccard_min" not in pool:
+        return None
+    good = pool[(pool["jaccard_min"] >= STABLE_JACCARD) & (pool["least_distinct_d"] >= DISTINCT_EFFECT)]
+    return int(good["k"].max()) if not good.empty else None
+
+
 def _gap_choice(pool: pd.DataFrame) -> int | None:
     """Smallest k with gap(k) >= gap(k+1) - s(k+1), among consecutive feasible k."""
     if "gap" not in pool:
@@ -198,8 +270,10 @@ def preferred_ks(scores: pd.DataFrame, elbow_k: int | None) -> dict[str, int | N
         "elbow": int(below["k"].max()) if not below.empty else None,
         "gap": _gap_choice(pool),
         "bic": best("bic", lowest=True),
+        "stable": _stable_choice(pool),
     }
-    return {name: k for name, k in prefs.items() if k is not None or name in ("elbow", "gap")}
+    keep = ("elbow", "gap", "stable") if "jaccard_min" in pool else ("elbow", "gap")
+    return {name: k for name, k in prefs.items() if k is not None or name in keep}
 
 
 def choose_k(
@@ -234,11 +308,15 @@ def choose_k(
 
 
 def select_k(
-    X: np.ndarray, config: ClusterConfig, min_size: int, random_state: int | None = None
+    X: np.ndarray, config: ClusterConfig, min_size: int, random_state: int | None = None, weak: bool = False
 ) -> KSelection:
     """Fit every candidate k on a sample of ``X``, score each, choose one by the configured rule
-    (or take the fixed k). The chosen k's model is ``models[chosen_k]``. One function because
-    the sweep, the gap statistic and the silhouette blocks share one parallel region."""
+    (or take the fixed k; ``auto``: stable when ``weak``, the clusterability verdict, else
+    silhouette). The chosen k's model is ``models[chosen_k]``. One function because the
+    sweep, the gap statistic, the stability check and the silhouette blocks share one
+    parallel region."""
+    if config.selection == "auto":
+        config = config.model_copy(update={"selection": AUTO_RULES[weak]})
     n_rows = len(X)
     size = config.selection_sample
     if config.algorithm == "agglomerative":
@@ -253,9 +331,16 @@ def select_k(
             return None
         return gap_statistic(sample, ks, config.gap_references, config.gap_sample, random_state)
 
-    # The gap's small fits beside the sweep's; then the silhouette of every k, in two halves
-    # side by side when the cores are free (after the sweep, the gap's core would idle).
-    done = in_parallel({"sweep": partial(fit_models, sample, config, ks, random_state), "gap": gap})
+    def stability() -> pd.DataFrame | None:
+        if config.selection != "stable" or config.k is not None:
+            return None
+        return k_stability(sample, config, ks, random_state)
+
+    # The gap's and the stability check's small fits beside the sweep's; then the silhouette
+    # of every k, in two halves side by side when the cores are free.
+    done = in_parallel(
+        {"sweep": partial(fit_models, sample, config, ks, random_state), "gap": gap, "stability": stability}
+    )
     models = done["sweep"]
     labels = [models[k].labels_ for k in ks]
     silhouettes = silhouette_many(sample, labels, config.silhouette_sample, random_state)
@@ -279,10 +364,14 @@ def select_k(
         scores["bic"] = [models[k].estimator_.bic(sample) for k in ks]
     if done["gap"] is not None:
         scores = scores.merge(done["gap"], on="k")
+    if done["stability"] is not None:
+        scores = scores.merge(done["stability"], on="k")
     scores["feasible"] = scores["smallest_segment"] >= min_size
     elbow_k = elbow_of(ks, scores["inertia"].tolist())
     chosen, notes, consensus = choose_k(scores, config.selection, elbow_k)
     rule = f"{RULES[config.selection]} among k in {ks[0]}..{ks[-1]} with smallest segment >= {min_size} rows"
+    if weak and config.selection == "stable":
+        rule += " (the structure is weak: k chosen for usefulness, not by the silhouette)"
     if config.k is not None:
         chosen, notes, rule = config.k, [], f"fixed k = {config.k} (set in the config)"
         consensus["decides"] = False

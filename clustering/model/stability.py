@@ -43,10 +43,10 @@ class Stability:
 def best_jaccard(reference: np.ndarray, refit: np.ndarray) -> pd.Series:
     """For each reference cluster, the Jaccard similarity to its best-matching refit cluster."""
     names, codes = np.unique(reference, return_inverse=True)
-    return pd.Series(_best_jaccard_codes(codes, refit, len(names)), index=names)
+    return pd.Series(best_jaccard_codes(codes, refit, len(names)), index=names)
 
 
-def _best_jaccard_codes(reference: np.ndarray, refit: np.ndarray, n_reference: int) -> np.ndarray:
+def best_jaccard_codes(reference: np.ndarray, refit: np.ndarray, n_reference: int) -> np.ndarray:
     """``best_jaccard`` on integer codes 0..n_reference-1: one bincount, no label sorting
     (the refits run 20 times per dataset)."""
     _, refit_codes = np.unique(refit, return_inverse=True)
@@ -86,7 +86,7 @@ def segment_stability(
             aris.append(0.0)
             continue
         # a segment absent from this subsample scores 0 (its bincount row is empty)
-        jaccards.append(_best_jaccard_codes(reference[rows], refitted, len(segments_seen)))
+        jaccards.append(best_jaccard_codes(reference[rows], refitted, len(segments_seen)))
         aris.append(adjusted_rand_score(reference[rows], refitted))
     table = np.column_stack(jaccards)
     segments = pd.DataFrame(

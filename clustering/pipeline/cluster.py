@@ -35,11 +35,10 @@ def cluster_dataset(
 ) -> ClusteredDataset:
     """Choose k (or take the fixed k), fit on a sample of the inliers, assign every row;
     or, for HDBSCAN, find density-based segments and apply the noise policy."""
+    clusterability = assess_clusterability(prepared.matrix.to_numpy()[~prepared.outliers], random_state)
     with where(f"{prepared.table.source} (dataset '{prepared.name}')"):
-        result = _cluster_fit(prepared, config, prefix, random_state)
-    result.clusterability = assess_clusterability(
-        prepared.matrix.to_numpy()[~prepared.outliers], random_state
-    )
+        result = _cluster_fit(prepared, config, prefix, random_state, not clusterability.clear)
+    result.clusterability = clusterability
     result.warnings = cluster_warnings(result, config.cluster)
     return result
 
@@ -88,7 +87,7 @@ def cluster_warnings(result: ClusteredDataset, cluster: ClusterConfig) -> list[s
 
 
 def _cluster_fit(
-    prepared: PreparedDataset, config: DatasetConfig, prefix: str, random_state: int | None
+    prepared: PreparedDataset, config: DatasetConfig, prefix: str, random_state: int | None, weak: bool
 ) -> ClusteredDataset:
     cluster = config.cluster
     if cluster.algorithm == "hdbscan":
@@ -96,7 +95,7 @@ def _cluster_fit(
     X = prepared.matrix.to_numpy()
     inliers = X[~prepared.outliers]
     min_size = resolve_size(cluster.min_segment_size, len(X))
-    selection = select_k(inliers, cluster, min_size, random_state)
+    selection = select_k(inliers, cluster, min_size, random_state, weak)
     model = final_model(inliers, cluster, selection, random_state)
     codes = model.predict(X)
     notes = list(selection.warnings)

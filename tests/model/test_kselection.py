@@ -155,3 +155,41 @@ def test_elbow_matches_kneed_on_real_sweeps_and_awkward_curves():
         elbows.add(expected)
     assert len(elbows) > 4  # the curves exercise many outcomes, None among them
     assert None in elbows
+
+
+def test_the_stable_rule_takes_the_largest_k_whose_segments_all_come_back():
+    X, _ = make_blobs(1200, 4, centers=4, cluster_std=1.0, random_state=3)
+    config = ClusterConfig(selection="stable", k_min=2, k_max=8, gap_references=0)
+    selection = select_k(X, config, min_size=20, random_state=0)
+    scores = selection.scores.set_index("k")
+    assert selection.chosen_k == 4
+    assert scores.loc[4, "jaccard_min"] >= 0.75 and scores.loc[4, "least_distinct_d"] >= 0.5
+    assert (scores.loc[5:, "jaccard_min"] < 0.75).all()  # a fifth segment splits a blob: not stable
+    assert selection.rule.startswith("largest k whose segments are all stable")
+
+
+def test_on_a_continuum_the_stable_rule_gives_more_than_the_smallest_k_and_each_segment_is_stable():
+    X = np.random.default_rng(0).uniform(size=(1500, 3))
+    stable = select_k(X, ClusterConfig(selection="stable", gap_references=0), min_size=30, random_state=0)
+    scores = stable.scores.set_index("k")
+    assert stable.chosen_k >= 3
+    assert scores.loc[stable.chosen_k, "jaccard_min"] >= 0.75
+    larger = scores.loc[stable.chosen_k + 1 :]
+    assert ((larger["jaccard_min"] < 0.75) | (larger["least_distinct_d"] < 0.5)).all()
+
+
+def test_without_a_stable_k_the_rule_says_so_and_falls_back_to_the_silhouette():
+    scores = pd.DataFrame(
+        {
+            "k": [2, 3],
+            "silhouette": [0.3, 0.2],
+            "feasible": [True, True],
+            "inertia": [10.0, 8.0],
+            "jaccard_min": [0.5, 0.4],
+            "jaccard_mean": [0.6, 0.5],
+            "least_distinct_d": [1.0, 1.0],
+        }
+    )
+    chosen, notes, table = choose_k(scores, "stable", None)
+    assert chosen == 2 and any("stable criterion gave no k" in n for n in notes)
+    assert table.set_index("criterion").loc["stable", "decides"]
