@@ -223,6 +223,29 @@ def distances_to_centroids(space: np.ndarray, centroids: np.ndarray, codes: np.n
     return distance
 
 
+BOUNDARY_MARGIN = 0.1  # near a boundary: the second-nearest centre is under 10% farther than its own
+
+
+def near_boundary(space: np.ndarray, final: np.ndarray) -> np.ndarray:
+    """Whether each entity sits near a segment boundary: the centre of another final segment
+    is less than ``BOUNDARY_MARGIN`` farther from it than its own segment's centre (over the
+    columns it has). Such an entity could sit on either side of an arbitrary boundary."""
+    codes, segments = pd.factorize(pd.Series(final, dtype=object), sort=True)
+    if len(segments) < 2:
+        return np.zeros(len(space), dtype=bool)
+    centroids = segment_centroids(space, codes, len(segments))
+    present = ~np.isnan(space)
+    filled = np.where(present, space, 0.0)
+    # squared distance to every centre over the entity's own columns, without a rows x k x d array
+    squares = (
+        (filled**2).sum(axis=1)[:, None] - 2 * filled @ centroids.T + present.astype(float) @ (centroids.T**2)
+    )
+    distances = np.sqrt(np.maximum(squares, 0.0))
+    own = distances[np.arange(len(space)), codes]
+    distances[np.arange(len(space)), codes] = np.inf
+    return distances.min(axis=1) < (1 + BOUNDARY_MARGIN) * own
+
+
 def distance_to_segment(space: np.ndarray, final: np.ndarray) -> np.ndarray:
     """``distance_to_segment``, one definition for the run, ``assign`` and the DFU files: the
     distance of each entity to the centre of its final segment, in the space the segments

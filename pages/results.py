@@ -38,7 +38,13 @@ for name, clustered in result.clustered.items():
     if clustered.clusterability is not None:
         shown = st.success if clustered.clusterability.clear else st.warning
         shown(f"**{name}**: {clustered.clusterability.summary()} Silhouette {clustered.silhouette:.2f}.")
-warnings = [f for f in result.findings if f.level == "warning" and not f.message.startswith("Weak structure")]
+for decision in [f for f in result.findings if f.source == "decision"]:
+    st.warning(f"**What this means for your decision.** {decision.message}", icon=":material/info:")
+warnings = [
+    f
+    for f in result.findings
+    if f.level == "warning" and f.source != "decision" and not f.message.startswith("Weak structure")
+]
 for finding in warnings:
     st.warning(finding.text())
 if not warnings:

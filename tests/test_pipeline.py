@@ -1,5 +1,6 @@
 """End-to-end engine tests on 2,000 demo stores with planted truth."""
 
+import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
@@ -92,6 +93,7 @@ def test_single_dataset_run(demo_sheets, name):
         "final_cluster",
         "segment_name",
         "distance_to_segment",
+        "near_boundary",
         "override",
     ]
     assert not result.assignments["override"].any()
@@ -194,3 +196,24 @@ def test_each_dataset_silhouette_is_that_of_its_final_segments(demo_sheets, outl
     metrics = clustered.metrics.set_index("metric")["after"]
     reported = metrics[[m for m in metrics.index if m.startswith("silhouette")]].iloc[0]
     assert reported == pytest.approx(expected, abs=1e-6)  # float32 sums, blocked differently
+
+
+def test_on_a_continuum_the_run_says_what_weak_structure_means_for_the_decision():
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame(rng.uniform(size=(900, 3)), columns=["sales", "margin", "area"])
+    frame.insert(0, "store_id", [f"C{i:04d}" for i in range(len(frame))])
+    config = config_from_dict({"datasets": {"stores": {}}, "stability": {"resamples": 5}})
+    result = run(config, {"stores": frame})
+    clustered = result.clustered["stores"]
+    assert not clustered.clusterability.clear and 3 <= clustered.k <= 8  # auto: k for usefulness
+    assert (result.stability["jaccard_mean"] >= 0.75).all()
+    decision = next(f.message for f in result.findings if f.source == "decision")
+    share = result.assignments["near_boundary"].mean()
+    assert 0 < share < 1 and f"{share:.0%} of the entities sit near a boundary" in decision
+    assert f"the stable rule recommends k = {clustered.k}" in decision
+    assert "boundaries between them are arbitrary" in decision
+    assert not result.names["label"].str.fullmatch(r"S\d+").any()  # named in words
+
+
+def test_clear_structure_needs_no_decision_note(demo_result):
+    assert not [f for f in demo_result.findings if f.source == "decision"]

@@ -7,7 +7,7 @@ import pandas as pd
 
 from clustering.config import RunConfig
 from clustering.io.validation import check_shared_ids
-from clustering.merging import apply_overrides, distance_to_segment, merge_segments
+from clustering.merging import apply_overrides, distance_to_segment, merge_segments, near_boundary
 from clustering.model.metrics import silhouette_many
 from clustering.pipeline.cluster import LOW_SILHOUETTE, dataset_metrics
 from clustering.results import ClusteredDataset, Combined, PreparedDataset
@@ -49,7 +49,12 @@ def combine_segments(
     space, index = _assignment_space(merge, prepared)
     final = assignments["final_cluster"].reindex(index).to_numpy(dtype=str)
     distance = pd.Series(distance_to_segment(space, final).round(6), index=index)
-    assignments.insert(_after_final(assignments), "distance_to_segment", distance.reindex(assignments.index))
+    boundary = pd.Series(near_boundary(space, final), index=index)
+    at = _after_final(assignments)
+    assignments.insert(at, "distance_to_segment", distance.reindex(assignments.index))
+    assignments.insert(
+        at + 1, "near_boundary", boundary.reindex(assignments.index).fillna(False).astype(bool)
+    )
     metrics = pd.DataFrame()
     if assignments["override"].any():
         present = ~np.isnan(space).any(axis=1)

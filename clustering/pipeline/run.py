@@ -46,8 +46,46 @@ def assemble_result(
     notes += [Finding("warning", "labels", note) for note in explanation.notes]
     notes += [Finding("warning", "segments", note) for note in explanation.warnings]
     notes += stability_findings(stability, config.stability)
+    notes += weak_structure_consequence(clustered, named)
     return RunResult(
         config, prepared, clustered, merge, named, explanation, stability, findings + notes, combined.metrics
+    )
+
+
+def weak_structure_consequence(clustered: dict[str, ClusteredDataset], named: pd.DataFrame) -> list[Finding]:
+    """When a dataset's structure is weak, what that means for the analyst's decision: the
+    segments are a convenient split, their boundaries arbitrary, the share of entities near
+    a boundary, and the k the stable rule recommends."""
+    weak = {
+        name: c
+        for name, c in clustered.items()
+        if c.clusterability is not None and not c.clusterability.clear
+    }
+    if not weak:
+        return []
+    share = float(named["near_boundary"].mean()) if "near_boundary" in named else 0.0
+    parts = [
+        f"The structure is weak ({', '.join(weak)}): these {named['final_cluster'].nunique()} segments are a "
+        f"convenient split of one continuous population, not natural groups, and the boundaries between them "
+        f"are arbitrary. {share:.0%} of the entities sit near a boundary (another segment's centre less than "
+        f"10% farther than their own: column near_boundary) and could sit on either side."
+    ]
+    for name, result in weak.items():
+        parts.append(_stable_recommendation(name, result))
+    return [Finding("warning", "decision", " ".join(parts))]
+
+
+def _stable_recommendation(name: str, result: ClusteredDataset) -> str:
+    """Which k the stable rule recommends for one dataset, in one sentence."""
+    scores = None if result.selection is None else result.selection.scores
+    if scores is None or "jaccard_min" not in scores:
+        return f"For {name}, set cluster.selection to stable (or auto) to have k chosen by stability."
+    preferred = result.selection.consensus.set_index("criterion")["preferred_k"].get("stable")
+    if preferred is None or pd.isna(preferred):
+        return f"For {name}, no k in the range has every segment stable: use fewer segments, or more data."
+    return (
+        f"For {name}, the stable rule recommends k = {int(preferred)}, the largest k whose segments all "
+        f"reproduce on subsamples (bootstrap Jaccard >= 0.75) and differ from their nearest segment."
     )
 
 

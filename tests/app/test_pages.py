@@ -425,3 +425,21 @@ def test_prepare_page_weights_reach_the_config_the_prepared_matrix_and_the_profi
     assert any("revenue ×2.5" in c.value and "format ×0" in c.value for c in app.caption)
     again = config_from_yaml(ws.config.to_yaml())
     assert again.datasets["internal"].preprocess.weights == {"revenue": 2.5, "format": 0.0}
+
+
+def test_results_page_says_what_weak_structure_means_for_the_decision(app):
+    import numpy as np
+    import pandas as pd
+
+    from tests.app.test_messy_input import CSV, csv_bytes, upload
+
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame(rng.uniform(size=(900, 3)), columns=["sales", "margin", "area"])
+    frame.insert(0, "store_id", [f"C{i:04d}" for i in range(len(frame))])
+    upload(app, "continuum.csv", csv_bytes(frame), CSV)
+    app.switch_page("pages/results.py").run()
+    button(app, "Run all steps").click().run()
+    app.switch_page("pages/results.py").run()
+    no_exceptions(app)
+    decision = [w.value for w in app.warning if "What this means for your decision" in w.value]
+    assert decision and "sit near a boundary" in decision[0] and "stable rule recommends" in decision[0]
