@@ -228,6 +228,7 @@ def _run(args: argparse.Namespace) -> int:
     for finding in result.findings:
         print(f"{finding.level}: {finding.text()}", file=sys.stderr)
     sizes = result.assignments["final_cluster"].value_counts().sort_index()
+    _print_scenarios(result)
     print(f"{len(result.assignments)} rows -> {len(sizes)} segments in {time.perf_counter() - started:.1f} s")
     print(f"wrote {path}")
     if args.output_dir:
@@ -276,6 +277,26 @@ def _write_back_result(args: argparse.Namespace, engine, result, tracked_run_id:
         provenance=provenance,
     )
     _print_changes(report)
+
+
+def _print_scenarios(result) -> None:
+    """Each dataset's k scenarios, compactly, with the recommended k and why."""
+    from clustering.explain.scenarios import k_scenarios, recommendation
+
+    for name, clustered in result.clustered.items():
+        if clustered.selection is None:
+            continue
+        table = k_scenarios(
+            clustered.selection, list(result.prepared[name].matrix.columns), result.config.columns
+        )
+        if table.empty:
+            continue
+        shown = table[["k", "silhouette", "jaccard_min", "smallest_segment", "names_preview"]].copy()
+        shown.insert(0, "", table["recommended"].map({True: "->", False: ""}))
+        shown["names_preview"] = shown["names_preview"].str.slice(0, 70)
+        print(f"k scenarios of {name} (pick another k with cluster.k):")
+        print(shown.round(3).to_string(index=False))
+        print(recommendation(clustered.selection))
 
 
 def _load_tracking() -> threading.Thread | None:

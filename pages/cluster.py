@@ -4,6 +4,7 @@ import numpy as np
 import streamlit as st
 
 from clustering.config import ClusterConfig, HdbscanConfig
+from clustering.explain.scenarios import k_scenarios, recommendation
 from clustering.model.density import warm_up
 from clustering.model.metrics import sample_rows, silhouette_values
 from clustering.prep.reduction import embedding
@@ -22,7 +23,17 @@ ALGORITHMS = {
     "hdbscan": "HDBSCAN (density, no k)",
 }
 VIEWS = ("Projection", "Silhouette plot", "Parallel coordinates and distributions")
-SELECTIONS = ["silhouette", "elbow", "calinski_harabasz", "davies_bouldin", "gap", "bic", "consensus"]
+SELECTIONS = [
+    "auto",
+    "stable",
+    "silhouette",
+    "elbow",
+    "calinski_harabasz",
+    "davies_bouldin",
+    "gap",
+    "bic",
+    "consensus",
+]
 
 ws = page("cluster", "Cluster", "Pick the algorithm and how k is chosen for each dataset, then run.")
 require(ws, "prepared", "Prepare every dataset first.")
@@ -65,7 +76,7 @@ def options(name: str, cluster: ClusterConfig) -> dict:
                     "Try k from … to …", 2, 30, (cluster.k_min, cluster.k_max), key=k + "range"
                 )
                 pick = [s for s in SELECTIONS if s != "bic" or chosen["algorithm"] == "gmm"]
-                current_pick = cluster.selection if cluster.selection in pick else "silhouette"
+                current_pick = cluster.selection if cluster.selection in pick else "auto"
                 chosen["selection"] = choice("k is chosen by", pick, current_pick, k + "sel")
     with right:
         chosen["min_segment_size"] = size_input(
@@ -134,6 +145,42 @@ def more_views(name: str, data, labels: np.ndarray, colors: dict, rows: np.ndarr
         st.plotly_chart(charts.distribution(values, labels[rows], colors, violin), key=f"dist_{name}")
 
 
+def k_scenario_picker(name: str, selection, data) -> None:
+    """The k scenarios table; picking a row fits that k (it becomes the dataset's fixed k)."""
+    scenarios = k_scenarios(selection, list(data.matrix.columns), ws.config.columns)
+    if scenarios.empty:
+        return
+    st.markdown(f"**What if: every k of the sweep.** {recommendation(selection)}")
+    st.caption(
+        "Stability: each segment's mean Jaccard over refits on subsamples (the smallest and the mean); "
+        "0.75 or more is a stable segment. Names are a preview from the sweep's sample."
+    )
+    st.dataframe(scenarios, hide_index=True, width="stretch")
+    by_k = scenarios.set_index("k")
+    left, right = st.columns([3, 1])
+    k = left.selectbox(
+        "Scenario to fit",
+        list(by_k.index),
+        index=list(by_k.index).index(selection.chosen_k),
+        format_func=lambda k: (
+            f"k = {k} · silhouette {by_k.loc[k, 'silhouette']:.2f} · stability {by_k.loc[k, 'jaccard_min']:.2f}"
+            + (" · recommended" if by_k.loc[k, "recommended"] else "")
+        ),
+        key=ws.widget_key(name, "scenario"),
+    )
+    if right.button(f"Fit k = {k}", key=ws.widget_key(name, "fit_scenario"), width="stretch"):
+        fit_scenario(name, int(k))
+
+
+def fit_scenario(name: str, k: int) -> None:
+    """Make ``k`` the dataset's fixed k and fit it (the config records it, so it round-trips)."""
+    cluster = ws.config.datasets[name].cluster
+    ws.config.datasets[name].cluster = cluster.model_copy(update={"k": k})
+    ws.generation += 1  # the options' widgets show the fixed k
+    attempt(lambda: clustered(ws, name), spinner=f"Fitting k = {k} on {name}…")
+    st.rerun()
+
+
 def show_results(name: str, result, data) -> None:
     matrix = data.matrix.to_numpy()
     labels = result.labels.to_numpy(dtype=str)
@@ -160,6 +207,7 @@ def show_results(name: str, result, data) -> None:
             f"Models fitted on {selection.sample_rows:,} rows; silhouette on a fixed-seed sample of {selection.silhouette_rows:,} rows."
         )
         st.dataframe(selection.consensus, hide_index=True, width="stretch")
+        k_scenario_picker(name, selection, data)
     st.dataframe(result.metrics[["metric", "after"]].rename(columns={"after": "value"}), hide_index=True)
     sizes = result.labels.value_counts().sort_index()
     st.plotly_chart(charts.segment_sizes(sizes, colors, "Segment sizes"), key=f"sizes_{name}")

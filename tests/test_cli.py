@@ -15,8 +15,13 @@ def test_demo_then_run_writes_every_sheet(tmp_path, capsys):
     assert main(["run", "--config", "config/store.yml", "--input", str(demo), "--output", str(result)]) == 0
     out = capsys.readouterr().out
     assert "segments in" in out and f"wrote {result}" in out
+    assert "k scenarios of internal" in out and "k scenarios of external" in out
+    assert out.count("Recommended: k = ") == 2
     assignments = pd.read_excel(result, sheet_name="assignments", engine="calamine")
     assert len(assignments) == 400
+    scenarios = pd.read_excel(result, sheet_name="k_scenarios", engine="calamine")
+    assert set(scenarios["dataset"]) == {"internal", "external"} and scenarios["recommended"].sum() == 2
+    assert scenarios.groupby("dataset")["k"].apply(list).map(lambda ks: ks == list(range(2, 13))).all()
 
 
 def test_csv_format_writes_the_assignments(tmp_path, demo_workbook):

@@ -77,6 +77,7 @@ class KSelection:
     consensus: pd.DataFrame = field(default_factory=pd.DataFrame)
     warnings: list[str] = field(default_factory=list)
     models: dict[int, SegmentModel] = field(default_factory=dict, repr=False)
+    sample: np.ndarray | None = field(default=None, repr=False)  # the rows every k was fitted on
 
 
 def candidate_ks(config: ClusterConfig, n_rows: int, distinct: int | None = None) -> list[int]:
@@ -272,8 +273,7 @@ def preferred_ks(scores: pd.DataFrame, elbow_k: int | None) -> dict[str, int | N
         "bic": best("bic", lowest=True),
         "stable": _stable_choice(pool),
     }
-    keep = ("elbow", "gap", "stable") if "jaccard_min" in pool else ("elbow", "gap")
-    return {name: k for name, k in prefs.items() if k is not None or name in keep}
+    return {name: k for name, k in prefs.items() if k is not None or name in ("elbow", "gap", "stable")}
 
 
 def choose_k(
@@ -287,7 +287,7 @@ def choose_k(
             "step's minimum size will absorb the small segments."
         )
     prefs = preferred_ks(scores, elbow_k)
-    decided = [k for k in prefs.values() if k is not None]
+    decided = [k for name, k in prefs.items() if k is not None and name != "stable"]  # the original votes
     if selection == "consensus":
         counts = pd.Series(decided).value_counts()
         tied = sorted(counts[counts == counts.max()].index)
@@ -331,8 +331,8 @@ def select_k(
             return None
         return gap_statistic(sample, ks, config.gap_references, config.gap_sample, random_state)
 
-    def stability() -> pd.DataFrame | None:
-        if config.selection != "stable" or config.k is not None:
+    def stability() -> pd.DataFrame | None:  # every k's, for the stable rule and the k scenarios
+        if config.k is not None or len(ks) < 2:
             return None
         return k_stability(sample, config, ks, random_state)
 
@@ -386,4 +386,5 @@ def select_k(
         consensus=consensus,
         warnings=notes,
         models=models,
+        sample=sample,
     )

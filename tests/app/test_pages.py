@@ -443,3 +443,28 @@ def test_results_page_says_what_weak_structure_means_for_the_decision(app):
     no_exceptions(app)
     decision = [w.value for w in app.warning if "What this means for your decision" in w.value]
     assert decision and "sit near a boundary" in decision[0] and "stable rule recommends" in decision[0]
+
+
+def test_cluster_page_k_scenarios_fit_the_picked_k_and_it_round_trips(app):
+    from clustering.config import config_from_yaml
+    from clustering.io.export import result_sheets
+    from ui.state import run_result
+
+    load_demo_stores(app)
+    run_to(app, "clustered")
+    ws = workspace(app)
+    assert any(
+        m.value.startswith("**What if: every k of the sweep.** Recommended: k = ") for m in app.markdown
+    )
+    chosen = ws.stages["clustered:internal"].value.k
+    other = 7 if chosen != 7 else 6
+    app.selectbox(key=ws.widget_key("internal", "scenario")).set_value(other).run()
+    button(app, f"Fit k = {other}").click().run()
+    no_exceptions(app)
+    assert ws.config.datasets["internal"].cluster.k == other
+    assert ws.stages["clustered:internal"].value.k == other
+    assert config_from_yaml(ws.config.to_yaml()).datasets["internal"].cluster.k == other
+    run_to(app, "merged")
+    scenarios = result_sheets(run_result(ws))["k_scenarios"]
+    assert set(scenarios["dataset"]) == {"external"}  # internal's k is fixed now: no sweep to show
+    assert {"jaccard_min", "names_preview", "recommended"} <= set(scenarios.columns)
