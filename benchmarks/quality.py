@@ -242,6 +242,33 @@ def continuum_table(seed: int, selection: str | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def stability_cost(sizes: tuple[int, ...] = (10_000, 100_000)) -> pd.DataFrame:
+    """Seconds of the k sweep (k 2..12) with the per-k stability check and without it (a
+    fixed k's run skips it), on a continuum of ``sizes`` rows x 10, beside the floor
+    (benchmarks/floor.py) measured in the same run."""
+    from floor import measure_floor
+
+    from clustering.config import ClusterConfig
+    from clustering.model.kselection import select_k
+
+    floor = measure_floor()
+    rows = []
+    for size in sizes:
+        X = np.random.default_rng(0).lognormal(size=(size, 10))
+        timings = {}
+        for label, stable in (("sweep without the stability check", False), ("sweep with it", True)):
+            config = ClusterConfig(
+                stable_resamples=10 if stable else 2, stable_sample=2_000 if stable else 200
+            )
+            started = time.perf_counter()
+            select_k(X, config, min_size=size // 50, random_state=0)
+            timings[label] = time.perf_counter() - started
+        rows.append({"rows": size, **timings, "floor": floor})
+    table = pd.DataFrame(rows)
+    table["extra / floor"] = (table["sweep with it"] - table["sweep without the stability check"]) / floor
+    return table
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
     parser.add_argument("--seeds", type=int, default=3, help="random states 0..N-1 (default 3)")
@@ -276,6 +303,8 @@ def main() -> None:
     print(show(aris))
     means = aris.drop(columns="data").mean()
     print("\nmean ARI: " + ", ".join(f"{c} {v:.3f}" for c, v in means.items()))
+    print("\nCost of the per-k stability check (seconds; the floor: benchmarks/floor.py):\n")
+    print(stability_cost().round(2).to_string(index=False))
     print("\nReal tables without planted groups, the default config:\n")
     print(continuum_table(seeds[0]).to_string(index=False))
     print(f"\n({time.perf_counter() - started:.0f} s)")

@@ -87,7 +87,7 @@ def test_bic_for_gaussian_mixtures(four_blobs):
 def test_consensus_table_lists_every_criterion_and_the_decider(four_blobs):
     selection = select_k(four_blobs, ClusterConfig(k_max=8), min_size=20, random_state=0)
     table = selection.consensus.set_index("criterion")
-    assert set(table.index) == {"silhouette", "calinski_harabasz", "davies_bouldin", "elbow", "gap"}
+    assert set(table.index) == {"silhouette", "calinski_harabasz", "davies_bouldin", "elbow", "gap", "stable"}
     assert table.loc["silhouette", "decides"] and table["decides"].sum() == 1
     assert (table["preferred_k"] == 4).all()
     assert table.loc["gap", "rule"].startswith("smallest k with gap(k)")
