@@ -112,6 +112,12 @@ class PreprocessConfig(StrictModel):
         return value
 
 
+# How k is chosen (clustering.model.kselection): the rules, in the order the app offers them.
+Selection = Literal[
+    "auto", "stable", "silhouette", "elbow", "calinski_harabasz", "davies_bouldin", "gap", "bic", "consensus"
+]
+
+
 class HdbscanConfig(StrictModel):
     """HDBSCAN's parameters and the policy for the points it labels noise."""
 
@@ -132,17 +138,7 @@ class ClusterConfig(StrictModel):
     k: int | None = Field(None, ge=2, description="Fixed k; leave empty to select k.")
     k_min: int = Field(2, ge=2)
     k_max: int = Field(12, ge=2)
-    selection: Literal[
-        "auto",
-        "silhouette",
-        "elbow",
-        "calinski_harabasz",
-        "davies_bouldin",
-        "gap",
-        "bic",
-        "consensus",
-        "stable",
-    ] = "auto"
+    selection: Selection = "auto"
     min_segment_size: SizeSpec = "2%"
     n_init: int = Field(20, ge=1, le=100, description="Starts of the final fit; the best is kept.")
     sweep_n_init: int = Field(3, ge=1, le=100, description="Starts of each k's fit in the k sweep.")

@@ -1,9 +1,11 @@
 """Cluster: algorithm and parameters per dataset, k selection, and the segments found."""
 
+from typing import get_args
+
 import numpy as np
 import streamlit as st
 
-from clustering.config import ClusterConfig, HdbscanConfig
+from clustering.config import ClusterConfig, HdbscanConfig, Selection
 from clustering.explain.scenarios import k_scenarios, recommendation
 from clustering.model.density import warm_up
 from clustering.model.metrics import sample_rows, silhouette_values
@@ -23,17 +25,7 @@ ALGORITHMS = {
     "hdbscan": "HDBSCAN (density, no k)",
 }
 VIEWS = ("Projection", "Silhouette plot", "Parallel coordinates and distributions")
-SELECTIONS = [
-    "auto",
-    "stable",
-    "silhouette",
-    "elbow",
-    "calinski_harabasz",
-    "davies_bouldin",
-    "gap",
-    "bic",
-    "consensus",
-]
+SELECTIONS = list(get_args(Selection))
 
 ws = page("cluster", "Cluster", "Pick the algorithm and how k is chosen for each dataset, then run.")
 require(ws, "prepared", "Prepare every dataset first.")
