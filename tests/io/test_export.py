@@ -20,6 +20,7 @@ SHEETS = [
     "stability",
     "k_selection",
     "k_consensus",
+    "k_scenarios",
     "metrics",
     "quality",
     "merge_log",
