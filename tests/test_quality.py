@@ -72,7 +72,12 @@ def test_no_structure_is_said_in_findings_and_the_quality_sheet(X):
     assert set(quality["verdict"]) == {
         "weak structure: segments are a useful partition of a continuum, not natural groups"
     }
-    assert list(quality["test"]) == ["dip on the first principal component", "dip on pairwise distances"]
+    assert list(quality["test"]) == [
+        "dip on the first principal component",
+        "dip on pairwise distances",
+        "gap statistic, one group against two",
+    ]
+    assert not quality["groups"].any()
 
 
 def test_clear_structure_raises_no_verdict_warning():

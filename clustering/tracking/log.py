@@ -55,7 +55,9 @@ def run_metrics(result: Any) -> dict[str, float]:
         if clustered.clusterability is not None:
             metrics[f"{name}.clusterability_clear"] = float(clustered.clusterability.clear)
             for test in clustered.clusterability.tests.itertuples():
-                metrics[_metric_name(f"{name}.{test.test}.p_value")] = float(test.p_value)
+                metrics[_metric_name(f"{name}.{test.test}.statistic")] = float(test.statistic)
+                if pd.notna(test.p_value):
+                    metrics[_metric_name(f"{name}.{test.test}.p_value")] = float(test.p_value)
     if not result.stability.empty:
         for name, table in result.stability.groupby("dataset"):
             metrics[f"{name}.stability_jaccard_mean"] = float(table["jaccard_mean"].mean())

@@ -358,8 +358,13 @@ def test_cluster_page_gives_the_clusterability_verdict_and_warnings(app):
     no_exceptions(app)
     assert any(w.value.startswith("**Weak structure: segments are a useful partition") for w in app.warning)
     tests = next(d.value for d in app.dataframe if "p_value" in d.value.columns)
-    assert list(tests["test"]) == ["dip on the first principal component", "dip on pairwise distances"]
-    assert (tests["p_value"] > 0.025).all()
+    assert list(tests["test"]) == [
+        "dip on the first principal component",
+        "dip on pairwise distances",
+        "gap statistic, one group against two",
+    ]
+    assert not tests["groups"].any()
+    assert (tests["p_value"].dropna() > 0.025).all()
 
 
 def test_profiles_page_edits_the_dfu_label_thresholds(monkeypatch):

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from sklearn.datasets import make_blobs
 
-from clustering.model.clusterability import CLEAR, WEAK, assess_clusterability
+from clustering.model.clusterability import CLEAR, GAP_TEST, WEAK, assess_clusterability
 
 RNG = np.random.default_rng(0)
 
@@ -15,13 +15,17 @@ RNG = np.random.default_rng(0)
         ("round Gaussian blob", RNG.normal(size=(3000, 5))),
         ("elongated Gaussian blob", RNG.normal(size=(3000, 5)) * [12.0, 4.0, 1.0, 1.0, 0.3]),
         ("one large Gaussian blob", RNG.normal(size=(60_000, 8))),
+        ("skewed cloud (lognormal)", RNG.lognormal(size=(2000, 5))),
+        ("heavy-tailed cloud (Student t, 3 df)", RNG.standard_t(3, size=(2000, 5))),
     ],
 )
 def test_no_natural_groups_is_weak(name, X):
     result = assess_clusterability(X, random_state=0)
     assert not result.clear, name
     assert result.verdict == WEAK
-    assert (result.tests["p_value"] > 0.025).all()
+    assert not result.tests["groups"].any()
+    dips = result.tests[result.tests["test"] != GAP_TEST]
+    assert (dips["p_value"] > 0.025).all()
 
 
 @pytest.mark.parametrize(
@@ -42,12 +46,44 @@ def test_well_separated_blobs_are_clear(name, X):
     assert result.tests["p_value"].min() < 0.025
 
 
+def three_groups_in_thirteen_dimensions() -> np.ndarray:
+    """Three groups a k-means recovers (ARI ~0.9) whose overlap leaves the main axis and the
+    distances unimodal, as wine's cultivars do: each mean 1.2 standard deviations from the
+    others on 7 of 13 columns."""
+    rng = np.random.default_rng(3)
+    centres = np.zeros((3, 13))
+    centres[0, :4], centres[1, 4:7], centres[1, :2], centres[2, 7:] = 1.2, -1.2, -1.2, 1.2
+    return np.vstack([rng.normal(c, 1.0, (60, 13)) for c in centres])
+
+
+def test_the_gap_sees_groups_the_dip_tests_miss():
+    X = three_groups_in_thirteen_dimensions()
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import adjusted_rand_score
+
+    truth = np.repeat([0, 1, 2], 60)
+    assert adjusted_rand_score(truth, KMeans(3, n_init=10, random_state=0).fit_predict(X)) >= 0.8
+    result = assess_clusterability(X, random_state=0)
+    tests = result.tests.set_index("test")
+    assert not tests.drop(GAP_TEST)["groups"].any()  # the dips alone would say weak
+    assert tests.loc[GAP_TEST, "groups"] and tests.loc[GAP_TEST, "statistic"] > 0
+    assert result.clear
+    assert "the gap statistic prefers two groups to one" in result.summary()
+
+
 def test_the_tests_name_their_statistic_p_value_and_rows():
     result = assess_clusterability(RNG.normal(size=(500, 3)), random_state=0)
-    assert list(result.tests["test"]) == ["dip on the first principal component", "dip on pairwise distances"]
-    assert list(result.tests["rows"]) == [500, 379]
-    assert ((result.tests["statistic"] >= 0) & (result.tests["p_value"] <= 1)).all()
+    assert list(result.tests["test"]) == [
+        "dip on the first principal component",
+        "dip on pairwise distances",
+        GAP_TEST,
+    ]
+    assert list(result.tests["rows"]) == [500, 379, 500]
+    dips = result.tests.iloc[:2]
+    assert ((dips["statistic"] >= 0) & (dips["p_value"] <= 1)).all()
+    assert np.isnan(result.tests["p_value"].iloc[2]) and result.tests["statistic"].iloc[2] < 0
     assert result.summary().startswith("Weak structure: segments are a useful partition of a continuum")
+    assert result.summary().endswith("the gap statistic prefers one group).")
 
 
 def test_same_data_same_verdict_and_values():
