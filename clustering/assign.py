@@ -46,7 +46,7 @@ from clustering.merging import (
     nearest_centroid,
     segment_centroids,
 )
-from clustering.model.models import SegmentModel
+from clustering.model.models import GroupedModel, SegmentModel
 from clustering.prep.preprocessing import Preprocessor
 
 FAR_QUANTILE = 0.99
@@ -59,19 +59,29 @@ class FittedDataset:
 
     prefix: str
     preprocessor: Preprocessor
-    model: SegmentModel | None = None
+    model: SegmentModel | GroupedModel | None = None
     neighbours: KNeighborsClassifier | None = None
     columns: list[str] = field(default_factory=list)
 
     def labels(self, frame: pd.DataFrame) -> tuple[pd.Series, pd.DataFrame]:
         """Segment labels ('I2') of the rows of a validated frame, and their prepared matrix."""
+        if isinstance(self.model, GroupedModel) and self.model.column not in frame.columns:
+            raise UserInputError(
+                f"The segments are nested within '{self.model.column}', which the input does not "
+                f"have: add the column (each entity's group) and assign again."
+            )
         matrix = pd.DataFrame(
             self.preprocessor.transform(frame),
             index=frame.index,
             columns=self.preprocessor.feature_names_out_,
         )
         values = matrix.to_numpy()
-        codes = self.model.predict(values) if self.model is not None else self.neighbours.predict(values)
+        if isinstance(self.model, GroupedModel):  # nested: each entity within its own group
+            codes = self.model.predict(values, frame[self.model.column])
+        elif self.model is not None:
+            codes = self.model.predict(values)
+        else:
+            codes = self.neighbours.predict(values)
         return pd.Series([f"{self.prefix}{c + 1}" for c in codes], index=frame.index, dtype="string"), matrix
 
 
@@ -83,6 +93,7 @@ class FittedMerge:
     scaling: dict[str, SpaceScaling]
     large: list[str]
     centroids: np.ndarray
+    nests: dict[str, dict[str, str]] = field(default_factory=dict)  # nested datasets: segment -> group
 
 
 @dataclass
@@ -178,7 +189,8 @@ class Segmentation:
         final = merged.where(merged.isin(self.merge.large))
         moving = final.isna().to_numpy()
         if moving.any():
-            allowed = candidates(labels, ids[moving], self.merge.large, self.merge.separator)
+            nests = getattr(self.merge, "nests", {})  # a model saved before nesting has none
+            allowed = candidates(labels, ids[moving], self.merge.large, self.merge.separator, nests)
             target, _ = nearest_centroid(space[moving], self.merge.centroids, allowed)
             final[moving] = np.asarray(self.merge.large, dtype=object)[target]
         return merge_columns(labels, ids, merged, final, moving), space
@@ -204,7 +216,7 @@ def fit_segmentation(result: object) -> Segmentation:
     final = result.assignments.set_index(config.id_column)["final_cluster"]
     if result.merge is not None:
         m = result.merge
-        merge = FittedMerge(config.merge.separator, m.scaling, list(m.large), m.centroids)
+        merge = FittedMerge(config.merge.separator, m.scaling, list(m.large), m.centroids, m.nests)
         space = m.space
         index = m.assignments.index
     else:

@@ -280,23 +280,17 @@ def _write_back_result(args: argparse.Namespace, engine, result, tracked_run_id:
 
 
 def _print_scenarios(result) -> None:
-    """Each dataset's k scenarios, compactly, with the recommended k and why."""
-    from clustering.explain.scenarios import k_scenarios, recommendation
-
-    for name, clustered in result.clustered.items():
-        if clustered.selection is None:
-            continue
-        table = k_scenarios(
-            clustered.selection, list(result.prepared[name].matrix.columns), result.config.columns
-        )
-        if table.empty:
-            continue
+    """Each sweep's k scenarios (a dataset's, or a nested dataset's group's), compactly, with
+    the recommended k and why: the table the workbook's ``k_scenarios`` sheet holds."""
+    scenarios = result.k_scenarios
+    for (name, group), table in scenarios.groupby(["dataset", "group"], sort=False, dropna=False):
         shown = table[["k", "silhouette", "jaccard_min", "smallest_segment", "names_preview"]].copy()
         shown.insert(0, "", table["recommended"].map({True: "->", False: ""}))
         shown["names_preview"] = shown["names_preview"].str.slice(0, 70)
-        print(f"k scenarios of {name} (pick another k with cluster.k):")
+        where = f"{name}, group {group}" if isinstance(group, str) else name
+        print(f"k scenarios of {where} (pick another k with cluster.k):")
         print(shown.round(3).to_string(index=False))
-        print(recommendation(clustered.selection))
+        print(table["recommendation"].iloc[0])
 
 
 def _load_tracking() -> threading.Thread | None:

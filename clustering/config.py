@@ -196,8 +196,23 @@ class DatasetConfig(StrictModel):
     sheet: str | None = None
     prefix: str | None = None
     features: DemandFeatureConfig | None = None
+    group_by: str | None = Field(
+        None,
+        min_length=1,
+        description="Nested segmentation: cluster within each value of this column (a format, a "
+        "region), k chosen per group; a group too small for two segments is one.",
+    )
     preprocess: PreprocessConfig = Field(default_factory=PreprocessConfig)
     cluster: ClusterConfig = Field(default_factory=ClusterConfig)
+
+    @model_validator(mode="after")
+    def _nested_needs_k(self) -> DatasetConfig:
+        if self.group_by is not None and self.cluster.algorithm == "hdbscan":
+            raise ValueError(
+                "group_by (nested segmentation) needs a k-based algorithm (kmeans, minibatch_kmeans, "
+                "agglomerative, gmm), not hdbscan"
+            )
+        return self
 
 
 class MergeConfig(StrictModel):

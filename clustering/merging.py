@@ -48,6 +48,7 @@ class MergeResult:
     large: list[str] = field(default_factory=list)
     centroids: np.ndarray | None = None
     space: np.ndarray | None = field(default=None, repr=False)
+    nests: dict[str, dict[str, str]] = field(default_factory=dict)  # nested datasets: segment -> group
 
 
 def space_scaling(matrices: dict[str, pd.DataFrame], balance: bool) -> dict[str, SpaceScaling]:
@@ -96,9 +97,17 @@ def merged_labels(labels: dict[str, pd.Series], ids: pd.Index, separator: str) -
     return merged.where(complete)
 
 
-def candidates(labels: dict[str, pd.Series], ids: pd.Index, large: list[str], separator: str) -> np.ndarray:
+def candidates(
+    labels: dict[str, pd.Series],
+    ids: pd.Index,
+    large: list[str],
+    separator: str,
+    nests: dict[str, dict[str, str]] | None = None,
+) -> np.ndarray:
     """Which large segments each moving ID may join: a store missing from one dataset keeps
-    the segment it has in the other (I3 joins an I3-E* segment) whenever one is large."""
+    the segment it has in the other (I3 joins an I3-E* segment) whenever one is large; and a
+    store of a nested dataset (``nests``: segment -> group, per dataset) stays in its group
+    (a hypermarket joins a hypermarket segment) whenever one of its group is large."""
     parts = np.array([segment.split(separator) for segment in large], dtype=object)
     allowed = np.ones((len(ids), len(large)), dtype=bool)
     for position, name in enumerate(labels):
@@ -108,7 +117,22 @@ def candidates(labels: dict[str, pd.Series], ids: pd.Index, large: list[str], se
         incomplete = labels[next(n for n in labels if n != name)].reindex(ids).isna().to_numpy()
         restrict = has_match & incomplete
         allowed[restrict] = match[restrict]
+    for position, name in enumerate(labels):
+        nest = (nests or {}).get(name)
+        if nest:
+            _stay_in_group(allowed, labels[name].reindex(ids), parts[:, position], nest)
     return allowed
+
+
+def _stay_in_group(allowed: np.ndarray, known: pd.Series, parts: np.ndarray, nest: dict[str, str]) -> None:
+    """Narrow ``allowed`` to the large segments of each entity's own group, where there is one."""
+    own = known.map(nest).to_numpy(dtype=object)
+    target = np.array([nest.get(part) for part in parts], dtype=object)
+    same = (own[:, None] == target[None, :]) & pd.notna(own)[:, None]
+    both = allowed & same
+    allowed[both.any(axis=1)] = both[both.any(axis=1)]
+    only_group = ~both.any(axis=1) & same.any(axis=1)
+    allowed[only_group] = same[only_group]
 
 
 def _coverage(labels: dict[str, pd.Series], ids: pd.Index) -> pd.Series:
@@ -124,8 +148,10 @@ def merge_segments(
     matrices: dict[str, pd.DataFrame],
     config: MergeConfig,
     random_state: int | None = None,
+    nests: dict[str, dict[str, str]] | None = None,
 ) -> MergeResult:
-    """Merge two labelings (Series of labels indexed by ID) and reassign small segments."""
+    """Merge two labelings (Series of labels indexed by ID) and reassign small segments (within
+    their group, for a nested dataset: ``nests``, segment -> group per dataset)."""
     ids = labels[next(iter(labels))].index
     for name in list(labels)[1:]:
         ids = ids.append(labels[name].index.difference(ids, sort=False))
@@ -150,13 +176,15 @@ def merge_segments(
     centroids = np.vstack(
         [space[merged.eq(seg).fillna(False).to_numpy(dtype=bool)].mean(axis=0) for seg in large]
     )
-    allowed = candidates(labels, ids[moving], large, config.separator)
+    allowed = candidates(labels, ids[moving], large, config.separator, nests)
     target, distance = nearest_centroid(space[moving], centroids, allowed)
     final[moving] = np.asarray(large, dtype=object)[target]
     assignments = merge_columns(labels, ids, merged, final, moving)
     log = _merge_log(assignments, pd.Series(distance, index=ids[moving]), sizes, min_size)
     metrics = _before_after(space, merged, final, config, random_state)
-    return MergeResult(assignments, log, metrics, min_size, notes, scaling, large, centroids, space)
+    result = MergeResult(assignments, log, metrics, min_size, notes, scaling, large, centroids, space)
+    result.nests = nests or {}
+    return result
 
 
 def merge_columns(

@@ -17,6 +17,7 @@ from clustering.explain.profiling import (
     Surrogate,
     top_features,
 )
+from clustering.explain.scenarios import run_scenarios
 from clustering.io.validation import (
     Finding,
     ValidatedTable,
@@ -25,7 +26,7 @@ from clustering.merging import MergeResult
 from clustering.model.clusterability import Clusterability
 from clustering.model.density import DensityResult
 from clustering.model.kselection import KSelection
-from clustering.model.models import SegmentModel
+from clustering.model.models import GroupedModel, SegmentModel
 from clustering.prep.preprocessing import Preprocessor, PreprocessReport
 
 if TYPE_CHECKING:  # the database layer (SQLAlchemy, sqlglot) loads only for a database run
@@ -60,9 +61,19 @@ class ClusteredDataset:
     notes: list[str] = field(default_factory=list)
     density: DensityResult | None = None
     inferred: pd.Series | None = None
-    model: SegmentModel | None = None
+    model: SegmentModel | GroupedModel | None = None
     clusterability: Clusterability | None = None
     warnings: list[str] = field(default_factory=list)
+    # nested segmentation (group_by): each group's own result, and one row per group
+    groups: dict[str, ClusteredDataset] | None = None
+    group_table: pd.DataFrame | None = None
+    segment_group: dict[str, str] = field(default_factory=dict)  # nested: each segment's group
+
+    def selections(self) -> dict[str | None, KSelection]:
+        """The k sweeps behind these segments: the dataset's (key None), or each group's."""
+        if self.groups is None:
+            return {None: self.selection} if self.selection is not None else {}
+        return {g: part.selection for g, part in self.groups.items() if part.selection is not None}
 
     @property
     def silhouette(self) -> float:
@@ -108,6 +119,7 @@ class RunResult:
     stability: pd.DataFrame
     findings: list[Finding]
     final_metrics: pd.DataFrame = field(default_factory=pd.DataFrame)
+    _scenarios: pd.DataFrame | None = field(default=None, repr=False, compare=False)
 
     @property
     def profiles(self) -> pd.DataFrame:
@@ -122,12 +134,24 @@ class RunResult:
     def k_selection(self) -> pd.DataFrame:
         """Every dataset's k sweep in one table."""
         frames = [
-            c.selection.scores.assign(dataset=name) for name, c in self.clustered.items() if c.selection
+            selection.scores.assign(dataset=name, group=group)
+            for name, c in self.clustered.items()
+            for group, selection in c.selections().items()
         ]
         if not frames:
             return pd.DataFrame(columns=["dataset", "k"])
         table = pd.concat(frames, ignore_index=True)
-        return table[["dataset", *[c for c in table.columns if c != "dataset"]]]
+        if table["group"].isna().all():
+            table = table.drop(columns="group")
+        first = [c for c in ("dataset", "group") if c in table]
+        return table[[*first, *[c for c in table.columns if c not in first]]]
+
+    @property
+    def k_scenarios(self) -> pd.DataFrame:
+        """Every sweep's k scenarios (``explain.scenarios.run_scenarios``), computed once."""
+        if self._scenarios is None:
+            self._scenarios = run_scenarios(self)
+        return self._scenarios
 
     @property
     def metrics(self) -> pd.DataFrame:

@@ -137,6 +137,46 @@ def more_views(name: str, data, labels: np.ndarray, colors: dict, rows: np.ndarr
         st.plotly_chart(charts.distribution(values, labels[rows], colors, violin), key=f"dist_{name}")
 
 
+def group_by_picker(name: str, dataset, algorithm: str) -> None:
+    """Nested segmentation: the column whose values (formats, regions) are segmented apart
+    (not with HDBSCAN, which has no k to choose per group)."""
+    columns = list(tables[name].categorical)
+    if algorithm == "hdbscan" or not columns:
+        if dataset.group_by is not None:
+            dataset.group_by = None
+            st.caption("Nested segmentation needs a k-based algorithm: the grouping is off.")
+        return
+    current_value = dataset.group_by if dataset.group_by in columns else None
+    chosen = st.selectbox(
+        "Segment within each value of",
+        [None, *columns],
+        index=[None, *columns].index(current_value),
+        format_func=lambda c: "(no grouping: one segmentation of all rows)" if c is None else c,
+        help="Nested segmentation: each group (a format, a region) gets its own segments and its own k; "
+        "a group too small for two segments is one.",
+        key=ws.widget_key(name, "group_by"),
+    )
+    if chosen != dataset.group_by:
+        dataset.group_by = chosen
+
+
+def nested_view(name: str, result) -> None:
+    """A nested segmentation's groups: rows, k and rule of each, and each group's k sweep."""
+    column = ws.config.datasets[name].group_by
+    st.markdown(f"**Segments within each {column}**: each group clustered on its own.")
+    st.dataframe(result.group_table, hide_index=True, width="stretch")
+    data = prepared(ws, name)
+    for group, selection in result.selections().items():
+        with st.expander(f"{column} {group}: k = {selection.chosen_k}"):
+            st.plotly_chart(
+                charts.k_selection(selection.scores, selection.chosen_k, selection.elbow_k),
+                key=f"k_{name}_{group}",
+            )
+            scenarios = k_scenarios(selection, list(data.matrix.columns), ws.config.columns)
+            st.caption(recommendation(selection))
+            st.dataframe(scenarios, hide_index=True, width="stretch")
+
+
 def k_scenario_picker(name: str, selection, data) -> None:
     """The k scenarios table; picking a row fits that k (it becomes the dataset's fixed k)."""
     scenarios = k_scenarios(selection, list(data.matrix.columns), ws.config.columns)
@@ -200,6 +240,8 @@ def show_results(name: str, result, data) -> None:
         )
         st.dataframe(selection.consensus, hide_index=True, width="stretch")
         k_scenario_picker(name, selection, data)
+    if result.group_table is not None:
+        nested_view(name, result)
     st.dataframe(result.metrics[["metric", "after"]].rename(columns={"after": "value"}), hide_index=True)
     sizes = result.labels.value_counts().sort_index()
     st.plotly_chart(charts.segment_sizes(sizes, colors, "Segment sizes"), key=f"sizes_{name}")
@@ -246,6 +288,7 @@ for tab, name in zip(tabs, ws.config.datasets, strict=True):
     with tab:
         dataset = ws.config.datasets[name]
         chosen = options(name, dataset.cluster)
+        group_by_picker(name, dataset, chosen["algorithm"])
         new = attempt(
             lambda chosen=chosen: ClusterConfig(**{**chosen, "hdbscan": HdbscanConfig(**chosen["hdbscan"])})
         )

@@ -149,7 +149,7 @@ def prepare_key(ws: Workspace, name: str) -> str:
 
 def cluster_key(ws: Workspace, name: str) -> str:
     dataset = ws.config.datasets[name]
-    return content_hash(prepare_key(ws, name), dataset.cluster, ws.config.prefix(name))
+    return content_hash(prepare_key(ws, name), dataset.cluster, dataset.group_by, ws.config.prefix(name))
 
 
 def merge_key(ws: Workspace) -> str:

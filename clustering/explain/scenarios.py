@@ -84,16 +84,17 @@ def _effects(X: np.ndarray, labels: np.ndarray, names: list[str]) -> tuple[pd.Da
 
 
 def run_scenarios(result: object) -> pd.DataFrame:
-    """Every dataset's k scenarios of a finished run (a ``results.RunResult``), one table."""
+    """Every dataset's k scenarios of a finished run (a ``results.RunResult``), one table, with
+    the recommendation of each sweep; a nested dataset has one sweep per group (``group``)."""
     frames = [
-        k_scenarios(c.selection, list(result.prepared[name].matrix.columns), result.config.columns).assign(
-            dataset=name
+        k_scenarios(selection, list(result.prepared[name].matrix.columns), result.config.columns).assign(
+            dataset=name, group=group, recommendation=recommendation(selection)
         )
         for name, c in result.clustered.items()
-        if c.selection is not None
+        for group, selection in c.selections().items()
     ]
     frames = [frame for frame in frames if not frame.empty]
     if not frames:
-        return pd.DataFrame(columns=["dataset", *COLUMNS])
+        return pd.DataFrame(columns=["dataset", "group", *COLUMNS, "recommendation"])
     table = pd.concat(frames, ignore_index=True)
-    return table[["dataset", *COLUMNS]]
+    return table[["dataset", "group", *COLUMNS, "recommendation"]]

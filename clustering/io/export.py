@@ -19,7 +19,6 @@ from rustpy_xlsxwriter import FastExcel, Format
 
 from clustering.errors import UserInputError
 from clustering.explain.labels import ANALYST, PreviousRun, profiles_in_words
-from clustering.explain.scenarios import run_scenarios
 from clustering.io.sources import read_table
 
 if TYPE_CHECKING:
@@ -149,7 +148,7 @@ def result_sheets(result: RunResult) -> dict[str, pd.DataFrame]:
         "stability": result.stability,
         "k_selection": result.k_selection,
         "k_consensus": result.k_consensus,
-        "k_scenarios": run_scenarios(result),
+        "k_scenarios": result.k_scenarios,
         "metrics": result.metrics,
         "quality": result.quality,
         "merge_log": result.merge_log,

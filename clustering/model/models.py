@@ -8,6 +8,7 @@ inertia; for the mixture, the highest log-likelihood); ``start_scores_`` holds e
 start's score, so the spread across starts can be reported. Agglomerative (Ward)
 clustering needs memory quadratic in rows, so it is fitted on a fixed-seed sample of
 at most ``max_fit_rows`` rows and every other row goes to its nearest centroid.
+``GroupedModel`` nests segments within the values of a grouping column (one model per group).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 from functools import partial
 
 import numpy as np
+import pandas as pd
 from scipy.cluster.hierarchy import fcluster, linkage
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.cluster import KMeans, MiniBatchKMeans
@@ -207,3 +209,43 @@ class SegmentModel(ClusterMixin, BaseEstimator):
         if unmatched.any():
             labels[unmatched] = pairwise_distances_argmin(X[unmatched], self.cluster_centers_)
         return labels
+
+
+MISSING_GROUP = "(missing)"
+
+
+def group_values(values: pd.Series | np.ndarray) -> np.ndarray:
+    """A grouping column's values as text, a missing value as its own group."""
+    series = pd.Series(values, copy=False)
+    return series.astype("string").fillna(MISSING_GROUP).to_numpy(dtype=object)
+
+
+class GroupedModel:
+    """Segments nested within groups (a format, a region): one model per group, or None for a
+    group that is one segment, with segment codes numbered across groups (a group's codes
+    start at its offset). An entity of a group the fit never saw takes the nearest segment
+    of any group."""
+
+    def __init__(self, column: str, models: dict[str, SegmentModel | None], centers: dict[str, np.ndarray]):
+        self.column = column
+        self.models = models
+        self.offsets, start = {}, 0
+        for group in models:
+            self.offsets[group] = start
+            start += len(centers[group])
+        self.cluster_centers_ = np.vstack([centers[group] for group in models])
+
+    def predict(self, X: np.ndarray, groups: pd.Series | np.ndarray) -> np.ndarray:
+        """The segment code of each row of ``X``, within its group."""
+        X = np.asarray(X, dtype=np.float64)
+        groups = group_values(groups)
+        codes = np.empty(len(X), dtype=np.int64)
+        for group in np.unique(groups):
+            rows = groups == group
+            if group not in self.models:
+                codes[rows] = pairwise_distances_argmin(X[rows], self.cluster_centers_)
+                continue
+            model = self.models[group]
+            own = model.predict(X[rows]) if model is not None else np.zeros(int(rows.sum()), dtype=np.int64)
+            codes[rows] = self.offsets[group] + own
+        return codes

@@ -14,18 +14,20 @@ from clustering.config import (
     DatasetConfig,
     resolve_size,
 )
-from clustering.errors import where
+from clustering.errors import UserInputError, where
 from clustering.model.clusterability import assess_clusterability
 from clustering.model.density import MAX_EXACT_DIMENSIONS, fit_density
 from clustering.model.kselection import KSelection, select_k
 from clustering.model.metrics import same_partition, separation_scores, silhouette_many
-from clustering.model.models import SegmentModel
+from clustering.model.models import MISSING_GROUP, GroupedModel, SegmentModel, group_values
 
 if TYPE_CHECKING:  # the database layer (SQLAlchemy, sqlglot) loads only for a database run
     pass
+from clustering.io.validation import ValidatedTable
 from clustering.results import ClusteredDataset, PreparedDataset
 
 LOW_SILHOUETTE = 0.1
+SMALL_GROUP = "one segment (a small group)"
 REASSIGNED_SHARE = 0.2
 UNSTABLE_JACCARD = 0.6
 
@@ -35,12 +37,140 @@ def cluster_dataset(
 ) -> ClusteredDataset:
     """Choose k (or take the fixed k), fit on a sample of the inliers, assign every row;
     or, for HDBSCAN, find density-based segments and apply the noise policy."""
+    if config.group_by is not None:
+        return cluster_nested(prepared, config, prefix, random_state)
     clusterability = assess_clusterability(prepared.matrix.to_numpy()[~prepared.outliers], random_state)
     with where(f"{prepared.table.source} (dataset '{prepared.name}')"):
         result = _cluster_fit(prepared, config, prefix, random_state, not clusterability.clear)
     result.clusterability = clusterability
     result.warnings = cluster_warnings(result, config.cluster)
     return result
+
+
+def cluster_nested(
+    prepared: PreparedDataset, config: DatasetConfig, prefix: str, random_state: int | None
+) -> ClusteredDataset:
+    """Segments within each value of ``config.group_by``: each group clustered on its own (its
+    own verdict and k, by the dataset's rule) in the dataset's prepared space, segment codes
+    numbered across groups in the groups' order. A group with fewer rows than twice the
+    minimum segment size (resolved on the whole dataset) cannot hold two segments: it is one."""
+    check_group_column(prepared.name, prepared.table, config.group_by)
+    groups = group_values(prepared.table.frame[config.group_by])
+    X = prepared.matrix.to_numpy()
+    min_size = resolve_size(config.cluster.min_segment_size, len(X))
+    parts: dict[str, ClusteredDataset | None] = {}
+    for group in sorted(set(groups), key=lambda g: (g == MISSING_GROUP, g)):  # missing last
+        rows = groups == group
+        if rows.sum() < max(2 * min_size, 2):
+            parts[group] = None
+            continue
+        part = PreparedDataset(
+            prepared.name,
+            prepared.table,
+            prepared.preprocessor,
+            prepared.matrix[rows],
+            prepared.outliers[rows],
+        )
+        parts[group] = cluster_dataset(
+            part, config.model_copy(update={"group_by": None}), prefix, random_state
+        )
+    return _nested_result(prepared, config, prefix, groups, parts, random_state)
+
+
+MAX_GROUPS = 50
+
+
+def check_group_column(name: str, table: ValidatedTable, column: str) -> None:
+    """A nested segmentation's grouping column must be a column of the table with a few values."""
+    if column not in table.frame.columns:
+        choices = ", ".join(table.categorical) or "none of its columns has a few text values"
+        raise UserInputError(
+            f"{table.source} (dataset '{name}'): group_by names column '{column}', which the table "
+            f"does not have. Name a column of formats or regions ({choices}), or clear group_by."
+        )
+    groups = table.frame[column].nunique(dropna=True)
+    if groups > MAX_GROUPS:
+        raise UserInputError(
+            f"{table.source} (dataset '{name}'): group_by column '{column}' has {groups:,} distinct "
+            f"values; nested segmentation clusters within each, so it needs a column of at most "
+            f"{MAX_GROUPS} groups (a format, a region, a climate zone). Pick another column."
+        )
+
+
+def _nested_result(
+    prepared: PreparedDataset,
+    config: DatasetConfig,
+    prefix: str,
+    groups: np.ndarray,
+    parts: dict[str, ClusteredDataset | None],
+    random_state: int | None,
+) -> ClusteredDataset:
+    """One dataset's result from its groups' (None: a one-segment group)."""
+    X = prepared.matrix.to_numpy()
+    centers = {
+        g: (p.centers if p is not None else X[groups == g].mean(axis=0, keepdims=True))
+        for g, p in parts.items()
+    }
+    model = GroupedModel(config.group_by, {g: p.model if p else None for g, p in parts.items()}, centers)
+    codes = model.predict(X, groups)
+    labels = pd.Series([f"{prefix}{c + 1}" for c in codes], index=prepared.matrix.index, dtype="string")
+    (silhouette,) = silhouette_many(X, [codes], config.cluster.silhouette_sample, random_state)
+    metrics = dataset_metrics(
+        prepared.name, X, codes, silhouette, min(len(X), config.cluster.silhouette_sample)
+    )
+    table, notes, warnings = _group_summary(config, prefix, groups, parts, model)
+    result = ClusteredDataset(
+        prepared.name,
+        labels,
+        len(model.cluster_centers_),
+        model.cluster_centers_,
+        None,
+        metrics,
+        notes,
+        model=model,
+    )
+    result.groups = {g: p for g, p in parts.items() if p is not None}
+    result.group_table = pd.DataFrame(table)
+    result.segment_group = {
+        f"{prefix}{model.offsets[g] + i + 1}": g for g in parts for i in range(len(centers[g]))
+    }
+    result.warnings = warnings
+    return result
+
+
+def _group_summary(
+    config: DatasetConfig,
+    prefix: str,
+    groups: np.ndarray,
+    parts: dict[str, ClusteredDataset | None],
+    model: GroupedModel,
+) -> tuple[list[dict], list[str], list[str]]:
+    """One row per group (rows, k, its segment codes, rule, verdict), and the groups' notes
+    and warnings, each naming its group; the small-group policy as a note."""
+    table, notes, warnings = [], [], []
+    for group, part in parts.items():
+        first = model.offsets[group] + 1
+        k = part.k if part is not None else 1
+        table.append(
+            {
+                "group": group,
+                "rows": int((groups == group).sum()),
+                "k": k,
+                "segments": f"{prefix}{first}" + (f" to {prefix}{first + k - 1}" if k > 1 else ""),
+                "rule": part.selection.rule if part is not None and part.selection else SMALL_GROUP,
+                "verdict": part.clusterability.verdict.split(":")[0] if part is not None else "",
+            }
+        )
+        if part is not None:
+            notes += [f"{config.group_by} {group}: {note}" for note in part.notes]
+            warnings += [f"{config.group_by} {group}: {warning}" for warning in part.warnings]
+    small = [row["group"] for row in table if row["rule"] == SMALL_GROUP]
+    if small:
+        notes.append(
+            f"{config.group_by} {', '.join(small)}: fewer rows than twice the minimum segment size "
+            f"({config.cluster.min_segment_size}), so each is one segment."
+        )
+    return table, notes, warnings
 
 
 def cluster_warnings(result: ClusteredDataset, cluster: ClusterConfig) -> list[str]:

@@ -29,6 +29,7 @@ def combine_segments(
             {name: p.matrix for name, p in prepared.items()},
             config.merge,
             config.random_state,
+            {name: c.segment_group for name, c in clustered.items() if c.segment_group},
         )
         assignments = merge.assignments
     else:

@@ -21,6 +21,7 @@ from clustering.explain.profiling import (
 from clustering.io.validation import (
     ValidatedTable,
 )
+from clustering.model.models import group_values
 from clustering.model.threads import in_parallel
 
 if TYPE_CHECKING:  # the database layer (SQLAlchemy, sqlglot) loads only for a database run
@@ -58,10 +59,38 @@ def explain_segments(
             )
             labels = labels.model_copy(update={"volume_column": None})
         automatic = automatic_labels(final, features, profiles, labels, config.labeling, config.columns)
+        automatic = with_groups(automatic, final, checked, config)
     else:
         automatic = pd.Series(sorted(final.unique()), index=sorted(final.unique()), dtype="string")
     names = segment_names(final, automatic, labels.overrides, previous)
     return Explanation(profiles, tests, surrogate, names, notes, one_feature_segments(profiles))
+
+
+def with_groups(
+    automatic: pd.Series, final: pd.Series, checked: dict[str, ValidatedTable], config: RunConfig
+) -> pd.Series:
+    """Names of nested segments carry their group ("Hyper · high sales ..."): the group of a
+    dataset's ``group_by`` column that most of a segment's entities share (at least half: the
+    merge keeps entities within their group unless no segment of their group is large)."""
+    named = automatic.copy()
+    for name, dataset in config.datasets.items():
+        if dataset.group_by is None or name not in checked:
+            continue
+        frame = checked[name].frame
+        groups = pd.Series(group_values(frame[dataset.group_by]), index=frame.index)
+        groups = groups.reindex(final.index).dropna()
+        per_segment = groups.groupby(final.reindex(groups.index)).agg(_main_group)
+        for segment, group in per_segment.dropna().items():
+            title = group[:1].upper() + group[1:]
+            if segment in named.index and not str(named[segment]).startswith(f"{title} · "):
+                named[segment] = f"{title} · {named[segment]}"
+    return named
+
+
+def _main_group(groups: pd.Series) -> str | None:
+    """The group at least half of these entities share, or None."""
+    shares = groups.value_counts(normalize=True)
+    return shares.index[0] if shares.iloc[0] >= 0.5 else None
 
 
 def one_feature_segments(profiles: pd.DataFrame) -> list[str]:

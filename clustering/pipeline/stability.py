@@ -18,7 +18,7 @@ from clustering.io.validation import (
     Finding,
 )
 from clustering.model.density import fit_density
-from clustering.model.models import SegmentModel
+from clustering.model.models import GroupedModel, SegmentModel, group_values
 from clustering.model.stability import segment_stability
 from clustering.model.threads import in_parallel
 
@@ -37,6 +37,25 @@ def refit_function(config: DatasetConfig, k: int) -> Callable[[np.ndarray, int],
     )
 
 
+def nested_refit(config: DatasetConfig, model: GroupedModel) -> Callable[[np.ndarray, int], np.ndarray]:
+    """(rows, seed) -> labels for a nested segmentation: rows carry their group's position as
+    the last column; each group is refitted with its own k (a one-segment group stays one),
+    codes numbered across groups as the model numbers them."""
+    ks = {g: (m.n_clusters if m is not None else 1) for g, m in model.models.items()}
+
+    def refit(rows: np.ndarray, seed: int) -> np.ndarray:
+        codes = np.zeros(len(rows), dtype=np.int64)
+        position = rows[:, -1].astype(int)
+        for index, group in enumerate(model.models):
+            mine = position == index
+            k = min(ks[group], int(mine.sum()))
+            offset = model.offsets[group]
+            codes[mine] = offset + (refit_function(config, k)(rows[mine, :-1], seed) if k > 1 else 0)
+        return codes
+
+    return refit
+
+
 def assess_stability(
     prepared: PreparedDataset, clustered: ClusteredDataset, config: RunConfig
 ) -> pd.DataFrame:
@@ -45,6 +64,11 @@ def assess_stability(
     X = prepared.matrix.to_numpy()[inliers]
     labels = clustered.labels.to_numpy(dtype=object)[inliers]
     refit = refit_function(config.datasets[prepared.name], clustered.k)
+    if isinstance(clustered.model, GroupedModel):  # the group rides along as a last column
+        groups = group_values(prepared.table.frame[clustered.model.column])[inliers]
+        order = {g: i for i, g in enumerate(clustered.model.models)}
+        X = np.column_stack([X, [order[g] for g in groups]])
+        refit = nested_refit(config.datasets[prepared.name], clustered.model)
     result = segment_stability(X, labels, refit, config.stability, config.random_state)
     table = result.segments.rename(columns={"code": "segment"})
     table.insert(0, "dataset", prepared.name)

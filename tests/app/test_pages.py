@@ -473,3 +473,28 @@ def test_cluster_page_k_scenarios_fit_the_picked_k_and_it_round_trips(app):
     scenarios = result_sheets(run_result(ws))["k_scenarios"]
     assert set(scenarios["dataset"]) == {"external"}  # internal's k is fixed now: no sweep to show
     assert {"jaccard_min", "names_preview", "recommended"} <= set(scenarios.columns)
+
+
+def test_cluster_page_segments_within_each_format_and_names_carry_it(app):
+    from clustering.config import config_from_yaml
+    from ui.state import run_result
+
+    load_demo_stores(app)
+    run_to(app, "prepared")
+    app.switch_page("pages/cluster.py").run()
+    ws = workspace(app)
+    app.selectbox(key=ws.widget_key("internal", "group_by")).set_value("format").run()
+    for label in [b.label for b in app.button if b.label.startswith("Run clustering")]:
+        button(app, label).click().run()
+    no_exceptions(app)
+    assert ws.config.datasets["internal"].group_by == "format"
+    assert any(m.value.startswith("**Segments within each format**") for m in app.markdown)
+    groups = next(d.value for d in app.dataframe if "group" in d.value.columns and "rule" in d.value.columns)
+    formats = set(ws.sheets["internal"]["format"].dropna())
+    assert formats <= set(groups["group"]) and (groups["k"] >= 1).all()
+    run_to(app, "merged")
+    app.switch_page("pages/profiles.py").run()
+    no_exceptions(app)
+    names = run_result(ws).names["label"]
+    assert all(name.split(" · ")[0].lower() in formats | {"(missing)"} for name in names)
+    assert config_from_yaml(ws.config.to_yaml()).datasets["internal"].group_by == "format"

@@ -125,3 +125,20 @@ def test_an_older_history_table_gains_the_new_columns_and_its_writes_stay_restor
     }
     restore(warehouse, WriteBackConfig(), "dfu_id", "20250101T000000-old")
     assert set(labels(warehouse)) == {"Legacy"}
+
+
+def test_a_nested_dfu_run_writes_its_segments_named_after_their_group(warehouse, dfu_sheets):
+    from clustering.config import load_config
+    from clustering.pipeline import run
+
+    config = load_config("dfu")
+    config.stability.enabled = False
+    config.datasets["dfu"].group_by = "category"
+    result = run(config, dfu_sheets)
+    categories = set(dfu_sheets["dim_item"]["category"].astype(str))
+    assert set(result.clustered["dfu"].group_table["group"]) <= categories
+    frame = result.assignments[["dfu_id", "final_cluster", "segment_name"]]
+    write_back(warehouse, frame, config.database.write_back, "dfu_id")
+    written = labels(warehouse).reindex(frame["dfu_id"])
+    assert written.tolist() == frame["segment_name"].tolist()
+    assert all(name.split(" · ")[0].lower() in {c.lower() for c in categories} for name in written)

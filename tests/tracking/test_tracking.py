@@ -243,3 +243,19 @@ def test_attribute_weights_are_recorded_with_the_tracked_run(store, quick_config
     segmentation = tracking.load_segmentation(store, tracked.run_id)
     assigned, _ = segmentation.assign({k: v for k, v in demo_sheets.items() if k != "truth"})
     assert set(assigned["entity_status"]) == {"trained"}  # the weighted space reproduces itself
+
+
+def test_a_nested_run_is_tracked_and_its_saved_model_assigns_within_groups(store, quick_config, demo_sheets):
+    nested = quick_config.model_copy(deep=True)
+    nested.stability.enabled = False
+    nested.datasets["internal"].group_by = "format"
+    result = run(nested, demo_sheets)
+    tracked = tracking.log_run(result, demo_sheets)
+    params = mlflow.get_run(tracked.run_id).data.params
+    assert params["datasets.internal.group_by"] == "format"
+    assert tracking.load_config_of(store, tracked.run_id).datasets["internal"].group_by == "format"
+    segmentation = tracking.load_segmentation(store, tracked.run_id)
+    assigned, _ = segmentation.assign({k: v for k, v in demo_sheets.items() if k != "truth"})
+    expected = result.assignments.set_index("store_id")["final_cluster"]
+    got = assigned.set_index("store_id").loc[expected.index, "final_cluster"]
+    assert got.tolist() == expected.tolist()
