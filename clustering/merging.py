@@ -254,14 +254,12 @@ def distances_to_centroids(space: np.ndarray, centroids: np.ndarray, codes: np.n
 BOUNDARY_MARGIN = 0.1  # near a boundary: the second-nearest centre is under 10% farther than its own
 
 
-def near_boundary(space: np.ndarray, final: np.ndarray) -> np.ndarray:
-    """Whether each entity sits near a segment boundary: the centre of another final segment
-    is less than ``BOUNDARY_MARGIN`` farther from it than its own segment's centre (over the
-    columns it has). Such an entity could sit on either side of an arbitrary boundary."""
-    codes, segments = pd.factorize(pd.Series(final, dtype=object), sort=True)
-    if len(segments) < 2:
+def near_boundary(space: np.ndarray, centroids: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """Whether each entity sits near a segment boundary: the centre of another segment is less
+    than ``BOUNDARY_MARGIN`` farther from it than its own segment's centre (``codes``), over
+    the columns it has. Such an entity could sit on either side of an arbitrary boundary."""
+    if len(centroids) < 2:
         return np.zeros(len(space), dtype=bool)
-    centroids = segment_centroids(space, codes, len(segments))
     present = ~np.isnan(space)
     filled = np.where(present, space, 0.0)
     # squared distance to every centre over the entity's own columns, without a rows x k x d array
@@ -274,13 +272,15 @@ def near_boundary(space: np.ndarray, final: np.ndarray) -> np.ndarray:
     return distances.min(axis=1) < (1 + BOUNDARY_MARGIN) * own
 
 
-def distance_to_segment(space: np.ndarray, final: np.ndarray) -> np.ndarray:
+def distance_to_segment(space: np.ndarray, final: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``distance_to_segment``, one definition for the run, ``assign`` and the DFU files: the
     distance of each entity to the centre of its final segment, in the space the segments
     were assigned in (the prepared columns of one dataset; the merge's combined space of
-    two), the centre being the mean of the segment's entities after overrides."""
+    two), the centre being the mean of the segment's entities after overrides; and, from the
+    same centres, whether each entity is ``near_boundary``."""
     codes, segments = pd.factorize(pd.Series(final, dtype=object), sort=True)
-    return distances_to_centroids(space, segment_centroids(space, codes, len(segments)), codes)
+    centroids = segment_centroids(space, codes, len(segments))
+    return distances_to_centroids(space, centroids, codes), near_boundary(space, centroids, codes)
 
 
 def _before_after(

@@ -24,6 +24,28 @@ def test_demo_then_run_writes_every_sheet(tmp_path, capsys):
     assert scenarios.groupby("dataset")["k"].apply(list).map(lambda ks: ks == list(range(2, 13))).all()
 
 
+def test_a_nested_config_runs_from_the_cli_with_each_groups_scenarios(tmp_path, capsys, demo_workbook):
+    from clustering.config import load_config
+
+    config = load_config("store")
+    config.datasets["internal"].group_by = "format"
+    config.stability.enabled = False
+    path = tmp_path / "nested.yml"
+    path.write_text(config.to_yaml())
+    result = tmp_path / "result.xlsx"
+    args = ["run", "--config", str(path), "--input", str(demo_workbook), "--output", str(result), "--no-track"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    formats = set(pd.read_excel(demo_workbook, sheet_name="internal", engine="calamine")["format"].dropna())
+    assert {f"k scenarios of internal, group {f}" for f in formats} <= {
+        line.split(" (pick")[0] for line in out.splitlines()
+    }
+    sheets = pd.read_excel(result, sheet_name=None, engine="calamine")
+    assert set(sheets["k_scenarios"].dropna(subset=["group"])["group"]) == formats
+    names = sheets["assignments"]["segment_name"]
+    assert names.str.split(" · ").str[0].str.lower().isin(formats | {"(missing)"}).all()
+
+
 def test_csv_format_writes_the_assignments(tmp_path, demo_workbook):
     out = tmp_path / "assignments.csv"
     code = main(

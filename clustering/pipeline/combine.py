@@ -7,7 +7,7 @@ import pandas as pd
 
 from clustering.config import RunConfig
 from clustering.io.validation import check_shared_ids
-from clustering.merging import apply_overrides, distance_to_segment, merge_segments, near_boundary
+from clustering.merging import apply_overrides, distance_to_segment, merge_segments
 from clustering.model.metrics import silhouette_many
 from clustering.pipeline.cluster import LOW_SILHOUETTE, dataset_metrics
 from clustering.results import ClusteredDataset, Combined, PreparedDataset
@@ -49,8 +49,9 @@ def combine_segments(
     assignments, notes = apply_overrides(assignments, config.overrides)
     space, index = _assignment_space(merge, prepared)
     final = assignments["final_cluster"].reindex(index).to_numpy(dtype=str)
-    distance = pd.Series(distance_to_segment(space, final).round(6), index=index)
-    boundary = pd.Series(near_boundary(space, final), index=index)
+    distances, near = distance_to_segment(space, final)
+    distance = pd.Series(distances.round(6), index=index)
+    boundary = pd.Series(near, index=index)
     at = _after_final(assignments)
     assignments.insert(at, "distance_to_segment", distance.reindex(assignments.index))
     assignments.insert(
