@@ -192,20 +192,34 @@ class RunResult:
 
     @property
     def quality(self) -> pd.DataFrame:
-        """Per dataset: the clusterability tests, their verdict, and the silhouette of its segments."""
-        frames = [
-            c.clusterability.tests.assign(
-                dataset=name, verdict=c.clusterability.verdict, silhouette=c.silhouette
-            )
+        """Per dataset (a nested dataset: per group): the clusterability tests, their verdict,
+        and the silhouette of its segments."""
+        columns = [
+            "dataset",
+            "group",
+            "test",
+            "statistic",
+            "p_value",
+            "rows",
+            "groups",
+            "verdict",
+            "silhouette",
+        ]
+        parts = [
+            (name, group, part)
             for name, c in self.clustered.items()
-            if c.clusterability is not None
+            for group, part in ({None: c} if c.groups is None else c.groups).items()
+        ]
+        frames = [
+            part.clusterability.tests.assign(
+                dataset=name, group=group, verdict=part.clusterability.verdict, silhouette=part.silhouette
+            )
+            for name, group, part in parts
+            if part.clusterability is not None
         ]
         if not frames:
-            return pd.DataFrame(
-                columns=["dataset", "test", "statistic", "p_value", "rows", "groups", "verdict", "silhouette"]
-            )
-        table = pd.concat(frames, ignore_index=True)
-        return table[["dataset", "test", "statistic", "p_value", "rows", "groups", "verdict", "silhouette"]]
+            return pd.DataFrame(columns=columns)
+        return pd.concat(frames, ignore_index=True)[columns]
 
     @property
     def merge_log(self) -> pd.DataFrame:

@@ -283,7 +283,10 @@ def projection_view(
 
 # Lazy tabs: every tab keeps its options and button, but only the tab on screen draws its
 # charts (each is a few thousand points for the browser).
-tabs = st.tabs(list(ws.config.datasets), key=ws.widget_key("cluster_tabs"), on_change="rerun")
+# keyed by the datasets, not the widget generation: fitting a scenario (a new generation, so the
+# options show the fixed k) keeps the analyst on the dataset's tab
+tab_key = "cluster_tabs_" + "_".join(ws.config.datasets)
+tabs = st.tabs(list(ws.config.datasets), key=tab_key, on_change="rerun")
 for tab, name in zip(tabs, ws.config.datasets, strict=True):
     with tab:
         dataset = ws.config.datasets[name]

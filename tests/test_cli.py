@@ -33,7 +33,16 @@ def test_a_nested_config_runs_from_the_cli_with_each_groups_scenarios(tmp_path, 
     path = tmp_path / "nested.yml"
     path.write_text(config.to_yaml())
     result = tmp_path / "result.xlsx"
-    args = ["run", "--config", str(path), "--input", str(demo_workbook), "--output", str(result), "--no-track"]
+    args = [
+        "run",
+        "--config",
+        str(path),
+        "--input",
+        str(demo_workbook),
+        "--output",
+        str(result),
+        "--no-track",
+    ]
     assert main(args) == 0
     out = capsys.readouterr().out
     formats = set(pd.read_excel(demo_workbook, sheet_name="internal", engine="calamine")["format"].dropna())

@@ -78,6 +78,10 @@ def test_stability_k_sweeps_and_scenarios_cover_every_group(nested_run):
     assert set(scenarios["group"]) == {"hyper", "super"}
     recommended = scenarios[scenarios["recommended"]].set_index("group")["k"]
     assert recommended.to_dict() == {"hyper": 3, "super": 2}
+    quality = sheets["quality"]
+    assert set(quality["group"]) == {"hyper", "super"} and set(quality["verdict"]) == {
+        "clear cluster structure"
+    }
 
 
 def test_the_same_data_and_config_give_the_same_nested_labels(nested_run):

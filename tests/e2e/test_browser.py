@@ -29,7 +29,16 @@ class Analyst:
         self.page = page
 
     def open(self, name: str) -> None:
-        self.page.get_by_role("link", name=name, exact=True).first.click()
+        """Follow the navigation link (again if a rerun swallowed the click)."""
+        link = self.page.get_by_role("link", name=name, exact=True).first
+        href = link.get_attribute("href")
+        for _ in range(3):
+            link.click()
+            try:
+                self.page.wait_for_url(href, timeout=10_000)
+                break
+            except Exception:  # the page was redrawing: click again
+                pass
         self.page.wait_for_timeout(1000)
 
     def sees(self, text: str, timeout: float = 120_000) -> None:
@@ -171,4 +180,78 @@ def test_one_click_from_demo_to_results_in_the_browser(browser_page, app_url):
     me.open("Runs & scenarios")
     me.sees("Compare two runs")
     me.shot("runs")
+    assert page.blocked_requests == [], f"the app tried to reach: {page.blocked_requests}"
+
+
+def pick(page, label: str, option: str | re.Pattern) -> None:
+    """Open the select box of that label and click the option (again if the page was still
+    drawing when the list opened)."""
+    box = page.locator("[data-testid=stSelectbox]").filter(has_text=label).first
+    wanted = page.get_by_role("option", name=option).first
+    for _ in range(5):
+        box.click()
+        try:
+            wanted.wait_for(timeout=5000)
+            break
+        except Exception:  # closed by a rerun: open it again
+            page.keyboard.press("Escape")
+            page.wait_for_timeout(1000)
+    wanted.click()
+    page.wait_for_timeout(1500)
+
+
+def test_weights_nested_segments_and_a_k_scenario_in_the_browser(browser_page, app_url):
+    from clustering.config import config_from_yaml
+
+    page = browser_page
+    me = Analyst(page)
+    page.goto(app_url)
+    me.press("Start with demo stores")
+    me.sees("Loaded data", 60_000)
+
+    me.open("Prepare")
+    me.sees("Attribute weights")
+    page.get_by_text("Attribute weights").first.click()
+    thumb = page.locator("[data-testid=stSlider]").filter(has_text="revenue").locator("input[type=range]")
+    thumb.focus()
+    for _ in range(4):  # 1.0 -> 2.0 in steps of 0.25
+        thumb.press("ArrowRight")
+    page.wait_for_timeout(1500)
+    me.sees("Attribute weights (1 set)")
+    me.press("Prepare internal")
+    me.sees("What each step did")
+    me.tab("external")
+    me.press("Prepare external")
+    me.sees("What each step did")
+
+    me.open("Cluster")
+    pick(page, "Segment within each value of", "format")
+    me.press("Run clustering on internal")
+    me.sees("Segments within each format")
+    me.shot("cluster_nested")
+    me.tab("external")
+    me.press("Run clustering on external")
+    me.sees("What if: every k of the sweep.")
+    pick(page, "Scenario to fit", re.compile(r"^k = 7 ·"))
+    me.press("Fit k = 7")
+    me.sees("fixed k = 7 (set in the config)")
+    me.shot("cluster_scenario")
+
+    me.open("Merge & compare")
+    me.press("Merge")
+    me.sees("Merge log")
+    me.open("Profiles & labels")
+    me.sees("Segments at a glance")
+    me.sees("Supermarket · ")
+
+    me.open("Export")
+    with page.expect_download(timeout=120_000) as download:
+        page.get_by_role("button", name="Results workbook").click()
+    sheets = pd.read_excel(download.value.path(), sheet_name=None, engine="calamine")
+    config = config_from_yaml("\n".join(sheets["config"]["config"].fillna("")))
+    assert config.datasets["internal"].group_by == "format"
+    assert config.datasets["internal"].preprocess.weights == {"revenue": 2.0}
+    assert config.datasets["external"].cluster.k == 7
+    names = sheets["assignments"]["segment_name"].str.split(" · ").str[0].str.lower()
+    assert set(names) <= set(store_demo(2000)["internal"]["format"].dropna()) | {"(missing)"}
     assert page.blocked_requests == [], f"the app tried to reach: {page.blocked_requests}"
