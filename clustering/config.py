@@ -338,6 +338,16 @@ class TrackingConfig(StrictModel):
     experiment: str | None = None
 
 
+class ScaleConfig(StrictModel):
+    """Beyond one machine (``--engine spark``): the DFU features are computed where the data
+    lives, the segmentation is fitted on a fixed-seed sample of ``sample_rows`` DFUs
+    (stratified by ``strata``, columns of the features or of the joined attributes, in
+    proportion to each stratum's size), and every DFU is assigned where the data lives."""
+
+    sample_rows: int = Field(200_000, ge=1_000, le=2_000_000)
+    strata: list[str] = Field(default_factory=list)
+
+
 class RunConfig(StrictModel):
     """The whole run: one or two datasets keyed by name, the merge, and the seed."""
 
@@ -357,6 +367,7 @@ class RunConfig(StrictModel):
     stability: StabilityConfig = Field(default_factory=StabilityConfig)
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
+    scale: ScaleConfig = Field(default_factory=ScaleConfig)
     overrides: dict[str, str] = Field(
         default_factory=dict, description="Entity ID -> final segment: the analyst's manual moves."
     )

@@ -4,7 +4,6 @@ Spark table: equal to the in-memory features within 1e-9."""
 from __future__ import annotations
 
 import re
-import shutil
 
 import numpy as np
 import pytest
@@ -15,31 +14,6 @@ from clustering.config import load_config
 from clustering.demo import dfu_demo
 from clustering.prep.features import demand_features
 from clustering.spark import spark_features, spark_sql
-
-
-@pytest.fixture(scope="module")
-def spark(tmp_path_factory):
-    if shutil.which("java") is None:
-        pytest.fail(
-            "Spark needs a Java runtime: apt-get install default-jre-headless (make test installs it as root)"
-        )
-    from pyspark.sql import SparkSession
-
-    warehouse = tmp_path_factory.mktemp("spark-warehouse")
-    session = (
-        SparkSession.builder.master("local[2]")
-        .appName("clustering-studio-tests")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.driver.host", "127.0.0.1")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.sql.warehouse.dir", str(warehouse))
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
 
 
 @pytest.mark.parametrize("window", [24, 36])
