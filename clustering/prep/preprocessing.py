@@ -466,11 +466,18 @@ class Preprocessor(TransformerMixin, BaseEstimator):
         values = self._apply_outliers(values)
         if self.famd_ is not None:
             return self.famd_.transform(self._famd_frame(values, X))
+        onehot = None
+        if self.encoder_ is not None:
+            onehot = self.encoder_.transform(self._categorical_frame(X))[:, self.onehot_keep_]
+        return self.linear_tail(values, onehot)
+
+    def linear_tail(self, values: np.ndarray, onehot: np.ndarray | None = None) -> np.ndarray:
+        """The steps after clipping, all affine: scaling, one-hot weight, attribute weights, PCA.
+        Apart so that a warehouse can apply them as one matrix (``io.sqlassign``)."""
         if self.scaler_ is not None:
             values = self.scaler_.transform(values)
         parts = [values]
-        if self.encoder_ is not None:
-            onehot = self.encoder_.transform(self._categorical_frame(X))[:, self.onehot_keep_]
+        if onehot is not None:
             parts.append((self.config or PreprocessConfig()).categorical_weight * onehot)
         matrix = np.hstack(parts) * self._matrix_weights(
             self.numeric_out_, self.categorical_out_, self.report_
