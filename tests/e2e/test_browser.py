@@ -49,6 +49,12 @@ class Analyst:
         label = re.compile(rf"^(?:[a-z_0-9]+ )?{re.escape(name)}$")
         self.page.get_by_role("button", name=label).first.click()
 
+    def start_with_demo(self, url: str) -> None:
+        """Open the app and load the demo stores from Home."""
+        self.page.goto(url)
+        self.press("Start with demo stores")
+        self.sees("Loaded data", 60_000)
+
     def tab(self, name: str) -> None:
         self.page.get_by_role("tab", name=name, exact=True).click()
 
@@ -170,9 +176,7 @@ def test_upload_to_download_in_the_browser(browser_page, app_url, workbook):
 def test_one_click_from_demo_to_results_in_the_browser(browser_page, app_url):
     page = browser_page
     me = Analyst(page)
-    page.goto(app_url)
-    me.press("Start with demo stores")
-    me.sees("Loaded data", 60_000)
+    me.start_with_demo(app_url)
     me.press("Run all steps")
     me.sees("Can these segments be trusted?")
     me.sees("Clear cluster structure")
@@ -205,9 +209,7 @@ def test_weights_nested_segments_and_a_k_scenario_in_the_browser(browser_page, a
 
     page = browser_page
     me = Analyst(page)
-    page.goto(app_url)
-    me.press("Start with demo stores")
-    me.sees("Loaded data", 60_000)
+    me.start_with_demo(app_url)
 
     me.open("Prepare")
     me.sees("Attribute weights")
