@@ -153,3 +153,12 @@ def test_a_missing_group_value_is_a_group_of_its_own(nested_run):
     result = run(nested_config(), {"stores": table})
     groups = result.clustered["stores"].group_table["group"].tolist()
     assert groups[-1] == "(missing)" and len(result.assignments) == len(table)
+
+
+def test_the_framework_files_of_a_nested_run_are_written(nested_run, tmp_path):
+    from clustering.io.outputs import write_all
+
+    written = {path.name for path in write_all(nested_run, tmp_path)}
+    assert "k_selection.png" in written
+    assignments = pd.read_csv(tmp_path / "cluster_assignments.csv")
+    assert assignments["cluster"].nunique() == 6

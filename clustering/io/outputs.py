@@ -166,7 +166,13 @@ def _plots(
     )
     for axis, (name, result) in zip(axes[0], clustered.items(), strict=False):
         if result.selection is None:
-            axis.text(0.5, 0.5, f"{name}: HDBSCAN (no k to choose)", ha="center")
+            nested = f"{name}: nested, one k per group ({len(result.groups)} swept; see k_selection)"
+            axis.text(
+                0.5,
+                0.5,
+                nested if result.groups is not None else f"{name}: HDBSCAN (no k to choose)",
+                ha="center",
+            )
             continue
         scores = result.selection.scores
         for column in ("silhouette", "davies_bouldin", "gap"):
