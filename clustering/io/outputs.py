@@ -148,6 +148,13 @@ def _write_centroids(
     return path
 
 
+def _no_sweep(name: str, result: Any) -> str:
+    """What the k-selection figure says of a dataset without one k sweep."""
+    if result.groups is not None:
+        return f"{name}: nested, one k per group ({len(result.groups)} swept; see k_selection)"
+    return f"{name}: HDBSCAN (no k to choose)"
+
+
 def _plots(
     prepared: dict[str, Any], clustered: dict[str, Any], final: pd.Series, folder: Path, seed: int
 ) -> list[Path]:
@@ -166,13 +173,7 @@ def _plots(
     )
     for axis, (name, result) in zip(axes[0], clustered.items(), strict=False):
         if result.selection is None:
-            nested = f"{name}: nested, one k per group ({len(result.groups)} swept; see k_selection)"
-            axis.text(
-                0.5,
-                0.5,
-                nested if result.groups is not None else f"{name}: HDBSCAN (no k to choose)",
-                ha="center",
-            )
+            axis.text(0.5, 0.5, _no_sweep(name, result), ha="center")
             continue
         scores = result.selection.scores
         for column in ("silhouette", "davies_bouldin", "gap"):
