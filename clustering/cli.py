@@ -12,7 +12,6 @@ import argparse
 import logging
 import os
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -227,6 +226,17 @@ def _run(args: argparse.Namespace) -> int:
         raise UserInputError("Give --output FILE (.xlsx, .csv or .parquet) for the results.")
     if args.engine == "spark":
         return _run_spark(args, config, started)
+    tracked = config.tracking.enabled and not args.no_track
+    worker = _start_tracking(config) if tracked else None  # beside the reading and the run
+    try:
+        return _run_in_memory(args, config, engine, started, worker)
+    finally:
+        if worker is not None:
+            worker.cancel()
+
+
+def _run_in_memory(args: argparse.Namespace, config, engine, started: float, worker) -> int:
+    """Read, run, write, print, track (with ``worker`` when one was started) and write back."""
     from clustering.io.export import read_previous_run, write_result
     from clustering.io.inputs import database_sheets, load_tables
     from clustering.pipeline import run
@@ -234,8 +244,6 @@ def _run(args: argparse.Namespace) -> int:
     previous = read_previous_run(args.previous, config.id_column) if args.previous else None
     sheets = database_sheets(engine, config) if args.database is not None else load_tables(config, args.input)
     result = run(config, sheets, previous)
-    tracked = config.tracking.enabled and not args.no_track
-    loading = _load_tracking() if tracked else None  # beside the writing, which frees the GIL
     path = write_result(result, args.output, args.format)
     for finding in result.findings:
         print(f"{finding.level}: {finding.text()}", file=sys.stderr)
@@ -248,12 +256,10 @@ def _run(args: argparse.Namespace) -> int:
 
         print(f"wrote {len(write_all(result, args.output_dir))} framework files to {args.output_dir}")
     tracked_run_id = None
-    if tracked:
-        if loading is not None:
-            loading.join()
+    if config.tracking.enabled and not args.no_track:
         sources = {key: frame.attrs.get("source", key) for key, frame in sheets.items()}
         tracked_run_id = _track(
-            result, sheets, sources, workbook=path if path.suffix.lower() == ".xlsx" else None
+            result, sheets, sources, workbook=path if path.suffix.lower() == ".xlsx" else None, worker=worker
         )
     if args.write_back:
         _write_back_result(args, engine, result, tracked_run_id)
@@ -347,16 +353,24 @@ def _print_scenarios(result) -> None:
         print(table["recommendation"].iloc[0])
 
 
-def _load_tracking() -> threading.Thread | None:
-    """Start importing MLflow in the background when it is installed (None when it is not)."""
+def _start_tracking(config):
+    """A tracking process for the config's store, started now so that MLflow loads beside the
+    read and the engine (None when MLflow is not installed or the process cannot start)."""
     from clustering import tracking
 
-    return tracking.load_in_background() if tracking.available() else None
+    if not tracking.available():
+        return None
+    try:
+        return tracking.TrackingProcess(tracking.tracking_uri(config))
+    except OSError:  # no process to be had: the run is logged in this one
+        return None
 
 
-def _track(result, sheets, sources, workbook: Path | None = None) -> str | None:
-    """Log the run and return its tracked run ID; a tracking failure is a warning (None),
-    never a failed run."""
+def _track(result, sheets, sources, workbook: Path | None = None, worker=None) -> str | None:
+    """Log the run (through ``worker``, a started ``TrackingProcess``, when given) and return
+    its tracked run ID; a tracking failure is a warning (None), never a failed run."""
+    import tempfile
+
     from clustering import tracking
 
     if not tracking.available():
@@ -366,7 +380,12 @@ def _track(result, sheets, sources, workbook: Path | None = None) -> str | None:
         )
         return None
     try:
-        tracked = tracking.log_run(result, sheets, sources, front_end="cli", workbook=workbook)
+        if worker is None:
+            tracked = tracking.log_run(result, sheets, sources, front_end="cli", workbook=workbook)
+        else:
+            with tempfile.TemporaryDirectory() as folder:
+                record = tracking.run_record(result, sheets, Path(folder), sources, "cli", workbook)
+                tracked = worker.log(record)
     except Exception as error:  # any store problem: the results are written, say why tracking failed
         reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
         print(f"warning: the run was not tracked ({type(error).__name__}: {reason}).", file=sys.stderr)

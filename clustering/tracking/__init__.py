@@ -19,11 +19,21 @@ Approval: one approved run per run name at a time (tag ``approved``). MLflow is 
 extra (``pip install clustering-studio[tracking]``); without it, ``available()`` is False and
 callers say so. Nothing here phones home: MLflow's telemetry is turned off.
 
-Modules: ``store`` (where runs are tracked), ``log`` (logging a run), ``runs`` (reading runs
-back, approval), ``pyfunc`` (the saved model). This module only re-exports.
+Modules: ``store`` (where runs are tracked), ``log`` (logging a run), ``worker`` (logging in a
+process of its own, started before the run), ``runs`` (reading runs back, approval),
+``pyfunc`` (the saved model). This module only re-exports.
 """
 
-from clustering.tracking.log import TrackedRun, current_user, flatten, log_run, run_metrics
+from clustering.tracking.log import (
+    RunRecord,
+    TrackedRun,
+    current_user,
+    flatten,
+    log_record,
+    log_run,
+    run_metrics,
+    run_record,
+)
 from clustering.tracking.runs import (
     approve,
     approver_of,
@@ -35,10 +45,14 @@ from clustering.tracking.runs import (
     load_segmentation,
     workbook_bytes_of,
 )
-from clustering.tracking.store import available, load_in_background, tracking_uri
+from clustering.tracking.store import available, tracking_uri
+from clustering.tracking.worker import TrackingFailed, TrackingProcess
 
 __all__ = [
+    "RunRecord",
     "TrackedRun",
+    "TrackingFailed",
+    "TrackingProcess",
     "approve",
     "approver_of",
     "available",
@@ -48,11 +62,12 @@ __all__ = [
     "list_runs",
     "load_assignments",
     "load_config_of",
-    "load_in_background",
     "load_metrics",
     "load_segmentation",
+    "log_record",
     "log_run",
     "run_metrics",
+    "run_record",
     "tracking_uri",
     "workbook_bytes_of",
 ]

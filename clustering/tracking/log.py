@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from clustering.assign import Segmentation, fit_segmentation
+from clustering.assign import fit_segmentation
 from clustering.config import RunConfig
 from clustering.io.export import result_sheets, write_workbook
 from clustering.io.fingerprint import data_fingerprint
@@ -77,23 +77,34 @@ class TrackedRun:
     uri: str
 
 
-def log_run(
+@dataclass
+class RunRecord:
+    """Everything a run logs, prepared beside the engine: texts, numbers and the paths of its
+    files (the workbook, the assignments, the pickled model). Picklable, so that a separate
+    process (``clustering.tracking.worker``) can log it."""
+
+    uri: str
+    experiment: str
+    run_name: str
+    tags: dict[str, str]
+    params: dict[str, str]
+    metrics: dict[str, float]
+    config_yaml: str
+    artifacts: list[str]
+    model: str
+
+
+def run_record(
     result: Any,
     sheets: dict[str, pd.DataFrame],
+    folder: Path,
     sources: dict[str, str] | None = None,
     front_end: str = "cli",
     workbook: Path | None = None,
     user: str | None = None,
-) -> TrackedRun:
-    """Log a finished run (a ``results.RunResult``); returns its run ID. ``workbook``: the
-    results workbook of this run when it is already written (logged as is, not written again);
-    ``user``: who ran it (default: the operating-system user)."""
+) -> RunRecord:
+    """What ``result`` (a ``results.RunResult``) logs, its files written to ``folder``."""
     config: RunConfig = result.config
-    uri = tracking_uri(config)
-    client = _client(uri)
-    import mlflow
-
-    experiment = _experiment(client, uri, config.tracking.experiment or config.name)
     tags = {
         TAG: "1",
         "data_fingerprint": data_fingerprint(run_sheets(config, sheets)),
@@ -104,33 +115,68 @@ def log_run(
         "run_name": config.name,
         "user": user or current_user(),
     }
-    with mlflow.start_run(experiment_id=experiment, run_name=config.name, tags=tags) as run:
-        mlflow.log_params(flatten(config.model_dump(mode="json")))
-        mlflow.log_metrics(run_metrics(result))
-        mlflow.log_text(config.to_yaml(), "config.yml")
-        with tempfile.TemporaryDirectory() as folder:
-            results = Path(folder) / "results.xlsx"
-            if workbook is not None:
-                shutil.copyfile(workbook, results)
-            else:
-                write_workbook(result_sheets(result), results)
-            assignments = Path(folder) / "assignments.parquet"
-            result.assignments.to_parquet(assignments, index=False)
-            mlflow.log_artifact(str(results))
-            mlflow.log_artifact(str(assignments))
-            _log_model(fit_segmentation(result), Path(folder))
-    return TrackedRun(run.info.run_id, uri)
+    results = folder / "results.xlsx"
+    if workbook is not None:
+        shutil.copyfile(workbook, results)
+    else:
+        write_workbook(result_sheets(result), results)
+    assignments = folder / "assignments.parquet"
+    result.assignments.to_parquet(assignments, index=False)
+    model = folder / "segmentation.pkl"
+    model.write_bytes(pickle.dumps(fit_segmentation(result)))
+    return RunRecord(
+        uri=tracking_uri(config),
+        experiment=config.tracking.experiment or config.name,
+        run_name=config.name,
+        tags=tags,
+        params=flatten(config.model_dump(mode="json")),
+        metrics=run_metrics(result),
+        config_yaml=config.to_yaml(),
+        artifacts=[str(results), str(assignments)],
+        model=str(model),
+    )
 
 
-def _log_model(segmentation: Segmentation, folder: Path) -> None:
+def log_record(record: RunRecord) -> TrackedRun:
+    """Log a prepared run to its store; returns its run ID."""
+    client = _client(record.uri)
+    import mlflow
+
+    experiment = _experiment(client, record.uri, record.experiment)
+    with mlflow.start_run(experiment_id=experiment, run_name=record.run_name, tags=record.tags) as run:
+        mlflow.log_params(record.params)
+        mlflow.log_metrics(record.metrics)
+        mlflow.log_text(record.config_yaml, "config.yml")
+        for path in record.artifacts:
+            mlflow.log_artifact(path)
+        _log_model(record.model)
+    return TrackedRun(run.info.run_id, record.uri)
+
+
+def log_run(
+    result: Any,
+    sheets: dict[str, pd.DataFrame],
+    sources: dict[str, str] | None = None,
+    front_end: str = "cli",
+    workbook: Path | None = None,
+    user: str | None = None,
+) -> TrackedRun:
+    """Log a finished run (a ``results.RunResult``) in this process; returns its run ID.
+    ``workbook``: the results workbook of this run when it is already written (logged as
+    is, not written again); ``user``: who ran it (default: the operating-system user)."""
+    _client(tracking_uri(result.config))  # MLflow missing: say so before any work
+    with tempfile.TemporaryDirectory() as folder:
+        return log_record(run_record(result, sheets, Path(folder), sources, front_end, workbook, user))
+
+
+def _log_model(pickled: str) -> None:
+    """The pickled ``Segmentation`` at ``pickled`` logged as the run's pyfunc ``model``."""
     import importlib.metadata
 
     import mlflow.pyfunc
 
     from clustering.tracking.pyfunc import ARTIFACT, SegmentationModel
 
-    path = folder / "segmentation.pkl"
-    path.write_bytes(pickle.dumps(segmentation))
     requirements = [
         f"{package}=={importlib.metadata.version(package)}" for package in ("numpy", "pandas", "scikit-learn")
     ]
@@ -139,6 +185,6 @@ def _log_model(segmentation: Segmentation, folder: Path) -> None:
         mlflow.pyfunc.log_model(
             name="model",
             python_model=SegmentationModel(),
-            artifacts={ARTIFACT: str(path)},
+            artifacts={ARTIFACT: pickled},
             pip_requirements=requirements,
         )

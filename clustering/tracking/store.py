@@ -9,7 +9,6 @@ import importlib.util
 import logging
 import os
 import sys
-import threading
 from pathlib import Path
 
 from clustering.config import RunConfig
@@ -41,22 +40,18 @@ def available() -> bool:
     return importlib.util.find_spec("mlflow") is not None
 
 
-def load_in_background() -> threading.Thread:
-    """Import MLflow, its model flavor and its SQL store in a background thread (about 1.5 s of
-    imports), so that a caller that will track a run overlaps them with work that releases the
-    GIL: the CLI starts it before writing the results workbook. A failed import is left for
-    ``log_run`` to report."""
+def prepare(uri: str) -> None:
+    """Everything logging to ``uri`` needs before it can start: MLflow, its model flavor and
+    its SQL store imported (about 3 s), MLflow's map of installed packages built (its check
+    of a model's requirements scans every installed distribution, about 1.5 s) and the store
+    opened (a new SQLite store runs its migrations). ``clustering.tracking.worker`` does it
+    while the CLI reads its input and runs the engine."""
+    for module in PRELOADED:
+        importlib.import_module(module)
+    from mlflow.utils import requirements_utils
 
-    def load() -> None:
-        try:
-            for module in PRELOADED:
-                importlib.import_module(module)
-        except Exception:  # log_run imports them again and says what failed
-            pass
-
-    thread = threading.Thread(target=load, name="load-mlflow", daemon=True)
-    thread.start()
-    return thread
+    requirements_utils._init_modules_to_packages_map()
+    _client(uri)
 
 
 def tracking_uri(config: RunConfig | None = None) -> str:

@@ -98,3 +98,22 @@ def test_no_track_skips_tracking(store, tmp_path, capsys, demo_workbook):
     assert "tracked as run" not in capsys.readouterr().out
     assert main(["runs"]) == 0
     assert "no tracked runs yet" in capsys.readouterr().out
+
+
+def test_a_run_that_fails_stops_its_tracking_process(store, tmp_path, monkeypatch, capsys):
+    from clustering import tracking
+
+    started = []
+
+    class Recorded(tracking.TrackingProcess):
+        def __init__(self, uri: str) -> None:
+            super().__init__(uri)
+            started.append(self)
+
+    monkeypatch.setattr(tracking, "TrackingProcess", Recorded)
+    missing = tmp_path / "no such workbook.xlsx"
+    assert main(["run", "--input", str(missing), "--output", str(tmp_path / "out.csv")]) != 0
+    assert "no such workbook.xlsx" in capsys.readouterr().err
+    assert len(started) == 1 and started[0].process.returncode is not None  # ended, not left behind
+    assert main(["runs"]) == 0
+    assert "no tracked runs yet" in capsys.readouterr().out

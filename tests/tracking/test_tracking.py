@@ -196,12 +196,47 @@ def test_mlflow_blocked_or_missing_is_not_available(monkeypatch):
     assert tracking.available() is False
 
 
-def test_mlflow_loads_in_the_background_for_a_caller_that_will_track():
+def test_a_process_of_its_own_prepares_then_logs_the_run_it_is_sent(store, first_run, demo_sheets, tmp_path):
+    worker = tracking.TrackingProcess(store)
+    record = tracking.run_record(first_run, demo_sheets, tmp_path, {"internal": "demo.xlsx"}, "cli")
+    tracked = worker.log(record)
+    assert worker.process.returncode == 0
+    mlflow.set_tracking_uri(store)  # this process never opened the store: the other one logged
+    found = mlflow.search_runs(experiment_names=["store segmentation"])
+    assert list(found["run_id"]) == [tracked.run_id] and tracked.uri == store
+    assert found.iloc[0]["tags.front_end"] == "cli" and "demo.xlsx" in found.iloc[0]["tags.sources"]
+    assert found.iloc[0]["metrics.final.segments"] == first_run.assignments["final_cluster"].nunique()
+    saved = tracking.load_segmentation(store, tracked.run_id)
+    assigned, _ = saved.assign(demo_sheets)
+    expected = first_run.assignments.set_index("store_id")["final_cluster"]
+    assert (assigned.set_index("store_id")["final_cluster"] == expected.reindex(assigned["store_id"])).all()
+
+
+def test_a_tracking_process_that_cannot_log_says_why(first_run, demo_sheets, tmp_path):
+    unusable = f"sqlite:///{tmp_path / 'a file, not a folder' / 'mlruns.db'}"
+    (tmp_path / "a file, not a folder").write_text("")
+    record = tracking.run_record(first_run, demo_sheets, tmp_path, {}, "cli")
+    record.uri = unusable
+    with pytest.raises(tracking.TrackingFailed, match=r"FileExistsError: .*a file, not a folder"):
+        tracking.TrackingProcess(unusable).log(record)
+
+
+def test_a_tracking_process_with_no_run_to_log_ends(store):
+    worker = tracking.TrackingProcess(store)
+    worker.cancel()
+    assert worker.process.returncode is not None
+    quiet = tracking.TrackingProcess(store)
+    out, _ = quiet.process.communicate(b"", timeout=120)  # its input closed: nothing came
+    assert quiet.process.returncode == 0 and out == b""
+
+
+def test_preparing_a_store_loads_mlflow_and_opens_the_store(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'fresh.db'}"
     loaded = subprocess.run(
         [
             sys.executable,
             "-c",
-            "import sys; from clustering import tracking; tracking.load_in_background().join(); "
+            f"import sys; from clustering import tracking; tracking.store.prepare({uri!r}); "
             "print(all(module in sys.modules for module in tracking.store.PRELOADED))",
         ],
         capture_output=True,
@@ -209,19 +244,7 @@ def test_mlflow_loads_in_the_background_for_a_caller_that_will_track():
         check=True,
     )
     assert loaded.stdout.split() == ["True"]
-
-
-def test_a_background_load_that_fails_is_left_for_the_run_to_report(monkeypatch):
-    def broken(name):
-        raise ImportError(f"{name} is broken")
-
-    escaped = []
-    monkeypatch.setattr("threading.excepthook", escaped.append)  # a traceback on the console
-    monkeypatch.setattr("importlib.import_module", broken)
-    thread = tracking.load_in_background()
-    thread.join(timeout=10)
-    assert not thread.is_alive()
-    assert escaped == []  # ended quietly; log_run's own import says what is wrong
+    assert (tmp_path / "fresh.db").stat().st_size > 0  # created, with MLflow's tables
 
 
 def test_metric_names_keep_words_not_punctuation():
