@@ -25,6 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from floor import measure_floor, ratio
+
 
 def build(path: Path, dfus: int, months: int) -> None:
     import duckdb
@@ -103,6 +105,8 @@ def main() -> None:
     if args.measure:
         print(json.dumps(measure(Path(args.path), args.measure, args.months)))
         return
+    floor = measure_floor()
+    print(f"floor (benchmarks/floor.py): {floor:.2f} s", flush=True)
     folder = Path(tempfile.mkdtemp(prefix="bench-db-"))
     path = folder / "sales.duckdb"
     build(path, args.dfus, args.months)
@@ -116,7 +120,7 @@ def main() -> None:
         )
         result = json.loads(out.stdout.strip().splitlines()[-1])
         print(
-            f"{mode:<9} {result['seconds']:7.2f} s   peak RSS {result['peak_mb']:7.0f} MB   (+{result['extra_mb']:.0f} MB during the step)"
+            f"{mode:<9} {result['seconds']:7.2f} s ({ratio(result['seconds'], floor)})   peak RSS {result['peak_mb']:7.0f} MB   (+{result['extra_mb']:.0f} MB during the step)"
         )
 
 

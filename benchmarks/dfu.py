@@ -23,6 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).parent))
 
+from floor import measure_floor, ratio  # noqa: E402
+
 
 def measure(folder: Path) -> dict[str, float]:
     from database import PeakRss
@@ -91,6 +93,8 @@ def main() -> None:
     if args.measure:
         print(json.dumps(measure(Path(args.measure))))
         return
+    floor = measure_floor()
+    print(f"floor (benchmarks/floor.py): {floor:.2f} s", flush=True)
     folder = Path(tempfile.mkdtemp(prefix="bench-dfu-"))
     command = [sys.executable, "-m", "clustering", "demo", "dfu", "--dfus", str(args.dfus)]
     subprocess.run([*command, "--months", str(args.months), "--output", str(folder)], check=True, cwd=ROOT)
@@ -100,8 +104,10 @@ def main() -> None:
     figures = json.loads(output.strip().splitlines()[-1])
     print(f"\n{args.dfus:,} DFUs x {args.months} months, the dfu preset, one process")
     for name, value in figures.items():
-        unit = "MB" if name.endswith("MB") else "s"
-        print(f"{name:<24}{value:10.1f} {unit}")
+        if name.endswith("MB"):
+            print(f"{name:<24}{value:10.1f} MB")
+        else:
+            print(f"{name:<24}{value:10.1f} s  {ratio(value, floor)}")
 
 
 if __name__ == "__main__":

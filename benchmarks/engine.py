@@ -22,6 +22,7 @@ from collections.abc import Callable
 from contextlib import contextmanager
 
 import numpy as np
+from floor import measure_floor
 from sklearn.cluster import KMeans
 from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
 
@@ -75,7 +76,7 @@ def run_stages(tables: dict, memory: bool) -> dict[str, list[float]]:
     return out
 
 
-def report(n_stores: int, repeats: int) -> None:
+def report(n_stores: int, repeats: int, floor: float) -> None:
     tables = {k: v for k, v in store_demo(n_stores, seed=1).items() if k != "truth"}
     run_stages(tables, memory=False)  # warm-up: imports, thread pools, numba
     times: dict[str, list[float]] = {}
@@ -87,15 +88,17 @@ def report(n_stores: int, repeats: int) -> None:
     tracemalloc.stop()
     median = {name: statistics.median(values) for name, values in times.items()}
     print(f"\n{n_stores:,} stores (medians of {repeats} runs)")
-    print(f"{'stage':<44}{'seconds':>9}{'peak MB':>10}")
+    print(f"{'stage':<44}{'seconds':>9}{'x floor':>9}{'peak MB':>10}")
     for name, value in median.items():
-        print(f"{name:<44}{value:>9.2f}{peaks[name][0]:>10.1f}")
+        print(f"{name:<44}{value:>9.2f}{value / floor:>9.2f}{peaks[name][0]:>10.1f}")
     core = sum(v for n, v in median.items() if not n.startswith(("explain", "stability")))
-    print(f"{'stages in turn: validate to merge':<44}{core:>9.2f}")
-    print(f"{'stages in turn: with explain and stability':<44}{sum(median.values()):>9.2f}")
+    every = sum(median.values())
+    print(f"{'stages in turn: validate to merge':<44}{core:>9.2f}{core / floor:>9.2f}")
+    print(f"{'stages in turn: with explain and stability':<44}{every:>9.2f}{every / floor:>9.2f}")
     config = load_config("store")
     whole = [timed(lambda: run(config, tables)) for _ in range(repeats)]
-    print(f"{'pipeline.run (side by side), everything':<44}{statistics.median(whole):>9.2f}")
+    together = statistics.median(whole)
+    print(f"{'pipeline.run (side by side), everything':<44}{together:>9.2f}{together / floor:>9.2f}")
 
 
 def timed(function: Callable[[], object]) -> float:
@@ -124,7 +127,7 @@ def naive_comparison(n_stores: int) -> None:
     print(f"\nk sweep {cluster.k_min}..{cluster.k_max} at {n_stores:,} stores ({X.shape[1]} features)")
     print(f"straightforward (KMeans n_init=10, full silhouette per k): {straightforward:8.2f} s")
     print(f"engine (sampled sweep, one-pass silhouette, best of 20 starts): {ours:8.2f} s")
-    print(f"ratio: {straightforward / ours:.1f}x")
+    print(f"ratio: {straightforward / ours:.1f}x (both measured in this run)")
 
 
 def main() -> None:
@@ -134,8 +137,10 @@ def main() -> None:
     parser.add_argument("--naive-rows", type=int, default=20_000)
     args = parser.parse_args()
     np.seterr(all="ignore")
+    floor = measure_floor()
+    print(f"floor (benchmarks/floor.py): {floor:.2f} s", flush=True)
     for size in args.sizes:
-        report(size, args.repeats)
+        report(size, args.repeats, floor)
     if args.naive_rows:
         naive_comparison(args.naive_rows)
 

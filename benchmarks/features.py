@@ -14,6 +14,7 @@ import tracemalloc
 
 import numpy as np
 import pandas as pd
+from floor import measure_floor, ratio
 
 from clustering.config import DemandFeatureConfig
 from clustering.prep.features import demand_grid, grid_features
@@ -47,6 +48,8 @@ def main() -> None:
     parser.add_argument("--dfus", type=int, default=300_000)
     parser.add_argument("--months", type=int, default=36)
     args = parser.parse_args()
+    floor = measure_floor()
+    print(f"floor (benchmarks/floor.py): {floor:.2f} s", flush=True)
     sales = sales_table(args.dfus, args.months)
     config = DemandFeatureConfig(window_months=args.months)
     timings = []
@@ -56,7 +59,8 @@ def main() -> None:
         timings.append(time.perf_counter() - started)
     _, peak, rows = measure(sales, config)
     print(f"{args.dfus:,} DFUs x {args.months} months ({len(sales):,} sales rows) -> {rows:,} feature rows")
-    print(f"time: median {np.median(timings):.2f} s of 3 runs (min {min(timings):.2f} s)")
+    median = float(np.median(timings))
+    print(f"time: median {median:.2f} s of 3 runs (min {min(timings):.2f} s), {ratio(median, floor)}")
     print(f"peak extra memory: {peak:.0f} MB")
 
 

@@ -39,6 +39,8 @@ from sklearn.metrics import adjusted_rand_score
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from floor import measure_floor  # noqa: E402
+
 from clustering.config import load_config  # noqa: E402
 from clustering.demo import store_demo  # noqa: E402
 
@@ -97,6 +99,8 @@ def main() -> None:
     if not python or not Path(python).exists():
         print("skipped: PyCaret is not installed (see this file's docstring for its own venv).")
         return
+    floor = measure_floor()
+    print(f"floor (benchmarks/floor.py): {floor:.2f} s", flush=True)
     rows = []
     for size in args.sizes:
         folder = Path(tempfile.mkdtemp(prefix="bench-peer-"))
@@ -119,6 +123,8 @@ def main() -> None:
                 "PyCaret s": round(theirs_s, 1),
                 "this project s": round(ours_s, 1),
                 "ratio": round(theirs_s / ours_s, 1),
+                "PyCaret x floor": round(theirs_s / floor, 1),
+                "this project x floor": round(ours_s / floor, 1),
                 "PyCaret ARI": round(adjusted_rand_score(truth[their_labels.index], their_labels), 2),
                 "this project ARI": round(adjusted_rand_score(truth[our_labels.index], our_labels), 2),
             }

@@ -1,6 +1,6 @@
 """DFUs beyond one machine: the Spark engine (``run --engine spark``) at 1M, 3M and 10M DFUs.
 
-Usage: ``python benchmarks/spark.py [--dfus 1000000 3000000 10000000] [--months 24]``
+Usage: ``python benchmarks/spark.py [--dfus 1000000 3000000 10000000] [--months 24] [--compare]``
 
 For each size, monthly sales of that many DFUs (``--months`` months each, generated from a
 seed in blocks of 250,000 DFUs straight to Parquet, never whole in memory) are segmented by
@@ -9,6 +9,10 @@ a fresh Python process on Spark ``local[2]`` with the DFU preset and ``scale.sam
 as Parquet, the summary. It prints the seconds of each stage, the peak resident memory of
 the Python driver and of Spark's JVM (sampled every 20 ms), and the floor
 (``benchmarks/floor.py``) measured in the same run, with each time as a ratio to it.
+
+``--compare`` then runs the in-memory path on the same sample in another process (features
+by pandas from the same Parquet, the fit on the sample Spark drew, every DFU assigned in
+memory) and prints the share of DFUs that get Spark's label.
 """
 
 from __future__ import annotations
@@ -113,6 +117,8 @@ times["features"] = time.perf_counter() - t
 t = time.perf_counter()
 sample = sample_frame(features, "dfu_id", config.scale.sample_rows, config.random_state, [])
 times["sample to the driver"] = time.perf_counter() - t
+if {keep_sample!r}:
+    sample.to_parquet({keep_sample!r}, index=False)
 t = time.perf_counter()
 result, segmentation = fit_sample(sample, config, total)
 times["fit on the sample"] = time.perf_counter() - t
@@ -130,9 +136,56 @@ print(json.dumps({{"dfus": total, "segments": len(summary), "times": times, "pea
 """
 
 
-def measure(sales: Path, output: Path, months: int) -> dict:
-    """One fresh process segments the sales on Spark; its stage seconds and peaks."""
-    code = MEASURE.format(root=str(ROOT), sales=str(sales), output=str(output), months=months)
+COMPARE = """
+import json, sys
+sys.path.insert(0, {root!r})
+import numpy as np
+import pandas as pd
+from clustering.config import load_config
+from clustering.io.inputs import precomputed_key
+from clustering.prep.features import demand_features
+from clustering.spark.scale import fit_sample
+config = load_config("dfu")
+config.datasets["dfu"].features.window_months = {months}
+config.datasets["dfu"].features.min_months = min(12, {months})
+options = config.datasets["dfu"].features.model_copy(update={{"attributes": []}})
+features = demand_features({{"sales_monthly": pd.read_parquet({sales!r})}}, options)[0].set_index("dfu_id")
+spark_sample = pd.read_parquet({sample!r}).set_index("dfu_id")
+sample = features.loc[spark_sample.index, spark_sample.columns]
+gap = float(((sample - spark_sample).abs() / np.maximum(1.0, spark_sample.abs())).fillna(0).max().max())
+result, segmentation = fit_sample(sample.reset_index(), config, len(features))
+assigned, _ = segmentation.assign({{precomputed_key("dfu"): features}})
+ours = assigned.set_index(config.id_column)["final_cluster"].astype(str)
+theirs = pd.read_parquet({assignments!r}).set_index("dfu_id")["final_cluster"]
+print(json.dumps({{"dfus": len(theirs), "same_ids": bool(ours.index.sort_values().equals(theirs.index.sort_values())),
+    "same_label": float((ours.reindex(theirs.index) == theirs).mean()), "sample_feature_gap": gap}}))
+"""
+
+
+def measure(sales: Path, output: Path, months: int, keep_sample: Path | None = None) -> dict:
+    """One fresh process segments the sales on Spark; its stage seconds and peaks (and,
+    given ``keep_sample``, the sample it fitted on, written there)."""
+    code = MEASURE.format(
+        root=str(ROOT),
+        sales=str(sales),
+        output=str(output),
+        months=months,
+        keep_sample=str(keep_sample or ""),
+    )
+    return _json_of(code)
+
+
+def compare_in_memory(sales: Path, assignments: Path, sample: Path, months: int) -> dict:
+    """The in-memory path on the same sample (features by pandas, the fit, every DFU assigned
+    in one process): the share of DFUs with Spark's label, and the largest relative gap
+    between the two engines' features of the sample."""
+    code = COMPARE.format(
+        root=str(ROOT), sales=str(sales), assignments=str(assignments), sample=str(sample), months=months
+    )
+    return _json_of(code)
+
+
+def _json_of(code: str) -> dict:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     if done.returncode:
         raise SystemExit(done.stderr[-3000:])
@@ -143,6 +196,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dfus", type=int, nargs="+", default=[1_000_000, 3_000_000, 10_000_000])
     parser.add_argument("--months", type=int, default=24)
+    parser.add_argument(
+        "--compare",
+        action="store_true",
+        help="also run the in-memory path on the same sample and compare labels",
+    )
     args = parser.parse_args()
     from floor import measure_floor
 
@@ -154,7 +212,13 @@ def main() -> None:
             started = time.perf_counter()
             write_sales(Path(folder) / "sales", dfus, args.months)
             generated = time.perf_counter() - started
-            measured = measure(Path(folder) / "sales", Path(folder) / "assignments", args.months)
+            sample = Path(folder) / "sample.parquet" if args.compare else None
+            measured = measure(Path(folder) / "sales", Path(folder) / "assignments", args.months, sample)
+            if args.compare:
+                compared = compare_in_memory(
+                    Path(folder) / "sales", Path(folder) / "assignments", sample, args.months
+                )
+                print(f"in-memory path on the same sample: {compared}", flush=True)
         stages = measured["times"]
         print(f"\n{dfus:,} DFUs x {args.months} months (sales generated in {generated:.0f} s):")
         for stage, seconds in stages.items():
