@@ -8,6 +8,7 @@ import pandas as pd
 
 from clustering.config import (
     DatasetConfig,
+    DemandFeatureConfig,
     PreprocessConfig,
     RunConfig,
 )
@@ -63,15 +64,18 @@ def dataset_tables(
                 )
             )
         if dropped:
-            findings.append(
-                Finding(
-                    "warning",
-                    dataset.features.sales_sheet,
-                    f"{len(dropped)} DFU(s) have fewer than {dataset.features.min_months} months of history "
-                    f"in the window and were left out (e.g. {', '.join(dropped[:5])}).",
-                )
-            )
+            findings.append(short_history_finding(dataset.features, len(dropped), dropped[:5]))
     return tables, findings
+
+
+def short_history_finding(features: DemandFeatureConfig, count: int, examples: list[str]) -> Finding:
+    """The warning that ``count`` DFUs had too short a history for features and were left out."""
+    return Finding(
+        "warning",
+        features.sales_sheet,
+        f"{count:,} DFU(s) have fewer than {features.min_months} months of history "
+        f"in the window and were left out (e.g. {', '.join(examples)}).",
+    )
 
 
 def validate_tables(

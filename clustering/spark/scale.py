@@ -102,12 +102,29 @@ def _quotas(counts: np.ndarray, rows: int) -> np.ndarray:
     return np.minimum(quotas, counts)
 
 
-def fit_sample(sample: pd.DataFrame, config: RunConfig, total: int) -> tuple[object, Segmentation]:
-    """The run on the sample's features (ID column first) and its fitted segmentation; the
-    findings say how it was sampled."""
-    from clustering.pipeline import run
+def left_out(spark: object, table: str, features: object, id_column: str) -> tuple[int, list[str]]:
+    """The DFUs of the sales ``table`` that have no features (too short a history): how many,
+    and the first five by ID."""
+    from pyspark.sql import functions as F
 
-    name = _dfu_dataset(config)
+    sold = spark.table(table).select(F.col(id_column).cast("string").alias(id_column)).distinct()
+    missing = sold.join(features.select(id_column), on=id_column, how="left_anti").cache()
+    count = missing.count()
+    examples = [row[0] for row in missing.orderBy(id_column).limit(5).collect()] if count else []
+    missing.unpersist()
+    return count, examples
+
+
+def fit_sample(
+    sample: pd.DataFrame, config: RunConfig, total: int, short: tuple[int, list[str]] = (0, [])
+) -> tuple[object, Segmentation]:
+    """The run on the sample's features (ID column first) and its fitted segmentation; the
+    findings say how it was sampled, and how many DFUs (``short``: count and examples) were
+    left out for too short a history."""
+    from clustering.pipeline import run
+    from clustering.pipeline.prepare import short_history_finding
+
+    name = dfu_dataset(config)
     features = sample.set_index(config.datasets[name].features.id_column)
     result = run(config, {precomputed_key(name): features})
     strata = config.scale.strata
@@ -121,6 +138,8 @@ def fit_sample(sample: pd.DataFrame, config: RunConfig, total: int) -> tuple[obj
             f"the data lives. Stability was measured on the sample.",
         )
     )
+    if short[0]:
+        result.findings.append(short_history_finding(config.datasets[name].features, *short))
     return result, fit_segmentation(result)
 
 
@@ -129,7 +148,7 @@ def assign_frame(frame: object, segmentation: Segmentation) -> object:
     the executors: ID, final segment, name, distance to it and the far flag."""
     from pyspark.sql import types as T
 
-    name = _dfu_dataset(segmentation.config)
+    name = dfu_dataset(segmentation.config)
     id_column = segmentation.config.datasets[name].features.id_column
     shared = frame.sparkSession.sparkContext.broadcast(segmentation)
     schema = T.StructType(
@@ -169,7 +188,7 @@ def segment_summary(assigned: object, frame: object, id_column: str, columns: li
     return summary.toPandas().sort_values("final_cluster", kind="stable").reset_index(drop=True)
 
 
-def _dfu_dataset(config: RunConfig) -> str:
+def dfu_dataset(config: RunConfig) -> str:
     """The name of the run's DFU dataset (the one built from monthly sales)."""
     names = [name for name, dataset in config.datasets.items() if dataset.features is not None]
     if len(names) != 1:
@@ -221,15 +240,39 @@ def segment_on_spark(spark: object, table: str, config: RunConfig, assignments: 
     """Features where the data lives, a fit on a sample, every DFU assigned where the data
     lives and written to the Parquet dataset ``assignments`` (which the summary then reads,
     so nothing is assigned twice): the whole of ``--engine spark`` over the sales ``table``."""
-    name = _dfu_dataset(config)
-    options = config.datasets[name].features
+    options = config.datasets[dfu_dataset(config)].features
     features = feature_frame(spark, table, options).cache()
+    fitted = fit_on_spark(features, config, left_out(spark, table, features, options.id_column))
+    summary = assign_on_spark(features, fitted.segmentation, assignments)
+    features.unpersist()
+    return ScaledRun(fitted.result, fitted.segmentation, assignments, summary, fitted.total)
+
+
+@dataclass
+class SampleFit:
+    """The run on the sample, its fitted segmentation, and how many DFUs the frame holds."""
+
+    result: object
+    segmentation: Segmentation
+    total: int
+
+
+def fit_on_spark(features: object, config: RunConfig, short: tuple[int, list[str]] = (0, [])) -> SampleFit:
+    """The fit on a fixed-seed sample of a Spark frame of DFU features (``scale`` of ``config``);
+    ``short``: the DFUs left out for too short a history (count, examples), for the findings."""
+    id_column = config.datasets[dfu_dataset(config)].features.id_column
     total = features.count()
     scale = config.scale
-    sample = sample_frame(features, options.id_column, scale.sample_rows, config.random_state, scale.strata)
-    result, segmentation = fit_sample(sample, config, total)
+    sample = sample_frame(features, id_column, scale.sample_rows, config.random_state, scale.strata)
+    result, segmentation = fit_sample(sample, config, total, short)
+    return SampleFit(result, segmentation, total)
+
+
+def assign_on_spark(features: object, segmentation: Segmentation, assignments: str) -> pd.DataFrame:
+    """Every DFU of ``features`` assigned on the executors and written to the Parquet dataset
+    ``assignments``; returns the per-segment summary, aggregated by Spark from what was written."""
+    id_column = segmentation.config.datasets[dfu_dataset(segmentation.config)].features.id_column
     assign_frame(features, segmentation).write.mode("overwrite").parquet(assignments)
     columns = [c for c in ("mean_demand", "cv_demand") if c in features.columns]
-    summary = segment_summary(spark.read.parquet(assignments), features, options.id_column, columns)
-    features.unpersist()
-    return ScaledRun(result, segmentation, assignments, summary, total)
+    written = features.sparkSession.read.parquet(assignments)
+    return segment_summary(written, features, id_column, columns)
