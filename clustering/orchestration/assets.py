@@ -110,8 +110,13 @@ def final_segments(merged_segments: Combined, segment_profiles) -> dg.Output[pd.
 
 @dg.asset(group_name="dfu", code_version=CODE_VERSION)
 def dfu_features(dfu_settings: PipelineSettings) -> dict[str, Any]:
-    """One row per DFU: demand features from monthly sales, attributes joined."""
+    """One row per DFU: demand features from monthly sales, attributes joined (on Spark: by
+    Spark, written as Parquet)."""
     config = dfu_settings.config()
+    if dfu_settings.on_spark():
+        from clustering.orchestration.spark_steps import spark_features
+
+        return spark_features(dfu_settings, config)
     checked, findings = check_sheets(config, dfu_settings.sheets(config))
     return {"config": config, "tables": checked, "findings": findings}
 
@@ -122,20 +127,35 @@ def dfu_features_findings(dfu_features: dict[str, Any]) -> dg.AssetCheckResult:
 
 
 @dg.asset(group_name="dfu", code_version=CODE_VERSION)
-def dfu_segments(dfu_features: dict[str, Any]) -> dict[str, Any]:
-    """DFU segments (D1, D2...) with the stability of each."""
+def dfu_segments(dfu_settings: PipelineSettings, dfu_features: dict[str, Any]) -> dg.Output[dict[str, Any]]:
+    """DFU segments (D1, D2...) with the stability of each (on Spark: fitted on a sample)."""
+    if dfu_features.get("engine") == "spark":
+        from clustering.orchestration.spark_steps import spark_segments
+
+        return spark_segments(dfu_settings, dfu_features)
     config = dfu_features["config"]
     prepared = {n: _prepared(dfu_features, n) for n in config.datasets}
     clustered = {n: _segments(dfu_features, prepared[n], n) for n in config.datasets}
-    return {
-        "combined": combine_segments(clustered, prepared, config),
-        "stability": check_stability(prepared, clustered, config),
-    }
+    combined = combine_segments(clustered, prepared, config)
+    return dg.Output(
+        {"combined": combined, "stability": check_stability(prepared, clustered, config)},
+        metadata={
+            "dfus": len(combined.assignments),
+            "segments": int(combined.assignments["final_cluster"].nunique()),
+        },
+    )
 
 
 @dg.asset(group_name="dfu", code_version=CODE_VERSION)
-def dfu_labels(dfu_features: dict[str, Any], dfu_segments: dict[str, Any]) -> dg.Output[pd.DataFrame]:
-    """Each DFU's segment and business label (high_volume_steady, seasonal_high_volume...)."""
+def dfu_labels(
+    dfu_settings: PipelineSettings, dfu_features: dict[str, Any], dfu_segments: dict[str, Any]
+) -> dg.Output[pd.DataFrame]:
+    """Each DFU's segment and business label (high_volume_steady, seasonal_high_volume...); on
+    Spark, written as Parquet by Spark, and this asset is the summary per segment."""
+    if dfu_segments.get("engine") == "spark":
+        from clustering.orchestration.spark_steps import spark_labels
+
+        return spark_labels(dfu_settings, dfu_features, dfu_segments)
     combined = dfu_segments["combined"]
     explanation = explain_segments(
         combined.assignments["final_cluster"], dfu_features["tables"], dfu_features["config"]
@@ -152,7 +172,12 @@ def dfu_write_back(
     dfu_settings: PipelineSettings, dfu_features: dict[str, Any], dfu_labels: pd.DataFrame
 ) -> dg.Output[str | None]:
     """The labels written to the warehouse (``dim_dfu.cluster_assignment``), in one transaction,
-    with history; skipped when the DFUs did not come from a database."""
+    with history; skipped when the DFUs did not come from a database, and on Spark (where the
+    labels are a Parquet table for the warehouse to read)."""
+    if dfu_features.get("engine") == "spark":
+        from clustering.orchestration.spark_steps import spark_write_back
+
+        return spark_write_back(dfu_settings)
     if not dfu_settings.database:
         return dg.Output(None, metadata={"written": False, "reason": "no database configured"})
     from clustering.io.database import connect
