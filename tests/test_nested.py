@@ -147,7 +147,7 @@ def test_nested_segmentation_needs_a_k_based_algorithm():
         nested_config(cluster={"algorithm": "hdbscan"})
 
 
-def test_a_missing_group_value_is_a_group_of_its_own(nested_run):
+def test_a_missing_group_value_is_a_group_of_its_own():
     table = formats_table()
     table.loc[table.index[:40], "format"] = np.nan  # 40 hypermarkets lost their format
     result = run(nested_config(), {"stores": table})

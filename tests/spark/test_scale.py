@@ -130,3 +130,42 @@ def test_the_cli_runs_on_spark_from_parquet_to_a_folder(spark, sheets, tmp_path,
     merged = assigned.set_index("dfu_id").loc[sample["dfu_id"].astype(str), "final_cluster"]
     assert merged.tolist() == sample["final_cluster"].astype(str).tolist()
     assert spark.range(1).count() == 1  # the caller's session is still up
+
+
+def test_a_spark_run_is_tracked_with_how_it_was_sampled(spark, sheets, tmp_path, capsys, store):
+    mlflow = pytest.importorskip("mlflow")
+    from clustering import tracking
+    from clustering.cli import main
+
+    sales = tmp_path / "sales.parquet"
+    sheets["sales_monthly"].to_parquet(sales)
+    config = load_config("dfu")
+    config.stability.resamples = 3
+    config.scale.sample_rows = 1_000
+    path = tmp_path / "dfu.yml"
+    path.write_text(config.to_yaml())
+    args = [
+        "run",
+        "--config",
+        str(path),
+        "--engine",
+        "spark",
+        "--input",
+        str(sales),
+        "--output",
+        str(tmp_path / "out"),
+    ]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "tracked as run" in printed
+    run_id = printed.split("tracked as run ")[1].split()[0]
+    params = mlflow.MlflowClient(store).get_run(run_id).data.params
+    assert params["scale.sample_rows"] == "1000" and params["scale.strata"] == "[]"
+    saved = tracking.load_segmentation(store, run_id)
+    assigned = pd.read_parquet(tmp_path / "out" / "assignments").set_index("dfu_id")
+    options = config.datasets["dfu"].features.model_copy(update={"attributes": []})
+    features = demand_features({"sales_monthly": sheets["sales_monthly"]}, options)[0]
+    features["dfu_id"] = features["dfu_id"].astype(str)
+    again, _ = saved.assign({precomputed_key("dfu"): features.set_index("dfu_id")})
+    expected = again.set_index("dfu_id")["final_cluster"].astype(str)
+    assert (assigned["final_cluster"] == expected.reindex(assigned.index)).all()
