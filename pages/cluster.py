@@ -6,13 +6,13 @@ import numpy as np
 import streamlit as st
 
 from clustering.config import ClusterConfig, HdbscanConfig, Selection
-from clustering.explain.scenarios import k_scenarios, recommendation
+from clustering.explain.scenarios import recommendation
 from clustering.model.density import warm_up
 from clustering.model.metrics import sample_rows, silhouette_values
 from clustering.prep.reduction import embedding
 from ui import charts
 from ui.memory import BOUNDED
-from ui.state import checked_tables, cluster_key, clustered, current, prepared
+from ui.state import checked_tables, cluster_key, clustered, current, prepared, scenarios
 from ui.widgets import attempt, choice, page, require, sample_note, segment_colors, size_input
 
 PLOT_SAMPLE = 5_000
@@ -165,30 +165,28 @@ def nested_view(name: str, result) -> None:
     column = ws.config.datasets[name].group_by
     st.markdown(f"**Segments within each {column}**: each group clustered on its own.")
     st.dataframe(result.group_table, hide_index=True, width="stretch")
-    data = prepared(ws, name)
     for group, selection in result.selections().items():
         with st.expander(f"{column} {group}: k = {selection.chosen_k}"):
             st.plotly_chart(
                 charts.k_selection(selection.scores, selection.chosen_k, selection.elbow_k),
                 key=f"k_{name}_{group}",
             )
-            scenarios = k_scenarios(selection, list(data.matrix.columns), ws.config.columns)
             st.caption(recommendation(selection))
-            st.dataframe(scenarios, hide_index=True, width="stretch")
+            st.dataframe(scenarios(ws, name, group), hide_index=True, width="stretch")
 
 
-def k_scenario_picker(name: str, selection, data) -> None:
+def k_scenario_picker(name: str, selection) -> None:
     """The k scenarios table; picking a row fits that k (it becomes the dataset's fixed k)."""
-    scenarios = k_scenarios(selection, list(data.matrix.columns), ws.config.columns)
-    if scenarios.empty:
+    table = scenarios(ws, name)
+    if table.empty:
         return
     st.markdown(f"**What if: every k of the sweep.** {recommendation(selection)}")
     st.caption(
         "Stability: each segment's mean Jaccard over refits on subsamples (the smallest and the mean); "
         "0.75 or more is a stable segment. Names are a preview from the sweep's sample."
     )
-    st.dataframe(scenarios, hide_index=True, width="stretch")
-    by_k = scenarios.set_index("k")
+    st.dataframe(table, hide_index=True, width="stretch")
+    by_k = table.set_index("k")
     left, right = st.columns([3, 1])
     k = left.selectbox(
         "Scenario to fit",
@@ -239,7 +237,7 @@ def show_results(name: str, result, data) -> None:
             f"Models fitted on {selection.sample_rows:,} rows; silhouette on a fixed-seed sample of {selection.silhouette_rows:,} rows."
         )
         st.dataframe(selection.consensus, hide_index=True, width="stretch")
-        k_scenario_picker(name, selection, data)
+        k_scenario_picker(name, selection)
     if result.group_table is not None:
         nested_view(name, result)
     st.dataframe(result.metrics[["metric", "after"]].rename(columns={"after": "value"}), hide_index=True)

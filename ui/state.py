@@ -21,6 +21,7 @@ import streamlit as st
 from clustering.config import RunConfig, load_config
 from clustering.demo import dfu_demo, store_demo
 from clustering.explain.labels import ANALYST, PreviousRun, segment_names
+from clustering.explain.scenarios import k_scenarios
 from clustering.io.fingerprint import content_hash
 from clustering.io.inputs import run_sheets
 from clustering.io.validation import Finding, ValidatedTable
@@ -210,6 +211,18 @@ def clustered(ws: Workspace, name: str) -> ClusteredDataset:
         return cluster_dataset(data, config, prefix, seed)
 
     return _run(ws, f"clustered:{name}", cluster_key(ws, name), fit)
+
+
+def scenarios(ws: Workspace, name: str, group: str | None = None) -> pd.DataFrame:
+    """A dataset's k scenarios (or a nested dataset's group's), computed once per fit, not on
+    every redraw of the page."""
+    result = clustered(ws, name)
+    selection = result.selection if group is None else result.selections()[group]
+    columns = list(prepared(ws, name).matrix.columns)
+    key = content_hash(cluster_key(ws, name), group, ws.config.columns)
+    return _run(
+        ws, f"scenarios:{name}:{group}", key, lambda: k_scenarios(selection, columns, ws.config.columns)
+    )
 
 
 def merged(ws: Workspace) -> Combined:

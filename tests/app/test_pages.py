@@ -109,6 +109,8 @@ def test_cluster_page_shows_k_selection_and_plot_options_refit_nothing(app):
     ws = workspace(app)
     fits, key = ws.fits, ws.stages["clustered:internal"].key
     assert fits == 2
+    scenarios = ws.stages["scenarios:internal:None"].value  # the k scenarios table, computed once
+    assert scenarios["recommended"].sum() == 1
     generation = ws.generation
     app.selectbox(key=f"{generation}_internal_plot_proj").set_value("tsne").run()
     app.radio(key=f"{generation}_internal_plot_dims").set_value(3).run()
@@ -122,6 +124,7 @@ def test_cluster_page_shows_k_selection_and_plot_options_refit_nothing(app):
     app.toggle(key=f"{generation}_internal_plot_violin").set_value(True).run()
     no_exceptions(app)
     assert ws.fits == fits and ws.stages["clustered:internal"].key == key
+    assert ws.stages["scenarios:internal:None"].value is scenarios  # not recomputed on a redraw
 
 
 def test_cluster_page_k_larger_than_rows_is_explained(app):
