@@ -135,6 +135,18 @@ def chromium_page(record_blocked: list[str] | None = None):
 
 
 @pytest.fixture
-def browser_page(app_url: str):
+def browser_page(app_url: str, request: pytest.FixtureRequest):
     with chromium_page() as page:
         yield page
+        report = getattr(request.node, "call_report", None)
+        if report is not None and report.failed:  # what the browser showed when the test failed
+            page.screenshot(path=str(ARTIFACTS / f"failed-{request.node.name}.png"), full_page=True)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """Keep each test's call report on it, for the failure screenshot of ``browser_page``."""
+    report = yield
+    if report.when == "call":
+        item.call_report = report
+    return report

@@ -28,8 +28,18 @@ class Analyst:
     def __init__(self, page) -> None:
         self.page = page
 
+    def idle(self, timeout: float = 120_000) -> None:
+        """Wait until no script run is going (Streamlit's running icon is gone): a link clicked
+        while the sidebar redraws can fall through to the browser, which loads the page anew
+        in a new session, without the data."""
+        self.page.wait_for_function(
+            "() => !document.querySelector('[data-testid=stStatusWidgetRunningIcon]')", timeout=timeout
+        )
+        self.page.wait_for_timeout(300)
+
     def open(self, name: str) -> None:
-        """Follow the navigation link (again if a rerun swallowed the click)."""
+        """Follow the navigation link once the app is idle (again if a rerun swallowed the click)."""
+        self.idle()
         link = self.page.get_by_role("link", name=name, exact=True).first
         href = link.get_attribute("href")
         for _ in range(3):
