@@ -108,16 +108,22 @@ def test_assigned_on_spark_exactly_as_in_memory_and_summarised_by_spark(features
     )
 
 
-def test_the_cli_runs_on_spark_from_parquet_to_a_folder(spark, sheets, tmp_path, capsys):
-    from clustering.cli import main
-
-    sales = tmp_path / "sales.parquet"
+def spark_run_inputs(sheets, folder):
+    """The demo's sales as Parquet and a quick DFU config file in ``folder``, for ``run --engine spark``."""
+    sales = folder / "sales.parquet"
     sheets["sales_monthly"].to_parquet(sales)
     config = load_config("dfu")
     config.stability.resamples = 3
     config.scale.sample_rows = 1_000
-    path = tmp_path / "dfu.yml"
+    path = folder / "dfu.yml"
     path.write_text(config.to_yaml())
+    return sales, path, config
+
+
+def test_the_cli_runs_on_spark_from_parquet_to_a_folder(spark, sheets, tmp_path, capsys):
+    from clustering.cli import main
+
+    sales, path, _ = spark_run_inputs(sheets, tmp_path)
     output = tmp_path / "out"
     args = ["run", "--config", str(path), "--engine", "spark", "--input", str(sales), "--output", str(output)]
     assert main([*args, "--spark-master", "local[2]", "--no-track"]) == 0
@@ -137,13 +143,7 @@ def test_a_spark_run_is_tracked_with_how_it_was_sampled(spark, sheets, tmp_path,
     from clustering import tracking
     from clustering.cli import main
 
-    sales = tmp_path / "sales.parquet"
-    sheets["sales_monthly"].to_parquet(sales)
-    config = load_config("dfu")
-    config.stability.resamples = 3
-    config.scale.sample_rows = 1_000
-    path = tmp_path / "dfu.yml"
-    path.write_text(config.to_yaml())
+    sales, path, config = spark_run_inputs(sheets, tmp_path)
     args = [
         "run",
         "--config",
