@@ -293,12 +293,18 @@ def _run_spark(args: argparse.Namespace, config, started: float) -> int:
     workbook = write_result(scaled.result, output / "sample_results.xlsx", "xlsx")
     for finding in scaled.result.findings:
         print(f"{finding.level}: {finding.text()}", file=sys.stderr)
-    print(scaled.summary.round(3).to_string(index=False))
+    scaled.summary.to_csv(output / "segment_profiles.csv", index=False)
+    shown = [
+        c
+        for c in ("final_cluster", "segment_name", "dfus", "far", "mean_demand", "cv_demand")
+        if c in scaled.summary
+    ]
+    print(scaled.summary[shown].round(3).to_string(index=False))
     print(
         f"{scaled.total:,} DFUs -> {len(scaled.summary)} segments in {time.perf_counter() - started:.1f} s "
         f"(fitted on {len(scaled.result.assignments):,})"
     )
-    print(f"wrote {output / 'assignments'} and {workbook}")
+    print(f"wrote {output / 'assignments'}, {output / 'segment_profiles.csv'} and {workbook}")
     if config.tracking.enabled and not args.no_track:
         from clustering.io.inputs import precomputed_key
 

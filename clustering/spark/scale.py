@@ -176,14 +176,15 @@ def assign_frame(frame: object, segmentation: Segmentation) -> object:
 
 
 def segment_summary(assigned: object, frame: object, id_column: str, columns: list[str]) -> pd.DataFrame:
-    """Per final segment, aggregated by Spark: DFUs, the far ones, and the mean of ``columns``."""
+    """Per final segment, aggregated by Spark: DFUs, the far ones, and the mean of ``columns``
+    (over the DFUs that have a value)."""
     from pyspark.sql import functions as F
 
     joined = assigned.join(frame.select(id_column, *columns), on=id_column, how="left")
     summary = joined.groupBy("final_cluster", "segment_name").agg(
         F.count(F.lit(1)).alias("dfus"),
         F.sum(F.col("far_from_segments").cast("int")).alias("far"),
-        *[F.avg(c).alias(c) for c in columns],
+        *[F.avg(F.when(~F.isnan(c), F.col(c))).alias(c) for c in columns],  # NaN skipped, as pandas does
     )
     return summary.toPandas().sort_values("final_cluster", kind="stable").reset_index(drop=True)
 
@@ -270,9 +271,10 @@ def fit_on_spark(features: object, config: RunConfig, short: tuple[int, list[str
 
 def assign_on_spark(features: object, segmentation: Segmentation, assignments: str) -> pd.DataFrame:
     """Every DFU of ``features`` assigned on the executors and written to the Parquet dataset
-    ``assignments``; returns the per-segment summary, aggregated by Spark from what was written."""
+    ``assignments``; returns the per-segment summary and profile (DFUs, far ones, the mean of
+    every feature), aggregated by Spark from what was written."""
     id_column = segmentation.config.datasets[dfu_dataset(segmentation.config)].features.id_column
     assign_frame(features, segmentation).write.mode("overwrite").parquet(assignments)
-    columns = [c for c in ("mean_demand", "cv_demand") if c in features.columns]
+    columns = [c for c in features.columns if c != id_column]  # the profile: every feature's mean
     written = features.sparkSession.read.parquet(assignments)
     return segment_summary(written, features, id_column, columns)

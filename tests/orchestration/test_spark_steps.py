@@ -72,6 +72,9 @@ def test_every_dfu_is_assigned_by_spark_as_the_fitted_model_assigns_it_in_memory
     assert (assigned["segment_name"] == expected["segment_name"]).all()
     summary = result.output_for_node("dfu_labels")
     assert summary["dfus"].sum() == len(assigned)
+    profile = features.join(assigned["final_cluster"]).groupby("final_cluster").mean(numeric_only=True)
+    profiled = summary.set_index("final_cluster")[list(profile.columns)]  # every feature's mean, by Spark
+    assert ((profiled - profile.loc[profiled.index]).abs() < 1e-9 * (1 + profile.abs())).all().all()
     assert (
         summary.set_index("final_cluster")["dfus"].to_dict()
         == assigned["final_cluster"].value_counts().to_dict()

@@ -135,6 +135,15 @@ def test_the_cli_runs_on_spark_from_parquet_to_a_folder(spark, sheets, tmp_path,
     sample = pd.read_excel(output / "sample_results.xlsx", sheet_name="assignments", engine="calamine")
     merged = assigned.set_index("dfu_id").loc[sample["dfu_id"].astype(str), "final_cluster"]
     assert merged.tolist() == sample["final_cluster"].astype(str).tolist()
+    profiles = pd.read_csv(output / "segment_profiles.csv", dtype={"final_cluster": str})
+    assert profiles["dfus"].sum() == len(assigned)
+    options = load_config("dfu").datasets["dfu"].features.model_copy(update={"attributes": []})
+    features = demand_features({"sales_monthly": sheets["sales_monthly"]}, options)[0]
+    features["dfu_id"] = features["dfu_id"].astype(str)
+    by_segment = features.merge(assigned, on="dfu_id").groupby("final_cluster")["seasonality_strength"].mean()
+    np.testing.assert_allclose(
+        profiles.set_index("final_cluster")["seasonality_strength"], by_segment.loc[profiles["final_cluster"]]
+    )
     assert spark.range(1).count() == 1  # the caller's session is still up
 
 
