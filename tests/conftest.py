@@ -57,9 +57,14 @@ def postgres_url() -> Iterator[str]:
 
 @pytest.fixture
 def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A throwaway MLflow tracking store (SQLite) for the test, set as $MLFLOW_TRACKING_URI."""
+    """A throwaway MLflow tracking store (SQLite) for the test, set as $MLFLOW_TRACKING_URI and
+    as MLflow's own in this process when MLflow is loaded (an earlier test's URI would win
+    over the variable; the CLI logs in a process of its own, so it does not set it here)."""
     uri = f"sqlite:///{tmp_path / 'mlruns.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    mlflow = sys.modules.get("mlflow")
+    if mlflow is not None:
+        mlflow.set_tracking_uri(uri)
     return uri
 
 
