@@ -229,14 +229,15 @@ def _run(args: argparse.Namespace) -> int:
     tracked = config.tracking.enabled and not args.no_track
     worker = _start_tracking(config) if tracked else None  # beside the reading and the run
     try:
-        return _run_in_memory(args, config, engine, started, worker)
+        return _run_in_memory(args, config, engine, started, tracked, worker)
     finally:
         if worker is not None:
             worker.cancel()
 
 
-def _run_in_memory(args: argparse.Namespace, config, engine, started: float, worker) -> int:
-    """Read, run, write, print, track (with ``worker`` when one was started) and write back."""
+def _run_in_memory(args: argparse.Namespace, config, engine, started: float, tracked: bool, worker) -> int:
+    """Read, run, write, print, track (``tracked``: through ``worker`` when one was started)
+    and write back."""
     from clustering.io.export import read_previous_run, write_result
     from clustering.io.inputs import database_sheets, load_tables
     from clustering.pipeline import run
@@ -256,7 +257,7 @@ def _run_in_memory(args: argparse.Namespace, config, engine, started: float, wor
 
         print(f"wrote {len(write_all(result, args.output_dir))} framework files to {args.output_dir}")
     tracked_run_id = None
-    if config.tracking.enabled and not args.no_track:
+    if tracked:
         sources = {key: frame.attrs.get("source", key) for key, frame in sheets.items()}
         tracked_run_id = _track(
             result, sheets, sources, workbook=path if path.suffix.lower() == ".xlsx" else None, worker=worker
@@ -375,8 +376,6 @@ def _start_tracking(config):
 def _track(result, sheets, sources, workbook: Path | None = None, worker=None) -> str | None:
     """Log the run (through ``worker``, a started ``TrackingProcess``, when given) and return
     its tracked run ID; a tracking failure is a warning (None), never a failed run."""
-    import tempfile
-
     from clustering import tracking
 
     if not tracking.available():
@@ -386,12 +385,8 @@ def _track(result, sheets, sources, workbook: Path | None = None, worker=None) -
         )
         return None
     try:
-        if worker is None:
-            tracked = tracking.log_run(result, sheets, sources, front_end="cli", workbook=workbook)
-        else:
-            with tempfile.TemporaryDirectory() as folder:
-                record = tracking.run_record(result, sheets, Path(folder), sources, "cli", workbook)
-                tracked = worker.log(record)
+        log = None if worker is None else worker.log
+        tracked = tracking.log_run(result, sheets, sources, front_end="cli", workbook=workbook, log=log)
     except Exception as error:  # any store problem: the results are written, say why tracking failed
         reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
         print(f"warning: the run was not tracked ({type(error).__name__}: {reason}).", file=sys.stderr)

@@ -10,6 +10,7 @@ import re
 import shutil
 import tempfile
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from clustering.io.export import result_sheets, write_workbook
 from clustering.io.fingerprint import data_fingerprint
 from clustering.io.hosting import current_user
 from clustering.io.inputs import run_sheets
-from clustering.tracking.store import TAG, _client, _experiment, tracking_uri
+from clustering.tracking.store import TAG, _client, _experiment, require_mlflow, tracking_uri
 
 
 def flatten(value: Any, prefix: str = "") -> dict[str, str]:
@@ -160,13 +161,16 @@ def log_run(
     front_end: str = "cli",
     workbook: Path | None = None,
     user: str | None = None,
+    log: Callable[[RunRecord], TrackedRun] | None = None,
 ) -> TrackedRun:
-    """Log a finished run (a ``results.RunResult``) in this process; returns its run ID.
-    ``workbook``: the results workbook of this run when it is already written (logged as
-    is, not written again); ``user``: who ran it (default: the operating-system user)."""
-    _client(tracking_uri(result.config))  # MLflow missing: say so before any work
+    """Log a finished run (a ``results.RunResult``); returns its run ID. ``workbook``: the
+    results workbook of this run when it is already written (logged as is, not written again);
+    ``user``: who ran it (default: the operating-system user); ``log``: what logs the prepared
+    record (default ``log_record``, in this process; the CLI passes its tracking process's)."""
+    require_mlflow()  # say so before any work
     with tempfile.TemporaryDirectory() as folder:
-        return log_record(run_record(result, sheets, Path(folder), sources, front_end, workbook, user))
+        record = run_record(result, sheets, Path(folder), sources, front_end, workbook, user)
+        return (log or log_record)(record)
 
 
 def _log_model(pickled: str) -> None:

@@ -61,12 +61,17 @@ def tracking_uri(config: RunConfig | None = None) -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path.cwd() / DEFAULT_STORE}"
 
 
-def _client(uri: str):
-    logging.getLogger("mlflow").setLevel(logging.ERROR)  # its INFO lines are not the analyst's concern
+def require_mlflow() -> None:
+    """A UserInputError saying how to install MLflow when it is not (MLflow is not imported)."""
     if not available():
         raise UserInputError(
             "Run tracking needs MLflow: pip install -e '.[tracking]' (or turn it off with tracking.enabled: false)."
         )
+
+
+def _client(uri: str):
+    logging.getLogger("mlflow").setLevel(logging.ERROR)  # its INFO lines are not the analyst's concern
+    require_mlflow()
     import mlflow
 
     mlflow.set_tracking_uri(uri)
