@@ -17,7 +17,7 @@ import pandas as pd
 
 from clustering.config import MergeConfig, resolve_size
 from clustering.errors import UserInputError
-from clustering.model.metrics import agreement, separation_scores, silhouette_many
+from clustering.model.metrics import agreement, group_sums, separation_scores, silhouette_many
 
 
 @dataclass
@@ -233,10 +233,8 @@ def _merge_log(
 def segment_centroids(space: np.ndarray, codes: np.ndarray, n_segments: int) -> np.ndarray:
     """Mean of each segment's points over the columns they have (NaN where a dataset is absent)."""
     present = ~np.isnan(space)
-    sums = np.zeros((n_segments, space.shape[1]))
-    counts = np.zeros_like(sums)
-    np.add.at(sums, codes, np.where(present, space, 0.0))
-    np.add.at(counts, codes, present.astype(np.float64))
+    sums = group_sums(np.where(present, space, 0.0), codes, n_segments)
+    counts = group_sums(present, codes, n_segments)
     return np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)
 
 

@@ -23,7 +23,7 @@ from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.metrics import pairwise_distances_argmin
 from sklearn.mixture import GaussianMixture
 
-from clustering.model.metrics import sample_rows
+from clustering.model.metrics import group_sums, sample_rows
 from clustering.model.threads import in_parallel, thread_limit
 
 ALGORITHMS = ("kmeans", "minibatch_kmeans", "agglomerative", "gmm")
@@ -36,8 +36,7 @@ START_BUDGET, MAX_STARTS = 6_000_000, 100  # small data gets more starts: cells 
 def centroids_of(X: np.ndarray, labels: np.ndarray, n_clusters: int) -> np.ndarray:
     """Mean of each cluster's rows (clusters numbered 0..n_clusters-1)."""
     counts = np.bincount(labels, minlength=n_clusters).astype(np.float64)
-    sums = np.zeros((n_clusters, X.shape[1]))
-    np.add.at(sums, labels, X)
+    sums = group_sums(X, labels, n_clusters)
     with np.errstate(invalid="ignore", divide="ignore"):
         return sums / counts[:, None]
 

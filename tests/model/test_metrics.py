@@ -4,7 +4,7 @@ from sklearn.cluster import KMeans
 from sklearn.datasets import make_blobs
 from sklearn.metrics import silhouette_score
 
-from clustering.model.metrics import same_partition, silhouette_many, within_sum_of_squares
+from clustering.model.metrics import group_sums, same_partition, silhouette_many, within_sum_of_squares
 
 
 @pytest.fixture(scope="module")
@@ -52,3 +52,19 @@ def test_same_partition_ignores_names_and_sees_one_moved_row():
     assert not same_partition(a, np.array([0, 0, 0, 0, 2, 2]))  # two segments joined
     assert not same_partition(np.array([0, 0, 0, 0, 2, 2]), a)  # one segment split
     assert same_partition(np.array([]), np.array([]))
+
+
+def test_group_sums_equal_adding_each_row_in_turn():
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(500, 6)) * 1e3
+    codes = rng.choice([0, 1, 3], size=500)  # group 2 has no row, group 4 is beyond every code
+    expected = np.zeros((5, 6))
+    np.add.at(expected, codes, X)
+    sums = group_sums(X, codes, 5)
+    np.testing.assert_array_equal(sums, expected)
+    assert not sums[2].any() and not sums[4].any()
+
+
+def test_group_sums_count_booleans_as_ones():
+    present = np.array([[True, False], [True, True], [False, True]])
+    np.testing.assert_array_equal(group_sums(present, np.array([0, 0, 1]), 2), [[2, 1], [0, 1]])
