@@ -49,6 +49,8 @@ def lap(name):
     print(f"{name}\t{now - last:.3f}", flush=True)
     last = now
 from pathlib import Path
+from clustering.model import threads
+threads.start_workers("clustering.pipeline.run")  # as the CLI does for an input this large
 from clustering.config import load_config
 from clustering.io.export import result_sheets, write_workbook
 from clustering.io.inputs import load_tables
@@ -62,6 +64,7 @@ write_workbook(result_sheets(result), "result.xlsx"); lap("write the workbook")
 from clustering import tracking
 tracking.store.prepare(tracking.tracking_uri(config)); lap("MLflow imported, packages mapped, store opened")
 tracking.log_run(result, sheets, workbook=Path("result.xlsx")); lap("the run logged")
+threads.stop_workers()
 print(f"total\t{time.perf_counter() - started:.3f}")
 """
 

@@ -19,6 +19,7 @@ from clustering.errors import UserInputError, report_unexpected
 
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL_ERROR = 1
+WORKER_INPUT_BYTES = 3_000_000  # inputs this large run the engine in worker processes: start them early
 
 
 DESCRIPTION = (
@@ -228,11 +229,25 @@ def _run(args: argparse.Namespace) -> int:
         return _run_spark(args, config, started)
     tracked = config.tracking.enabled and not args.no_track
     worker = _start_tracking(config) if tracked else None  # beside the reading and the run
+    from clustering.model import threads
+
+    if args.database is None and _input_bytes(args.input) >= WORKER_INPUT_BYTES:
+        threads.start_workers("clustering.pipeline.run")  # they start and import beside the read
     try:
         return _run_in_memory(args, config, engine, started, tracked, worker)
     finally:
         if worker is not None:
             worker.cancel()
+        threads.stop_workers()  # the engine's, if the run started any
+
+
+def _input_bytes(path: str | None) -> int:
+    """Bytes of the input file, or of the files of an input folder (0 when there is none)."""
+    if not path or not Path(path).exists():
+        return 0
+    if Path(path).is_file():
+        return Path(path).stat().st_size
+    return sum(item.stat().st_size for item in Path(path).iterdir() if item.is_file())
 
 
 def _run_in_memory(args: argparse.Namespace, config, engine, started: float, tracked: bool, worker) -> int:

@@ -205,3 +205,39 @@ def test_the_help_and_the_docs_name_the_same_flags(command, capsys):
     row = next(line for line in table.splitlines() if line.startswith(f"| `{command}` |"))
     documented = set(re.findall(r"(--[a-z][a-z-]*)", row))
     assert helped - documented <= {"--tracking-uri"} and documented <= helped, (helped, documented)
+
+
+def test_a_large_input_starts_the_engine_workers_before_the_read_and_stops_them(
+    tmp_path, demo_workbook, monkeypatch
+):
+    from clustering.model import threads
+
+    monkeypatch.setattr("clustering.model.threads.os.cpu_count", lambda: 2)
+    monkeypatch.setattr("clustering.model.threads.PROCESS_CELLS", 1)  # the demo counts as large
+    monkeypatch.setattr("clustering.cli.WORKER_INPUT_BYTES", demo_workbook.stat().st_size)
+    started, seen = [], []
+    monkeypatch.setattr(threads, "start_workers", lambda module: started.append(module))
+    original = threads._workers
+    monkeypatch.setattr(threads, "_workers", lambda count: seen.append(original(count)) or seen[-1])
+    out = tmp_path / "result.csv"
+    assert (
+        main(["run", "--input", str(demo_workbook), "--output", str(out), "--format", "csv", "--no-track"])
+        == 0
+    )
+    assert started == ["clustering.pipeline.run"]
+    assert seen and threads._pools == []  # the run used a worker process, and it was stopped after
+    with pytest.raises(RuntimeError):
+        seen[-1].submit(len, [])  # shut down
+
+
+def test_a_small_input_starts_no_worker(tmp_path, demo_workbook, monkeypatch):
+    from clustering.model import threads
+
+    started = []
+    monkeypatch.setattr(threads, "start_workers", lambda module: started.append(module))
+    out = tmp_path / "result.csv"
+    assert (
+        main(["run", "--input", str(demo_workbook), "--output", str(out), "--format", "csv", "--no-track"])
+        == 0
+    )
+    assert started == [] and threads._pools == []

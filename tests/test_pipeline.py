@@ -1,5 +1,7 @@
 """End-to-end engine tests on 2,000 demo stores with planted truth."""
 
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,6 +12,7 @@ from clustering.demo import store_demo
 from clustering.errors import UserInputError
 from clustering.io.export import result_sheets
 from clustering.model.metrics import silhouette_many
+from clustering.model.threads import in_processes
 from clustering.pipeline import run
 
 
@@ -61,6 +64,22 @@ def test_stages_side_by_side_give_the_same_output_as_one_after_the_other(
     in_turn = run(load_config("store"), demo_sheets)
     for name, sheet in result_sheets(demo_result).items():
         pd.testing.assert_frame_equal(sheet, result_sheets(in_turn)[name], obj=name)
+
+
+def test_stages_in_worker_processes_give_the_same_output(demo_result, demo_sheets, monkeypatch):
+    monkeypatch.setattr("clustering.model.threads.os.cpu_count", lambda: 2)
+    monkeypatch.setattr("clustering.model.threads.PROCESS_CELLS", 1)  # these 2,000 stores count as large
+    regions = []
+
+    def recorded(tasks):
+        regions.append(list(tasks))
+        return in_processes(tasks)
+
+    monkeypatch.setattr(sys.modules["clustering.pipeline.run"], "in_processes", recorded)
+    in_workers = run(load_config("store"), demo_sheets)
+    assert regions == [["internal", "external"], ["explained", "stability"]]
+    for name, sheet in result_sheets(demo_result).items():
+        pd.testing.assert_frame_equal(sheet, result_sheets(in_workers)[name], obj=name)
 
 
 def test_another_seed_still_finds_the_archetypes(demo_sheets):

@@ -15,7 +15,7 @@ from clustering.io.validation import (
     Finding,
     ValidatedTable,
 )
-from clustering.model.threads import in_parallel
+from clustering.model.threads import in_parallel, in_processes, worth_processes
 
 if TYPE_CHECKING:  # the database layer (SQLAlchemy, sqlglot) loads only for a database run
     pass
@@ -97,7 +97,10 @@ def run(config: RunConfig, sheets: dict[str, pd.DataFrame], previous: PreviousRu
     entities across reruns.
     """
     checked, findings = check_sheets(config, sheets)
-    datasets = in_parallel(
+    side_by_side = (
+        in_processes if worth_processes(sum(t.frame.size for t in checked.values())) else in_parallel
+    )
+    datasets = side_by_side(
         {name: partial(_prepare_and_cluster, name, t, config) for name, t in checked.items()}
     )
     prepared = {name: p for name, (p, _) in datasets.items()}
@@ -107,7 +110,7 @@ def run(config: RunConfig, sheets: dict[str, pd.DataFrame], previous: PreviousRu
         combined = combine_segments(clustered, prepared, config)
         return combined, explain_segments(combined.assignments["final_cluster"], checked, config, previous)
 
-    after = in_parallel(
+    after = side_by_side(  # the merge and explanations here, the stability refits beside them
         {"explained": merge_and_explain, "stability": partial(check_stability, prepared, clustered, config)}
     )
     combined, explanation = after["explained"]
