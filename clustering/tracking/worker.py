@@ -21,6 +21,7 @@ from clustering.tracking.log import RunRecord, TrackedRun, log_record
 from clustering.tracking.store import prepare
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+NICENESS = 10  # the tracking process yields the cores to the engine's
 
 
 class TrackingFailed(RuntimeError):
@@ -60,7 +61,10 @@ class TrackingProcess:
 
 
 def serve(uri: str) -> int:
-    """The process's side: prepare while the caller works, then log the record it sends."""
+    """The process's side: prepare while the caller works, then log the record it sends. At a
+    lower priority: the engine's own processes come first, this takes the cores they leave."""
+    with contextlib.suppress(OSError):
+        os.nice(NICENESS)
     with contextlib.suppress(Exception):  # log_record does it again and says what failed
         prepare(uri)
     try:

@@ -117,3 +117,23 @@ def test_a_run_that_fails_stops_its_tracking_process(store, tmp_path, monkeypatc
     assert len(started) == 1 and started[0].process.returncode is not None  # ended, not left behind
     assert main(["runs"]) == 0
     assert "no tracked runs yet" in capsys.readouterr().out
+
+
+def test_the_tracking_process_yields_the_cores_to_the_engine(tmp_path):
+    import os
+    import time
+
+    from clustering import tracking
+    from clustering.tracking.worker import NICENESS
+
+    process = tracking.TrackingProcess(f"sqlite:///{tmp_path / 'runs.db'}")
+    try:
+        deadline = time.monotonic() + 60
+        while os.getpriority(os.PRIO_PROCESS, process.process.pid) == os.getpriority(os.PRIO_PROCESS, 0):
+            assert time.monotonic() < deadline, "the tracking process kept the caller's priority"
+            time.sleep(0.05)
+        assert os.getpriority(os.PRIO_PROCESS, process.process.pid) == min(
+            os.getpriority(os.PRIO_PROCESS, 0) + NICENESS, 19
+        )
+    finally:
+        process.cancel()
