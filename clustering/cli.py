@@ -243,11 +243,12 @@ def _run(args: argparse.Namespace) -> int:
 
 def _input_bytes(path: str | None) -> int:
     """Bytes of the input file, or of the files of an input folder (0 when there is none)."""
-    if not path or not Path(path).exists():
+    source = Path(path or "")
+    if not path or not source.exists():
         return 0
-    if Path(path).is_file():
-        return Path(path).stat().st_size
-    return sum(item.stat().st_size for item in Path(path).iterdir() if item.is_file())
+    if source.is_file():
+        return source.stat().st_size
+    return sum(item.stat().st_size for item in source.iterdir() if item.is_file())
 
 
 def _run_in_memory(args: argparse.Namespace, config, engine, started: float, tracked: bool, worker) -> int:

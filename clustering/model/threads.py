@@ -19,7 +19,6 @@ from contextlib import AbstractContextManager, nullcontext
 from functools import cache
 from typing import TypeVar
 
-from joblib.externals.loky import get_reusable_executor
 from threadpoolctl import ThreadpoolController
 
 T = TypeVar("T")
@@ -83,7 +82,7 @@ def in_processes(tasks: dict[str, Callable[[], T]]) -> dict[str, T]:
     overlaps it with reading the input) and end after ``IDLE_WORKER_SECONDS`` without work.
     Tasks sent to a worker and their results must pickle: functions of a module and data."""
     names = list(tasks)
-    workers = min(len(tasks), os.cpu_count() or 1) - 1
+    workers = min(len(tasks) - 1, _spare_cores())
     if workers < 1 or getattr(_stage, "inside", False):
         return in_parallel(tasks)
     executor = _workers(workers)
@@ -97,7 +96,7 @@ def start_workers(module: str) -> None:
     """Start the worker processes of ``in_processes`` now, without waiting, each importing
     ``module`` (the stages it will run): their start and imports then overlap with whatever
     this process does next."""
-    workers = (os.cpu_count() or 1) - 1
+    workers = _spare_cores()
     if workers >= 1:
         executor = _workers(workers)
         for _ in range(workers):
@@ -112,8 +111,16 @@ def stop_workers() -> None:
     _pools.clear()
 
 
+def _spare_cores() -> int:
+    """Cores beside this process's own: the most worker processes worth having."""
+    return (os.cpu_count() or 1) - 1
+
+
 def _workers(count: int) -> Executor:
-    """The reusable pool of ``count`` worker processes (started anew after it went idle)."""
+    """The reusable pool of ``count`` worker processes (started anew after it went idle).
+    Loky is imported here: reading a file uses this module, and needs no process pool."""
+    from joblib.externals.loky import get_reusable_executor
+
     executor = get_reusable_executor(max_workers=count, timeout=IDLE_WORKER_SECONDS)
     _pools[:] = [executor]
     return executor

@@ -138,6 +138,7 @@ def test_one_core_runs_the_stages_here(monkeypatch):
 
 def test_started_workers_have_imported_the_module_asked_for(monkeypatch):
     monkeypatch.setattr("clustering.model.threads.os.cpu_count", lambda: 2)
+    threads.stop_workers()  # a fresh worker: an earlier test's may have imported the module already
     threads.start_workers("clustering.pipeline")
     loaded = in_processes({"here": os.getpid, "there": partial(_loaded, "clustering.pipeline")})["there"]
     assert loaded
