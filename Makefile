@@ -11,7 +11,7 @@ TEST_EXTRAS := test,tracking,api,orchestration,spark,auth
 CORE_STAMP := $(VENV)/.core-stamp$(if $(EXTRAS),-$(subst $(comma),-,$(EXTRAS)))
 TEST_STAMP := $(VENV)/.test-stamp
 
-.PHONY: install install-test system-packages run serve-team test lint format bench clean dagster serve \
+.PHONY: install install-test system-packages run serve-team test check lint format bench clean dagster serve \
 	cluster-features cluster-train cluster-label cluster-update cluster-all
 
 $(VENV)/bin/python:
@@ -61,10 +61,21 @@ serve-team:
 system-packages:
 	@scripts/system-packages.sh
 
+# The whole suite on every core (pytest-xdist; tests that share a server, a JVM or a database
+# run in one process), in a new order each time (pytest-randomly prints the seed: rerun an order
+# with -p randomly --randomly-seed=N), Hypothesis at its full example count. The 25 slowest are printed.
+PYTEST_PARALLEL := -n auto --dist loadgroup
 test: install-test system-packages
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m pytest
+	HYPOTHESIS_PROFILE=ci $(PY) -m pytest $(PYTEST_PARALLEL) -p randomly
+
+# The fast inner loop: ruff, then every test but the browser, Spark and docs groups, last
+# failures first, fewer Hypothesis examples (make test runs everything before a change lands).
+check: install-test system-packages
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m pytest $(PYTEST_PARALLEL) --failed-first -m "not browser and not spark and not docs"
 
 lint: install-test
 	$(PY) -m ruff check .

@@ -6,13 +6,27 @@ import pytest
 
 from clustering.cli import main
 from clustering.io.export import write_workbook
+from tests.profiles import quick_config_file
+
+# Tracking is tested in tests/tracking; here each run has --no-track (a tracked run starts
+# MLflow in a process of its own). Runs whose k range is not what is checked use the quick profile.
 
 
 def test_demo_then_run_writes_every_sheet(tmp_path, capsys):
     demo = tmp_path / "demo.xlsx"
     assert main(["demo", "store", "--stores", "400", "--seed", "3", "--output", str(demo)]) == 0
     result = tmp_path / "result.xlsx"
-    assert main(["run", "--config", "config/store.yml", "--input", str(demo), "--output", str(result)]) == 0
+    args = [
+        "run",
+        "--config",
+        "config/store.yml",
+        "--input",
+        str(demo),
+        "--output",
+        str(result),
+        "--no-track",
+    ]
+    assert main(args) == 0
     out = capsys.readouterr().out
     assert "segments in" in out and f"wrote {result}" in out
     assert "k scenarios of internal" in out and "k scenarios of external" in out
@@ -25,9 +39,9 @@ def test_demo_then_run_writes_every_sheet(tmp_path, capsys):
 
 
 def test_a_nested_config_runs_from_the_cli_with_each_groups_scenarios(tmp_path, capsys, demo_workbook):
-    from clustering.config import load_config
+    from tests.profiles import quick_preset
 
-    config = load_config("store")
+    config = quick_preset("store")
     config.datasets["internal"].group_by = "format"
     config.stability.enabled = False
     path = tmp_path / "nested.yml"
@@ -57,9 +71,9 @@ def test_a_nested_config_runs_from_the_cli_with_each_groups_scenarios(tmp_path, 
 
 def test_csv_format_writes_the_assignments(tmp_path, demo_workbook):
     out = tmp_path / "assignments.csv"
-    code = main(
-        ["run", "--input", str(demo_workbook), "--output", str(out), "--format", "csv", "--seed", "5"]
-    )
+    quick = quick_config_file(tmp_path)
+    args = ["run", "--config", str(quick), "--input", str(demo_workbook), "--output", str(out)]
+    code = main([*args, "--format", "csv", "--seed", "5", "--no-track"])
     assert code == 0
     assert "final_cluster" in pd.read_csv(out).columns
 
@@ -111,8 +125,11 @@ def test_module_entry_point_reports_validation_errors(tmp_path):
 
 
 def test_previous_results_carry_analyst_names_to_a_rerun(tmp_path, demo_workbook):
-    first = tmp_path / "first.xlsx"
-    assert main(["run", "--input", str(demo_workbook), "--output", str(first)]) == 0
+    first, quick = tmp_path / "first.xlsx", str(quick_config_file(tmp_path))
+    assert (
+        main(["run", "--config", quick, "--input", str(demo_workbook), "--output", str(first), "--no-track"])
+        == 0
+    )
     sheets = {
         name: pd.read_excel(first, sheet_name=name, engine="calamine") for name in ["assignments", "labels"]
     }
@@ -121,17 +138,8 @@ def test_previous_results_carry_analyst_names_to_a_rerun(tmp_path, demo_workbook
     edited = tmp_path / "edited.xlsx"
     write_workbook(sheets, edited)
     second = tmp_path / "second.xlsx"
-    args = [
-        "run",
-        "--input",
-        str(demo_workbook),
-        "--output",
-        str(second),
-        "--seed",
-        "11",
-        "--previous",
-        str(edited),
-    ]
+    args = ["run", "--config", quick, "--input", str(demo_workbook), "--output", str(second), "--no-track"]
+    args += ["--seed", "11", "--previous", str(edited)]
     assert main(args) == 0
     before = sheets["assignments"].set_index("store_id")["final_cluster"]
     after = pd.read_excel(second, sheet_name="assignments", engine="calamine").set_index("store_id")
@@ -157,10 +165,11 @@ def test_previous_file_that_is_not_a_results_workbook(tmp_path, demo_workbook, c
 def test_a_demo_folder_runs_as_a_folder_or_through_one_of_its_files(tmp_path, capsys):
     folder = tmp_path / "stores"
     assert main(["demo", "store", "--stores", "400", "--seed", "3", "--output", str(folder)]) == 0
-    outputs = {}
+    outputs, quick = {}, str(quick_config_file(tmp_path))
     for name, given in {"folder": folder, "file": folder / "internal.parquet"}.items():
         outputs[name] = tmp_path / f"{name}.parquet"
-        assert main(["run", "--input", str(given), "--output", str(outputs[name]), "--no-track"]) == 0
+        args = ["run", "--config", quick, "--input", str(given), "--output", str(outputs[name]), "--no-track"]
+        assert main(args) == 0
     by_folder, by_file = (pd.read_parquet(path) for path in outputs.values())
     assert by_folder["external_cluster"].notna().any()  # external.parquet was found beside internal
     assert len(by_folder) == 400
@@ -178,8 +187,10 @@ def test_a_workbook_reads_its_own_sheets_whatever_files_sit_beside_it(tmp_path, 
     workbook = tmp_path / "stores.xlsx"
     workbook.write_bytes(demo_workbook.read_bytes())
     (tmp_path / "internal.csv").write_text("store_id,revenue\nX1,1\nX2,2\n")  # a stray file
-    output = tmp_path / "o.parquet"
-    assert main(["run", "--input", str(workbook), "--output", str(output), "--no-track"]) == 0
+    output, quick = tmp_path / "o.parquet", str(quick_config_file(tmp_path))
+    assert (
+        main(["run", "--config", quick, "--input", str(workbook), "--output", str(output), "--no-track"]) == 0
+    )
     assert not pd.read_parquet(output)["store_id"].isin(["X1", "X2"]).any()
 
 
@@ -219,11 +230,9 @@ def test_a_large_input_starts_the_engine_workers_before_the_read_and_stops_them(
     monkeypatch.setattr(threads, "start_workers", lambda module: started.append(module))
     original = threads._workers
     monkeypatch.setattr(threads, "_workers", lambda count: seen.append(original(count)) or seen[-1])
-    out = tmp_path / "result.csv"
-    assert (
-        main(["run", "--input", str(demo_workbook), "--output", str(out), "--format", "csv", "--no-track"])
-        == 0
-    )
+    out, quick = tmp_path / "result.csv", str(quick_config_file(tmp_path))
+    args = ["run", "--config", quick, "--input", str(demo_workbook), "--output", str(out), "--format", "csv"]
+    assert main([*args, "--no-track"]) == 0
     assert started == ["clustering.pipeline.run"]
     assert seen and threads._pools == []  # the run used a worker process, and it was stopped after
     with pytest.raises(RuntimeError):
@@ -235,9 +244,7 @@ def test_a_small_input_starts_no_worker(tmp_path, demo_workbook, monkeypatch):
 
     started = []
     monkeypatch.setattr(threads, "start_workers", lambda module: started.append(module))
-    out = tmp_path / "result.csv"
-    assert (
-        main(["run", "--input", str(demo_workbook), "--output", str(out), "--format", "csv", "--no-track"])
-        == 0
-    )
+    out, quick = tmp_path / "result.csv", str(quick_config_file(tmp_path))
+    args = ["run", "--config", quick, "--input", str(demo_workbook), "--output", str(out), "--format", "csv"]
+    assert main([*args, "--no-track"]) == 0
     assert started == [] and threads._pools == []

@@ -29,7 +29,21 @@ def test_the_docs_have_runnable_blocks_of_both_kinds():
     assert {kind for _, kind, _ in runnable_blocks()} == {"bash", "python"}
 
 
-@pytest.mark.parametrize(("where", "kind", "code"), runnable_blocks(), ids=[b[0] for b in runnable_blocks()])
+def runnable_params() -> list:
+    """Each block as a test; a block that starts Spark runs beside the Spark tests (one JVM at a time)."""
+    return [
+        pytest.param(
+            where,
+            kind,
+            code,
+            id=where,
+            marks=[pytest.mark.slow, *([pytest.mark.spark] if "spark" in code else [])],
+        )
+        for where, kind, code in runnable_blocks()
+    ]
+
+
+@pytest.mark.parametrize(("where", "kind", "code"), runnable_params())
 def test_a_runnable_block_runs_as_written(where, kind, code, tmp_path):
     if kind == "python":
         commands = [[sys.executable, "-c", code]]

@@ -14,6 +14,7 @@ from clustering.io.export import result_sheets
 from clustering.model.metrics import silhouette_many
 from clustering.model.threads import in_processes
 from clustering.pipeline import run
+from tests.profiles import quick, quick_preset
 
 
 def with_truth(result, demo_sheets):
@@ -51,22 +52,22 @@ def test_assignment_columns(demo_result):
     ]
 
 
-def test_two_runs_give_identical_output(demo_result, demo_sheets):
-    again = run(load_config("store"), demo_sheets)
-    for name, sheet in result_sheets(demo_result).items():
+def test_two_runs_give_identical_output(quick_demo_result, demo_sheets):
+    again = run(quick_preset("store"), demo_sheets)
+    for name, sheet in result_sheets(quick_demo_result).items():
         pd.testing.assert_frame_equal(sheet, result_sheets(again)[name], obj=name)
 
 
 def test_stages_side_by_side_give_the_same_output_as_one_after_the_other(
-    demo_result, demo_sheets, monkeypatch
+    quick_demo_result, demo_sheets, monkeypatch
 ):
     monkeypatch.setattr("clustering.model.threads.os.cpu_count", lambda: 1)  # in_parallel runs in turn
-    in_turn = run(load_config("store"), demo_sheets)
-    for name, sheet in result_sheets(demo_result).items():
+    in_turn = run(quick_preset("store"), demo_sheets)
+    for name, sheet in result_sheets(quick_demo_result).items():
         pd.testing.assert_frame_equal(sheet, result_sheets(in_turn)[name], obj=name)
 
 
-def test_stages_in_worker_processes_give_the_same_output(demo_result, demo_sheets, monkeypatch):
+def test_stages_in_worker_processes_give_the_same_output(quick_demo_result, demo_sheets, monkeypatch):
     monkeypatch.setattr("clustering.model.threads.os.cpu_count", lambda: 2)
     monkeypatch.setattr("clustering.model.threads.PROCESS_CELLS", 1)  # these 2,000 stores count as large
     regions = []
@@ -76,9 +77,9 @@ def test_stages_in_worker_processes_give_the_same_output(demo_result, demo_sheet
         return in_processes(tasks)
 
     monkeypatch.setattr(sys.modules["clustering.pipeline.run"], "in_processes", recorded)
-    in_workers = run(load_config("store"), demo_sheets)
+    in_workers = run(quick_preset("store"), demo_sheets)
     assert regions == [["internal", "external"], ["explained", "stability"]]
-    for name, sheet in result_sheets(demo_result).items():
+    for name, sheet in result_sheets(quick_demo_result).items():
         pd.testing.assert_frame_equal(sheet, result_sheets(in_workers)[name], obj=name)
 
 
@@ -103,7 +104,7 @@ def test_ten_thousand_stores_find_the_five_planted_internal_segments():
 
 @pytest.mark.parametrize("name", ["internal", "external"])
 def test_single_dataset_run(demo_sheets, name):
-    config = config_from_dict({"datasets": {name: {}}})
+    config = quick(config_from_dict({"datasets": {name: {}}}))
     result = run(config, {name: demo_sheets[name]})
     assert result.merge is None
     assert list(result.assignments.columns) == [
@@ -193,7 +194,7 @@ def test_profiles_describe_each_final_segment(demo_result):
 
 
 def test_isolation_forest_outliers_keep_every_store(demo_sheets):
-    config = load_config("store")
+    config = quick_preset("store")
     config.datasets["internal"].preprocess.outliers = "isolation_forest"
     result = run(config, demo_sheets)
     assert result.prepared["internal"].outliers.sum() > 0
@@ -205,7 +206,7 @@ def test_isolation_forest_outliers_keep_every_store(demo_sheets):
 def test_each_dataset_silhouette_is_that_of_its_final_segments(demo_sheets, outliers):
     """Taken from the sweep when the final fit found the sweep's partition of the same rows,
     computed again otherwise: either way, the silhouette of the segments reported."""
-    config = load_config("store")
+    config = quick_preset("store")
     config.datasets = {"internal": config.datasets["internal"]}
     config.datasets["internal"].preprocess.outliers = outliers
     result = run(config, {"internal": demo_sheets["internal"]})

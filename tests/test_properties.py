@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from hypothesis import HealthCheck, given, settings
+import pytest
+from hypothesis import given, seed, settings
 from hypothesis import strategies as st
 
 from clustering.config import config_from_dict
@@ -92,23 +93,31 @@ def messy_tables(draw: st.DrawFn) -> tuple[dict[str, pd.DataFrame], dict]:
     return tables, options
 
 
-@settings(
-    max_examples=30,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-@given(messy_tables())
-def test_a_run_completes_with_every_id_once_or_says_what_is_wrong(drawn):
-    tables, options = drawn
-    config = config_from_dict(options)
-    try:
-        result = run(config, tables)
-    except UserInputError as error:
-        assert str(error).strip()
-        return
-    ids = result.assignments["store_id"]
-    expected = set().union(*(set(normalize_ids(t["store_id"])) for t in tables.values()))
-    assert ids.is_unique
-    assert set(ids) == expected
-    assert result.assignments["final_cluster"].notna().all()
+PARTS = 5  # the examples in five tests of their own, so that they run on several cores
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("part", range(PARTS))
+def test_a_run_completes_with_every_id_once_or_says_what_is_wrong(part):
+    """The profile's example count (tests/conftest.py: 30 in make test) shared by the parts;
+    each part draws its own examples (its own seed)."""
+    examples = -(-settings.default.max_examples // PARTS)
+
+    @seed(part)
+    @settings(max_examples=examples)
+    @given(messy_tables())
+    def completes_or_explains(drawn):
+        tables, options = drawn
+        config = config_from_dict(options)
+        try:
+            result = run(config, tables)
+        except UserInputError as error:
+            assert str(error).strip()
+            return
+        ids = result.assignments["store_id"]
+        expected = set().union(*(set(normalize_ids(t["store_id"])) for t in tables.values()))
+        assert ids.is_unique
+        assert set(ids) == expected
+        assert result.assignments["final_cluster"].notna().all()
+
+    completes_or_explains()

@@ -107,10 +107,12 @@ def parse_numbers(column: pd.Series) -> ParsedNumbers:
     counts["missing_marker"] = int(marker.sum())
     pending &= ~marker & (text != "")
     if pending.any():
-        comma = _decimal_comma(_undecorated(text[pending]))
+        cleaned = _undecorated(text[pending])
+        comma = _decimal_comma(cleaned)
         if comma:  # '1.234' parsed as 1.234 above is 1234 in a decimal-comma column
             pending |= values.notna() & text.str.match(r"^[-+]?\d{1,3}(?:\.\d{3})+$")
-        parsed, found = _parse_decorated(text[pending], comma)
+            cleaned = _undecorated(text[pending])
+        parsed, found = _parse_decorated(text[pending], cleaned, comma)
         values[pending] = parsed
         counts.update(found)
     infinite = np.isinf(values.to_numpy())
@@ -130,20 +132,18 @@ def _undecorated(text: pd.Series) -> pd.Series:
     return cleaned.str.replace(GROUPING, "", regex=True)
 
 
-def _parse_decorated(text: pd.Series, comma: bool) -> tuple[pd.Series, dict[str, int]]:
+def _parse_decorated(text: pd.Series, cleaned: pd.Series, comma: bool) -> tuple[pd.Series, dict[str, int]]:
     """Parse the cells plain ``to_numeric`` refused; return values and counts per decoration.
-    ``comma``: the column writes decimals with a comma."""
+    ``cleaned``: the cells ``_undecorated``; ``comma``: the column writes decimals with a comma."""
     counts: dict[str, int] = {}
     lowered = text.str.lower().str.strip()
     percent = lowered.str.endswith("%")
     bare = lowered.str.rstrip("%").str.strip()
     accounting = bare.str.match(r"^\(.*\)$") | bare.str.match(r"^[^-].*\d-$")
     bare = bare.str.replace(r"^\((.*)\)$", r"\1", regex=True).str.replace(r"-$", "", regex=True)
-    currency = (bare.str.replace(CURRENCY, "", regex=True).str.strip() != bare) | bare.str.match(
-        r"^[-+]\s*[$€£¥₹]"
-    )
-    grouped = bare.str.replace(CURRENCY, "", regex=True).str.strip().str.contains(GROUPING)
-    cleaned = _undecorated(text)
+    without_currency = bare.str.replace(CURRENCY, "", regex=True).str.strip()
+    currency = (without_currency != bare) | bare.str.match(r"^[-+]\s*[$€£¥₹]")
+    grouped = without_currency.str.contains(GROUPING)
     if comma:
         decimal_comma = cleaned.str.contains(",", regex=False)
         eu_groups = cleaned.str.match(EU_GROUPS) | cleaned.str.contains(r"\.\d{3}(?:\.|,|$)")

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from clustering.errors import UserInputError
-from clustering.io.numbers import MISSING_MARKERS, parse_numbers
+from clustering.io.numbers import MISSING_MARKERS, ParsedNumbers, parse_numbers
 
 NUMERIC_SHARE = 0.9  # a text column whose values are at least 90% numbers is numeric
 IDENTIFIER_LEVELS, IDENTIFIER_SHARE = 100, 0.05  # text columns beyond both are identifier-like
@@ -149,9 +149,12 @@ def _classify(column: pd.Series, name: str, source: str) -> tuple[str, pd.Series
     present = text[text.notna() & (text != "")]
     if present.empty:
         return "numeric", pd.Series(np.nan, index=column.index), []
-    if not _looks_numeric(present):
+    looks, parsed = _looks_numeric(present)
+    if not looks:
         return "categorical", None, []
-    parsed = parse_numbers(column)
+    if len(parsed.values) < len(present):  # a sample was read: now read every cell
+        parsed = parse_numbers(column)
+    parsed.values = parsed.values.reindex(column.index)  # empty cells: NaN, as parsed
     written = present[~present.str.lower().isin(MISSING_MARKERS)]
     if len(written) and parsed.values.notna().sum() < NUMERIC_SHARE * len(written):
         return "categorical", None, []
@@ -168,13 +171,14 @@ def _classify(column: pd.Series, name: str, source: str) -> tuple[str, pd.Series
     return "numeric", parsed.values, [*findings, Finding("error", source, message, column=name, rows=rows)]
 
 
-def _looks_numeric(present: pd.Series, sample: int = 2_000) -> bool:
+def _looks_numeric(present: pd.Series, sample: int = 2_000) -> tuple[bool, ParsedNumbers]:
     """Cheap first look on a fixed sample: could this text column be numbers? (Parsing every
-    cell of a long text column of names would cost more than the answer is worth.)"""
+    cell of a long text column of names would cost more than the answer is worth.) Returns
+    the sample's parse too: for a column of up to ``sample`` values it is the whole column's."""
     head = present.iloc[:: max(1, len(present) // sample)]
     parsed = parse_numbers(head)
     written = (~head.str.lower().isin(MISSING_MARKERS)).sum()
-    return bool(written == 0 or parsed.values.notna().sum() >= 0.5 * written)
+    return bool(written == 0 or parsed.values.notna().sum() >= 0.5 * written), parsed
 
 
 def _empty_rows(frame: pd.DataFrame, source: str) -> list[Finding]:

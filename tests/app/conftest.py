@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-os.environ.setdefault("XDG_CONFIG_HOME", tempfile.mkdtemp(prefix="xdg-app-"))
+from ui import memory
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 TIMEOUT = 180
@@ -33,9 +31,15 @@ def button(at: AppTest, label: str):
     return matches[0]
 
 
-@pytest.fixture
-def app() -> AppTest:
-    """A fresh session, with Streamlit's process-wide caches emptied so tests stay independent."""
+@pytest.fixture(scope="session")
+def stage_cache() -> memory.BudgetCache:
+    """The stage results every test's sessions share, by content key, as a server's sessions do:
+    the demo's stages are computed once for the whole test session, not once per test."""
+    return memory.BudgetCache(memory.budget_bytes(), ttl_seconds=3600)
+
+
+def fresh_session() -> AppTest:
+    """A new session, with Streamlit's process-wide caches emptied so tests stay independent."""
     import streamlit as st
 
     st.cache_data.clear()
@@ -43,6 +47,19 @@ def app() -> AppTest:
     at = new_app().run()
     no_exceptions(at)
     return at
+
+
+@pytest.fixture
+def app(stage_cache: memory.BudgetCache, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    """A fresh session whose stage results come from the test session's shared cache."""
+    monkeypatch.setattr(memory, "_shared_cache", lambda: stage_cache)
+    return fresh_session()
+
+
+@pytest.fixture
+def cold_app() -> AppTest:
+    """A fresh session with an empty stage cache: for tests that count what is computed."""
+    return fresh_session()
 
 
 def load_demo_stores(at: AppTest, stores: int = 600) -> AppTest:

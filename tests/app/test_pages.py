@@ -101,7 +101,8 @@ def test_prepare_page_bad_options_explain_and_keep_results(app):
     assert workspace(app).stages["prepared:internal"] is kept
 
 
-def test_cluster_page_shows_k_selection_and_plot_options_refit_nothing(app):
+def test_cluster_page_shows_k_selection_and_plot_options_refit_nothing(cold_app):
+    app = cold_app
     load_demo_stores(app)
     run_to(app, "clustered")
     no_exceptions(app)

@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from clustering.cli import main
+from tests.profiles import quick_config_file
 
 mlflow = pytest.importorskip("mlflow")
 
@@ -26,10 +27,9 @@ def tracked_run(capsys, *args: str) -> str:
 def test_run_runs_assign_compare_approve_and_write_back(store, tmp_path, capsys, demo_workbook):
     url = f"sqlite:///{tmp_path / 'warehouse.db'}"
     assert main(["demo", "store", "--stores", "2000", "--seed", "7", "--database", url]) == 0
-    first = tracked_run(capsys, "--input", str(demo_workbook), "--output", str(tmp_path / "a.xlsx"))
-    second = tracked_run(
-        capsys, "--input", str(demo_workbook), "--output", str(tmp_path / "b.xlsx"), "--seed", "3"
-    )
+    quick = ["--config", str(quick_config_file(tmp_path)), "--input", str(demo_workbook)]
+    first = tracked_run(capsys, *quick, "--output", str(tmp_path / "a.xlsx"))
+    second = tracked_run(capsys, *quick, "--output", str(tmp_path / "b.xlsx"), "--seed", "3")
 
     logged = mlflow.artifacts.download_artifacts(
         run_id=first, artifact_path="results.xlsx", dst_path=str(tmp_path)
@@ -84,7 +84,11 @@ def test_a_broken_tracking_store_warns_and_the_run_completes(tmp_path, monkeypat
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{blocker}/mlruns.db")
-    assert main(["run", "--input", str(demo_workbook), "--output", str(tmp_path / "out.csv")]) == 0
+    quick = str(quick_config_file(tmp_path))
+    assert (
+        main(["run", "--config", quick, "--input", str(demo_workbook), "--output", str(tmp_path / "out.csv")])
+        == 0
+    )
     captured = capsys.readouterr()
     assert "warning: the run was not tracked" in captured.err
     assert "Traceback" not in captured.err
@@ -92,9 +96,8 @@ def test_a_broken_tracking_store_warns_and_the_run_completes(tmp_path, monkeypat
 
 
 def test_no_track_skips_tracking(store, tmp_path, capsys, demo_workbook):
-    assert (
-        main(["run", "--input", str(demo_workbook), "--output", str(tmp_path / "o.csv"), "--no-track"]) == 0
-    )
+    args = ["run", "--config", str(quick_config_file(tmp_path)), "--input", str(demo_workbook)]
+    assert main([*args, "--output", str(tmp_path / "o.csv"), "--no-track"]) == 0
     assert "tracked as run" not in capsys.readouterr().out
     assert main(["runs"]) == 0
     assert "no tracked runs yet" in capsys.readouterr().out
