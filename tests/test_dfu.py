@@ -9,6 +9,7 @@ from clustering.config import load_config
 from clustering.demo import DFU_PATTERNS, dfu_demo
 from clustering.io.inputs import load_tables
 from clustering.pipeline import run
+from tests.profiles import quick_config_file
 
 PATTERN_WORDS = {
     "steady_high": "steady",
@@ -82,7 +83,8 @@ def test_cli_demo_dfu_and_run(tmp_path, capsys):
         == 0
     )
     out = tmp_path / "result.xlsx"
-    assert main(["run", "--config", "config/dfu.yml", "--input", str(workbook), "--output", str(out)]) == 0
+    quick = str(quick_config_file(tmp_path, "dfu"))  # tracking: tests/tracking
+    assert main(["run", "--config", quick, "--input", str(workbook), "--output", str(out), "--no-track"]) == 0
     sheets = pd.ExcelFile(out, engine="calamine").sheet_names
     assert {"assignments", "segments", "profiles", "feature_tests", "rules", "stability"} <= set(sheets)
     assignments = pd.read_excel(out, sheet_name="assignments", engine="calamine")
@@ -119,7 +121,8 @@ def test_dfu_preset_runs_from_a_single_file_of_monthly_sales(tmp_path, capsys, d
     frame = dfu_sheets["sales_monthly"].head(40_000)
     frame.to_csv(sales, index=False) if suffix == ".csv" else frame.to_parquet(sales, index=False)
     out = tmp_path / "result.xlsx"
-    assert main(["run", "--config", "dfu", "--input", str(sales), "--output", str(out)]) == 0
+    quick = str(quick_config_file(tmp_path, "dfu"))
+    assert main(["run", "--config", quick, "--input", str(sales), "--output", str(out), "--no-track"]) == 0
     findings = pd.read_excel(out, sheet_name="findings", engine="calamine")
     assert findings["message"].str.contains("No 'dim_dfu' or 'dim_item' table was given").any()
     assignments = pd.read_excel(out, sheet_name="assignments", engine="calamine")

@@ -242,7 +242,7 @@ def test_cli_reports_an_unexpected_error_in_one_line_with_the_log(
         raise RuntimeError("a defect deep inside")
 
     monkeypatch.setattr("clustering.pipeline.run", broken)
-    code = main(["run", "--input", str(demo_workbook), "--output", str(tmp_path / "out.xlsx")])
+    code = main(["run", "--input", str(demo_workbook), "--output", str(tmp_path / "out.xlsx"), "--no-track"])
     err = capsys.readouterr().err
     assert code == 1
     assert err.count("\n") == 1 and "Traceback" not in err
@@ -266,6 +266,7 @@ def test_cli_on_a_password_protected_workbook_prints_one_line(tmp_path, demo_wor
             str(locked),
             "--output",
             str(tmp_path / "o.xlsx"),
+            "--no-track",
         ],
         capture_output=True,
         text=True,

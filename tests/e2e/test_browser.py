@@ -18,7 +18,7 @@ NEW_NAME = "Flagship corridor"
 @pytest.fixture(scope="module")
 def workbook(tmp_path_factory) -> str:
     path = tmp_path_factory.mktemp("e2e") / "stores.xlsx"
-    write_workbook(store_demo(1500, seed=3), path)
+    write_workbook(store_demo(600, seed=3), path)  # the flow, not the size, is checked
     return str(path)
 
 
@@ -178,7 +178,7 @@ def test_upload_to_download_in_the_browser(browser_page, app_url, workbook):
     me.shot("export")
     assignments = pd.read_excel(download.value.path(), sheet_name="assignments", engine="calamine")
     assert (assignments["segment_name"] == NEW_NAME).sum() > 0
-    assert len(assignments) == 1500
+    assert len(assignments) == 600
 
     assert page.blocked_requests == [], f"the app tried to reach: {page.blocked_requests}"
 
@@ -228,7 +228,13 @@ def test_weights_nested_segments_and_a_k_scenario_in_the_browser(browser_page, a
     thumb.focus()
     for _ in range(4):  # 1.0 -> 2.0 in steps of 0.25
         thumb.press("ArrowRight")
-    page.wait_for_timeout(1500)
+    for _ in range(3):  # on a loaded machine the key's change can miss its rerun: nudge it again
+        try:
+            me.sees("Attribute weights (1 set)", 15_000)
+            break
+        except Exception:
+            thumb.press("ArrowLeft")
+            thumb.press("ArrowRight")
     me.sees("Attribute weights (1 set)")
     me.press("Prepare internal")
     me.sees("What each step did")

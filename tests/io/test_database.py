@@ -28,6 +28,7 @@ from clustering.io.pushdown import monthly_query, pushdown_features
 from clustering.io.writeback import InjectedFailure, restore, runs, write_back
 from clustering.pipeline import run
 from clustering.prep.features import demand_features
+from tests.profiles import quick_config_file
 
 SCANS = re.compile(r"(?:FROM|JOIN) fact_sales_monthly(?!\.)", re.IGNORECASE)  # not EXTRACT(... FROM t.col)
 
@@ -279,13 +280,9 @@ def test_store_warehouse_and_cli(tmp_path, capsys):
         connection.execute(
             sa.text("INSERT INTO dim_store (store_id, cluster_assignment) VALUES ('S999999', 'old')")
         )
-    out = tmp_path / "result.xlsx"
-    assert (
-        main(
-            ["run", "--config", "store", "--database", url, "--output", str(out), "--write-back", "--dry-run"]
-        )
-        == 0
-    )
+    out, quick = tmp_path / "result.xlsx", str(quick_config_file(tmp_path))  # tracking: tests/tracking
+    run_args = ["run", "--config", quick, "--database", url, "--output", str(out), "--no-track"]
+    assert main([*run_args, "--write-back", "--dry-run"]) == 0
     printed = capsys.readouterr().out
     assert "301 rows of dim_store, 301 would change" in printed
     assert (
@@ -293,13 +290,11 @@ def test_store_warehouse_and_cli(tmp_path, capsys):
         in printed
     )
     assert read_table(engine, "dim_store")["cluster_assignment"].isna().sum() == 300
-    assert main(["run", "--config", "store", "--database", url, "--output", str(out), "--write-back"]) == 0
+    assert main([*run_args, "--write-back"]) == 0
     written = read_table(engine, "dim_store").set_index("store_id")["cluster_assignment"]
     assert written.notna().all() and written["S999999"] == "not_segmented"
     written = runs(engine, load_config("store").database.write_back)["write_back_id"].iloc[0]
-    assert (
-        main(["run", "--config", "store", "--database", url, "--output", str(out), "--restore", written]) == 0
-    )
+    assert main([*run_args, "--restore", written]) == 0
     assert f"restore-of-{written}" in capsys.readouterr().out
 
 
