@@ -236,9 +236,9 @@ def _stop_resource_trackers() -> None:
         tracker._stop()
 
 
-def _leftover_processes() -> list[psutil.Process]:
-    """Processes this test process started that are still running, after a short grace."""
-    deadline = time.monotonic() + 10
+def leftover_processes(grace_seconds: float = 10) -> list[psutil.Process]:
+    """Processes this test process started that are still running after ``grace_seconds``."""
+    deadline = time.monotonic() + grace_seconds
     while True:
         alive = [p for p in psutil.Process().children(recursive=True) if _running(p)]
         if not alive or time.monotonic() > deadline:
@@ -261,7 +261,7 @@ def nothing_left_behind() -> Iterator[None]:
     yield
     stop_workers()
     _stop_resource_trackers()
-    alive = _leftover_processes()
+    alive = leftover_processes()
     if alive:
         described = "; ".join(f"{p.pid}: {' '.join(p.cmdline())[:160]}" for p in alive)
         for process in alive:
