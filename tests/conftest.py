@@ -53,7 +53,7 @@ _HYPOTHESIS = {
     "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
 }
 settings.register_profile("ci", max_examples=30, **_HYPOTHESIS)
-settings.register_profile("dev", max_examples=8, **_HYPOTHESIS)
+settings.register_profile("dev", max_examples=5, **_HYPOTHESIS)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 DEMO_STORES = 2000

@@ -18,16 +18,20 @@ from clustering.errors import UserInputError
 from clustering.io.export import result_sheets, workbook_bytes
 from clustering.io.sources import read_table
 from clustering.pipeline import run
+from tests.profiles import quick
 
-QUICK = {"labels": {"pattern": "none", "market_column": None}, "stability": {"resamples": 3}}
+BARE_OPTIONS = {"labels": {"pattern": "none", "market_column": None}, "stability": {"resamples": 3}}
 
 
 def one_dataset(**dataset) -> object:
-    return config_from_dict({**QUICK, "datasets": {"internal": dataset}, "merge": {"enabled": False}})
+    """One dataset with the quick profile (tests/profiles.py): these tests check what a run keeps."""
+    return quick(
+        config_from_dict({**BARE_OPTIONS, "datasets": {"internal": dataset}, "merge": {"enabled": False}})
+    )
 
 
 def two_datasets(**options) -> object:
-    return config_from_dict({**QUICK, **options})
+    return quick(config_from_dict({**BARE_OPTIONS, **options}))
 
 
 def stores(n: int = 300, columns: int = 5, seed: int = 0, ids: list[str] | None = None) -> pd.DataFrame:

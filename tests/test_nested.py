@@ -10,11 +10,12 @@ import pytest
 from sklearn.datasets import make_blobs
 
 from clustering.assign import fit_segmentation
-from clustering.config import config_from_dict, config_from_yaml, load_config
+from clustering.config import config_from_dict, config_from_yaml
 from clustering.demo import store_demo
 from clustering.errors import UserInputError
 from clustering.io.export import result_sheets
 from clustering.pipeline import run
+from tests.profiles import quick_preset
 
 
 def formats_table() -> pd.DataFrame:
@@ -109,7 +110,7 @@ def test_assign_reproduces_the_nested_run_and_places_a_new_store_in_its_group(ne
 
 
 def test_the_merge_keeps_stores_within_their_group():
-    config = load_config("store")
+    config = quick_preset("store")
     config.datasets["internal"].group_by = "format"
     config.stability.enabled = False
     sheets = store_demo(1500, 11)

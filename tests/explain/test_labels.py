@@ -12,6 +12,7 @@ from clustering.explain.labels import (
 )
 from clustering.explain.profiling import segment_profiles
 from clustering.pipeline import run
+from tests.profiles import quick_preset
 
 
 def test_volume_tiers_use_entity_percentiles_not_centroids():
@@ -136,7 +137,7 @@ def test_overrides_without_a_previous_run_apply_to_this_run():
 
 
 def test_a_renamed_segment_keeps_its_name_on_the_same_stores_after_a_rerun(demo_sheets):
-    config = load_config("store")
+    config = quick_preset("store")
     config.stability.enabled = False
     first = run(config, demo_sheets)
     target = first.names["segment"].iloc[3]
@@ -154,7 +155,7 @@ def test_a_renamed_segment_keeps_its_name_on_the_same_stores_after_a_rerun(demo_
 
 
 def test_profiles_feed_labels_for_one_dataset(demo_sheets):
-    config = load_config("store")
+    config = quick_preset("store")
     config.datasets = {"internal": config.datasets["internal"]}
     config.labels.market_column = None
     config.stability.enabled = False

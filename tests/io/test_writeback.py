@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from clustering.config import WriteBackConfig
 from clustering.io.database import read_table
 from clustering.io.writeback import Provenance, restore, runs, write_back
+from tests.profiles import quick_preset
 
 
 def covering(engine, share: float = 0.75) -> pd.DataFrame:
@@ -128,10 +129,9 @@ def test_an_older_history_table_gains_the_new_columns_and_its_writes_stay_restor
 
 
 def test_a_nested_dfu_run_writes_its_segments_named_after_their_group(warehouse, dfu_sheets):
-    from clustering.config import load_config
     from clustering.pipeline import run
 
-    config = load_config("dfu")
+    config = quick_preset("dfu")
     config.stability.enabled = False
     config.datasets["dfu"].group_by = "category"
     result = run(config, dfu_sheets)

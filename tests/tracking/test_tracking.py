@@ -14,19 +14,18 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from clustering import tracking
-from clustering.config import config_from_yaml, load_config
+from clustering.config import config_from_yaml
 from clustering.explain.compare import compare_assignments
 from clustering.io.export import write_result
 from clustering.pipeline import run
+from tests.profiles import quick_preset
 
 mlflow = pytest.importorskip("mlflow")
 
 
 @pytest.fixture(scope="module")
 def quick_config():
-    config = load_config("store")
-    config.stability.resamples = 3
-    return config
+    return quick_preset("store")  # tests/profiles.py: what is logged, not how k is chosen
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +38,7 @@ def test_a_run_is_logged_with_params_metrics_tags_and_artifacts(store, first_run
     found = mlflow.search_runs(experiment_names=["store segmentation"])
     assert list(found["run_id"]) == [tracked.run_id]
     row = found.iloc[0]
-    assert row["params.datasets.internal.cluster.k_max"] == "12"
+    assert row["params.datasets.internal.cluster.k_max"] == "6"  # the quick profile's
     assert row["params.merge.min_segment_size"] == "2%"
     assert row["metrics.internal.k"] == first_run.clustered["internal"].k
     assert row["metrics.final.segments"] == first_run.assignments["final_cluster"].nunique()
