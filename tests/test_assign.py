@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 
 from clustering.assign import fit_segmentation
-from clustering.config import load_config
 from clustering.demo import dfu_demo, store_demo
 from clustering.io.outputs import ASSIGNMENTS, write_all
 from clustering.pipeline import run
+from tests.profiles import quick_preset
 
 
 def test_the_run_measures_every_store_from_its_own_segment_centre(demo_result):
@@ -41,7 +41,7 @@ def test_assign_gives_the_run_its_own_distances_coverage_and_reassigned_flags(de
 
 @pytest.fixture(scope="module")
 def dfu_run():
-    config = load_config("dfu")
+    config = quick_preset("dfu")
     config.stability.enabled = False
     return run(config, dfu_demo(800, 36, seed=3))
 

@@ -9,7 +9,7 @@ from clustering.config import load_config
 from clustering.demo import DFU_PATTERNS, dfu_demo
 from clustering.io.inputs import load_tables
 from clustering.pipeline import run
-from tests.profiles import quick_config_file
+from tests.profiles import quick_config_file, quick_preset
 
 PATTERN_WORDS = {
     "steady_high": "steady",
@@ -111,7 +111,7 @@ def test_demo_to_a_folder_and_a_run_from_its_parquet_files(tmp_path, capsys):
     }
     sheets = load_tables(load_config("dfu"), folder / "sales_monthly.parquet")
     assert set(sheets) == {"sales_monthly", "dim_dfu", "dim_item"}  # the attribute files beside it
-    result = run(load_config("dfu"), sheets)
+    result = run(quick_preset("dfu"), sheets)
     assert "category" in set(result.explanation.feature_tests["feature"])
 
 
@@ -131,7 +131,7 @@ def test_dfu_preset_runs_from_a_single_file_of_monthly_sales(tmp_path, capsys, d
 
 def test_a_workbook_without_item_attributes_joins_the_dfu_ones(dfu_sheets):
     sheets = {k: v for k, v in dfu_sheets.items() if k != "dim_item"}
-    result = run(load_config("dfu"), sheets)
+    result = run(quick_preset("dfu"), sheets)
     tests = set(result.explanation.feature_tests["feature"])
     assert "region" in tests and "category" not in tests
     assert any("No 'dim_item' table was given" in f.message for f in result.findings)

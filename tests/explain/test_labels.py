@@ -1,7 +1,7 @@
 import numpy as np
 import pandas as pd
 
-from clustering.config import LabelsConfig, load_config
+from clustering.config import LabelsConfig
 from clustering.explain.labels import (
     PreviousRun,
     align_segments,
@@ -165,7 +165,7 @@ def test_profiles_feed_labels_for_one_dataset(demo_sheets):
 
 
 def test_missing_volume_column_is_reported_and_the_tier_left_out(demo_sheets):
-    config = load_config("store")
+    config = quick_preset("store")
     config.labels.volume_column = "turnover"
     config.stability.enabled = False
     result = run(config, demo_sheets)
@@ -175,7 +175,7 @@ def test_missing_volume_column_is_reported_and_the_tier_left_out(demo_sheets):
 
 
 def test_labels_disabled_uses_segment_ids(demo_sheets):
-    config = load_config("store")
+    config = quick_preset("store")
     config.labels.enabled = False
     config.stability.enabled = False
     result = run(config, demo_sheets)

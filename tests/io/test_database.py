@@ -28,7 +28,7 @@ from clustering.io.pushdown import monthly_query, pushdown_features
 from clustering.io.writeback import InjectedFailure, restore, runs, write_back
 from clustering.pipeline import run
 from clustering.prep.features import demand_features
-from tests.profiles import quick_config_file
+from tests.profiles import quick_config_file, quick_preset
 
 SCANS = re.compile(r"(?:FROM|JOIN) fact_sales_monthly(?!\.)", re.IGNORECASE)  # not EXTRACT(... FROM t.col)
 
@@ -239,7 +239,7 @@ def test_browsing_lists_tables_and_columns(warehouse):
 
 
 def test_a_dfu_run_from_the_database_segments_and_writes_back(warehouse):
-    config = load_config("dfu")
+    config = quick_preset("dfu")
     config.stability.enabled = False
     result = run(config, database_sheets(warehouse, config))
     report = write_back(warehouse, result.assignments, config.database.write_back, config.id_column)

@@ -10,16 +10,16 @@ import pytest
 import sqlalchemy as sa
 
 from clustering.assign import fit_segmentation
-from clustering.config import load_config
 from clustering.errors import UserInputError
 from clustering.io.database import fetch_frame, table_ref
 from clustering.io.sqlassign import affine_tail, assignment_query, check_sql_assignable
 from clustering.pipeline import run
+from tests.profiles import quick_preset
 
 
 @pytest.fixture(scope="module")
 def dfu_run(dfu_sheets):
-    config = load_config("dfu")
+    config = quick_preset("dfu")
     config.stability.enabled = False
     return run(config, dfu_sheets)
 

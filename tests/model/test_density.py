@@ -4,10 +4,11 @@ import pytest
 from sklearn.datasets import make_blobs
 from sklearn.metrics import adjusted_rand_score
 
-from clustering.config import HdbscanConfig, load_config
+from clustering.config import HdbscanConfig
 from clustering.errors import UserInputError
 from clustering.model.density import fit_density, relative_validity, warm_up
 from clustering.pipeline import run
+from tests.profiles import quick_preset
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +79,7 @@ def test_warm_up_runs_the_compiled_path():
 
 
 def test_demo_stores_archetypes_found_and_random_forest_leaves_no_noise(demo_sheets):
-    config = load_config("store")
+    config = quick_preset("store")  # 3 stability refits of HDBSCAN, not 20: stability is not checked here
     config.datasets = {"internal": config.datasets["internal"]}
     config.datasets["internal"].cluster.algorithm = "hdbscan"
     # the planted archetypes' densities are set apart by store format: weigh it like a numeric column

@@ -2,9 +2,10 @@ import numpy as np
 import pytest
 from sklearn.datasets import make_blobs
 
-from clustering.config import StabilityConfig, load_config
+from clustering.config import StabilityConfig
 from clustering.model.models import SegmentModel
 from clustering.model.stability import best_jaccard, segment_stability
+from tests.profiles import quick_preset
 
 
 def kmeans_refit(k):
@@ -53,7 +54,7 @@ def test_run_reports_stability_per_dataset_segment(demo_result):
 def test_other_algorithms_can_be_refitted(demo_sheets, algorithm):
     from clustering.pipeline import run
 
-    config = load_config("store")
+    config = quick_preset("store")
     config.datasets = {"external": config.datasets["external"]}
     config.datasets["external"].cluster.algorithm = algorithm
     config.stability.resamples = 3
