@@ -1,57 +1,6 @@
-"""Clustering Studio: the Streamlit app. This file only builds the page navigation.
+"""Clustering Studio: the Streamlit app. This file only runs the app's navigation
+(ui.navigation): the login check, then the page asked for."""
 
-The navigation is drawn before anything heavy is imported (pandas, scikit-learn, the
-engine): on a new server the first script run reaches ``st.navigation`` in a fraction of a
-second, so the analyst never waits on a blank page. The pages import the engine.
-"""
-
-from pathlib import Path
-
-import streamlit as st
-from PIL import Image
-
-from ui.access import require_login
-
-ICON = Path(__file__).parent / "ui" / "icon.png"
-PAGES = {
-    "Start": [
-        st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-        st.Page("pages/results.py", title="Results", icon=":material/bar_chart:"),
-    ],
-    "Workflow": [
-        st.Page("pages/data.py", title="Data", icon=":material/folder_open:"),
-        st.Page("pages/prepare.py", title="Prepare", icon=":material/tune:"),
-        st.Page("pages/cluster.py", title="Cluster", icon=":material/scatter_plot:"),
-        st.Page("pages/merge.py", title="Merge & compare", icon=":material/merge:"),
-        st.Page("pages/profiles.py", title="Profiles & labels", icon=":material/label:"),
-    ],
-    "Explore & export": [
-        st.Page("pages/explore.py", title="Explore", icon=":material/travel_explore:"),
-        st.Page("pages/export.py", title="Export", icon=":material/download:"),
-        st.Page("pages/runs.py", title="Runs & scenarios", icon=":material/history:"),
-    ],
-}
-
-
-def main() -> None:
-    """Draw the navigation, then run the chosen page behind the last error guard."""
-    # the tab's icon is a file of the app: an emoji needs a font, a Material icon here would be fetched
-    st.set_page_config(page_title="Clustering Studio", page_icon=Image.open(ICON), layout="wide")
-    # the sidebar list of pages/ that Streamlit shows until st.navigation runs is off in
-    # .streamlit/config.toml; the navigation itself is wanted
-    st.set_option("client.showSidebarNavigation", True)
-    require_login()  # a team's server: nothing is drawn before the analyst has logged in
-    navigation = st.navigation(PAGES)
-    try:
-        navigation.run()
-    except Exception as error:  # the last guard: one line and a log file, never a traceback
-        from ui.widgets import show_error
-
-        show_error(error, "showing this page")
-    finally:  # also after st.stop or st.rerun, which are not Exceptions
-        from ui.memory import start_reaper
-
-        start_reaper()  # closed tabs' sessions and freed memory go back, once per server process
-
+from ui.navigation import main
 
 main()

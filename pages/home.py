@@ -7,8 +7,11 @@ started on demo data, the demo is segmented there with each step named).
 
 import streamlit as st
 
+from ui.access import through_the_app
+
 
 def main() -> None:
+    through_the_app()  # nothing of a page runs before the app's login check
     st.title("Clustering Studio")
     st.caption("Segment stores and demand units, explain the segments, export them.")
     st.markdown(

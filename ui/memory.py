@@ -9,6 +9,7 @@
   ``start_reaper`` checks every ``REAP_SECONDS``, shuts the expired sessions down (their
   session state goes with them), collects garbage and hands freed heap pages back to the
   operating system (glibc's ``malloc_trim``), so an idle server returns to its idle size.
+  On a team's server it also drops files uploaded by sessions that have not logged in.
 """
 
 from __future__ import annotations
@@ -210,6 +211,10 @@ def _reap_forever() -> None:
         try:
             if reap_closed_sessions():
                 log.info("closed sessions released")
+            from ui.access import forget_anonymous_uploads
+
+            if forget_anonymous_uploads():
+                log.info("files uploaded by visitors who had not logged in were dropped")
             for cache in list(_caches):
                 cache.expire()
             trim_heap()

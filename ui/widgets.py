@@ -9,6 +9,7 @@ import plotly.express as px
 import streamlit as st
 
 from clustering.errors import UserInputError, report_unexpected
+from ui.access import through_the_app
 from ui.state import STEPS, Workspace, progress, run_all, workspace
 
 PAGES = {
@@ -24,7 +25,9 @@ NOISE_COLOR = "#9CA3AF"
 
 
 def page(name: str, title: str, intro: str) -> Workspace:
-    """Header of a page; remembers which page the analyst is on."""
+    """Header of a page; remembers which page the analyst is on. Nothing of a page runs unless
+    the app's navigation runs it, after the login check (ui.access.through_the_app)."""
+    through_the_app()
     ws = workspace()
     ws.page = name
     st.title(title)

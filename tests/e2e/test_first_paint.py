@@ -34,3 +34,15 @@ def test_a_new_server_draws_its_navigation_and_home_before_segmenting_the_demo()
     assert drawn_before_segmenting, "Home waited for the demo to be segmented"
     assert shown and all("Home" in text for text in shown), shown
     assert not any(FILE_LIST.search(text) for text in shown), f"the pages/ file list showed: {shown}"
+
+
+def test_a_deep_link_on_a_new_server_shows_the_apps_navigation_and_that_page():
+    with running_app(env={"CLUSTERING_DEMO": ""}) as url, chromium_page() as page:
+        page.add_init_script(RECORD_NAVIGATION)
+        page.goto(f"{url}/data")  # the server's first request
+        page.get_by_role("heading", name="Data").first.wait_for(timeout=60_000)
+        page.get_by_role("link", name="Results", exact=True).first.wait_for(timeout=30_000)
+        shown = page.evaluate("window.__navigation")
+    assert shown and not any(FILE_LIST.search(text) for text in shown), (
+        f"the pages/ file list showed: {shown}"
+    )

@@ -72,3 +72,41 @@ def test_a_team_server_without_a_login_refuses_in_the_browser():
         page.goto(url)
         page.locator("text=Refusing to serve 127.0.0.1 without a login").first.wait_for(timeout=60_000)
         assert page.get_by_role("link", name="Data", exact=True).count() == 0
+
+
+# Every page by its own URL, each in a new session, as the first requests a new server gets
+# (Streamlit's older multipage mode serves the files of pages/ by name until a script run
+# reaches st.navigation: the login must hold before that too).
+PAGE_PATHS = ("data", "runs", "export", "results", "cluster", "prepare", "merge", "profiles", "explore")
+PAGE_TITLES = ("Data", "Runs & scenarios", "Export", "Results", "Cluster", "Prepare", "Merge & compare")
+
+
+def assert_only(page, wanted: str) -> None:
+    """The page shows ``wanted`` and nothing of a page of the app: no title, no navigation."""
+    page.locator(f"text={wanted}").first.wait_for(timeout=60_000)
+    page.wait_for_timeout(1500)  # anything a page would draw after the first message
+    shown = page.locator("[data-testid=stMain]").inner_text()
+    headings = [h.strip() for h in page.locator("h1").all_inner_texts()]
+    assert not set(headings) & set(PAGE_TITLES), (page.url, headings)
+    assert page.locator("[data-testid=stSidebarNav]").count() == 0, page.url
+    assert page.locator("input[type=file]").count() == 0 and "Load and check" not in shown, page.url
+
+
+def test_no_page_url_opens_on_a_team_server_without_a_login():
+    env = {"CLUSTERING_TEAM_MODE": "1", "CLUSTERING_DEMO": "store"}
+    no_secrets = ["--secrets.files", str(Path(tempfile.mkdtemp()) / "none.toml")]
+    with running_app(no_secrets, env) as url, chromium_page([]) as page:
+        for path in PAGE_PATHS:
+            page.goto(f"{url}/{path}")
+            assert_only(page, "Refusing to serve 127.0.0.1 without a login")
+
+
+def test_no_page_url_opens_before_the_analyst_logs_in(provider):
+    port = free_port()
+    extra = ["--secrets.files", str(secrets_file(provider, port))]
+    env = {"CLUSTERING_TEAM_MODE": "1", "CLUSTERING_DEMO": "store"}
+    with running_app(extra, env, port=port) as url, chromium_page([]) as page:
+        for path in PAGE_PATHS:
+            page.goto(f"{url}/{path}")
+            assert_only(page, "log in with your company account")
+            assert page.get_by_role("button", name="Log in").count() == 1
