@@ -28,6 +28,7 @@ from clustering.errors import UserInputError
 PRESET_DIR = Path(__file__).resolve().parent.parent / "config"
 ENV_PATTERN = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?:,([^}]*))?\}")
 SIZE_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
+MAX_ROWS_SPEC = 1_000_000_000  # a size given in rows
 
 
 def resolve_size(spec: int | str, n_rows: int) -> int:
@@ -44,12 +45,12 @@ def _check_size(value: int | str) -> int | str:
     if isinstance(value, bool):
         raise ValueError("expected a whole number of rows or a percentage like '2%'")
     if isinstance(value, int):
-        if value < 0:
-            raise ValueError("a minimum size cannot be negative")
+        if not 0 <= value <= MAX_ROWS_SPEC:
+            raise ValueError(f"a size in rows must be between 0 and {MAX_ROWS_SPEC:,}")
         return value
     if isinstance(value, str):
         if value.strip().isdigit():
-            return int(value)
+            return _check_size(int(value))
         match = SIZE_PATTERN.match(value)
         if match and float(match.group(1)) <= 100:
             return value.strip()
@@ -64,9 +65,10 @@ SizeSpec = Annotated[
 
 
 class StrictModel(BaseModel):
-    """Base for config sections: unknown keys are errors."""
+    """Base for config sections: unknown keys are errors, and every number is finite (each
+    field also states its range)."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class PreprocessConfig(StrictModel):
@@ -75,23 +77,23 @@ class PreprocessConfig(StrictModel):
     include: list[str] | None = None
     exclude: list[str] = Field(default_factory=list)
     categorical: Literal["onehot", "drop"] = "onehot"
-    max_categories: int = Field(20, ge=2)
+    max_categories: int = Field(20, ge=2, le=1_000)
     categorical_weight: float = Field(0.5, ge=0, le=10)
     drop_constant: bool = True
     near_zero_variance: bool = True
-    nzv_freq_ratio: float = Field(19.0, gt=1)
+    nzv_freq_ratio: float = Field(19.0, gt=1, le=1_000_000)
     nzv_unique_pct: float = Field(10.0, gt=0, le=100)
     correlation_threshold: float | None = Field(None, gt=0, le=1)
     impute: Literal["median", "mean", "most_frequent", "knn"] = "median"
-    knn_neighbors: int = Field(5, ge=1)
+    knn_neighbors: int = Field(5, ge=1, le=100)
     log_transform: bool = True
-    skew_threshold: float = Field(1.0, ge=0)
+    skew_threshold: float = Field(1.0, ge=0, le=100)
     outliers: Literal["none", "clip", "isolation_forest"] = "clip"
     clip_quantiles: tuple[float, float] = (0.01, 0.99)
     contamination: float = Field(0.01, gt=0, le=0.5)
     scaler: Literal["standard", "robust", "minmax", "none"] = "standard"
     pca_variance: float | None = Field(None, gt=0, le=1)
-    famd_components: int | None = Field(None, ge=1)
+    famd_components: int | None = Field(None, ge=1, le=100)
     # attribute weights, applied after scaling: a column's prepared values (a text column's
     # one-hot or FAMD indicator columns) are multiplied by its weight; 0 leaves it out of the
     # distances, 2 counts it twice as much; unnamed columns weigh 1
@@ -122,8 +124,8 @@ class HdbscanConfig(StrictModel):
     """HDBSCAN's parameters and the policy for the points it labels noise."""
 
     min_cluster_size: SizeSpec = "2%"
-    min_samples: int | None = Field(None, ge=1)
-    cluster_selection_epsilon: float = Field(0.0, ge=0)
+    min_samples: int | None = Field(None, ge=1, le=100_000)
+    cluster_selection_epsilon: float = Field(0.0, ge=0, le=1_000_000)
     cluster_selection_method: Literal["eom", "leaf"] = "eom"
     metric: Literal["euclidean", "manhattan", "chebyshev"] = "euclidean"
     noise_policy: Literal["keep", "random_forest", "nearest"] = "random_forest"
@@ -135,15 +137,15 @@ class ClusterConfig(StrictModel):
     """Algorithm and k selection for one dataset."""
 
     algorithm: Literal["kmeans", "minibatch_kmeans", "agglomerative", "gmm", "hdbscan"] = "kmeans"
-    k: int | None = Field(None, ge=2, description="Fixed k; leave empty to select k.")
-    k_min: int = Field(2, ge=2)
-    k_max: int = Field(12, ge=2)
+    k: int | None = Field(None, ge=2, le=100_000, description="Fixed k; leave empty to select k.")
+    k_min: int = Field(2, ge=2, le=1_000)
+    k_max: int = Field(12, ge=2, le=1_000)
     selection: Selection = "auto"
     min_segment_size: SizeSpec = "2%"
     n_init: int = Field(20, ge=1, le=100, description="Starts of the final fit; the best is kept.")
     sweep_n_init: int = Field(3, ge=1, le=100, description="Starts of each k's fit in the k sweep.")
     silhouette_sample: int = Field(10_000, ge=100, le=10_000)
-    selection_sample: int = Field(10_000, ge=1_000)
+    selection_sample: int = Field(10_000, ge=1_000, le=1_000_000)
     gap_references: int = Field(10, ge=0, le=100)
     gap_sample: int = Field(1_000, ge=100, le=20_000)
     stable_sample: int = Field(2_000, ge=200, le=20_000, description="Rows of the per-k stability check.")
@@ -179,7 +181,7 @@ class DemandFeatureConfig(StrictModel):
     value_column: str = "units"
     window_months: int = Field(36, ge=6, le=240)
     end_month: str | None = None
-    min_months: int = Field(12, ge=3)
+    min_months: int = Field(12, ge=3, le=240)
     attributes: list[AttributeJoin] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -270,8 +272,8 @@ class VolumeThresholds(StrictModel):
 class CvThresholds(StrictModel):
     """Coefficient of variation: steady at or below ``steady``, volatile at or above ``volatile``."""
 
-    steady: float = Field(0.3, ge=0)
-    volatile: float = Field(0.8, ge=0)
+    steady: float = Field(0.3, ge=0, le=100)
+    volatile: float = Field(0.8, ge=0, le=100)
 
     @model_validator(mode="after")
     def _ordered(self) -> CvThresholds:
@@ -288,7 +290,7 @@ class LabelingConfig(StrictModel):
     cv_thresholds: CvThresholds = Field(default_factory=CvThresholds)
     seasonality_threshold: float = Field(0.4, ge=0, le=1)
     zero_demand_threshold: float = Field(30.0, ge=0, le=100, description="% of months without demand")
-    trend_threshold: float = Field(0.015, ge=0, description="|slope / mean| per month")
+    trend_threshold: float = Field(0.015, ge=0, le=10, description="|slope / mean| per month")
 
 
 class StabilityConfig(StrictModel):
@@ -297,7 +299,7 @@ class StabilityConfig(StrictModel):
     enabled: bool = True
     resamples: int = Field(20, ge=2, le=200)
     fraction: float = Field(0.8, gt=0.1, lt=1)
-    max_rows: int = Field(20_000, ge=100)
+    max_rows: int = Field(20_000, ge=100, le=1_000_000)
     threshold: float = Field(0.6, gt=0, lt=1)
 
 
@@ -321,10 +323,10 @@ class DatabaseConfig(StrictModel):
     tables: dict[str, str] = Field(default_factory=dict)
     columns: dict[str, list[str]] = Field(default_factory=dict)
     queries: dict[str, str] = Field(default_factory=dict)
-    max_rows: int = Field(5_000_000, ge=1)
+    max_rows: int = Field(5_000_000, ge=1, le=1_000_000_000)
     schema_name: str | None = None
     pushdown: bool = True
-    statement_timeout_seconds: float = Field(60.0, gt=0)
+    statement_timeout_seconds: float = Field(60.0, gt=0, le=24 * 3600)
     preview_rows: int = Field(1000, ge=1, le=1_000_000)
     write_back: WriteBackConfig = Field(default_factory=WriteBackConfig)
 
@@ -354,7 +356,7 @@ class RunConfig(StrictModel):
     name: str = "run"
     id_column: str = "store_id"
     input: str | None = None
-    random_state: int = 42
+    random_state: int = Field(42, ge=0, le=2**32 - 1)
     datasets: dict[str, DatasetConfig] = Field(
         default_factory=lambda: {"internal": DatasetConfig(), "external": DatasetConfig()}
     )
@@ -437,23 +439,35 @@ def config_from_dict(data: dict[str, Any], source: str = "config") -> RunConfig:
         raise UserInputError(_describe(error, source)) from None
 
 
-def config_from_yaml(text: str, source: str = "config") -> RunConfig:
-    """Parse YAML text (with ``${env:...}`` substitution) into a run config: for configs the
-    server itself loads (presets, ``--config``); a browser's upload goes through
-    ``config_from_upload``."""
+def config_from_yaml(text: str, source: str = "config", expand_env: bool = True) -> RunConfig:
+    """Parse YAML text into a run config: for configs the server itself loads (presets,
+    ``--config``: ``${env:...}`` substituted) and stores (a tracked run's: ``expand_env``
+    False, read as written); a browser's upload goes through ``config_from_upload``."""
     try:
-        data = yaml.safe_load(substitute_env(text, source)) or {}
+        data = yaml.safe_load(substitute_env(text, source) if expand_env else text) or {}
     except yaml.YAMLError as error:
         raise UserInputError(f"{source} is not valid YAML: {error}") from None
     return config_from_dict(data, source)
 
 
+# An upload sets the analysis (datasets' columns, preparation, clustering, labels, the
+# merge, stability, overrides); where the server reads, writes and waits is the server's.
+SERVER_SECTIONS = ("input", "tracking", "database")  # and datasets.<name>.path
+PATH_KEYS = ("input", "tracking.uri")  # and datasets.<name>.path
+MAX_UPLOAD_CHARACTERS = 1_000_000
+MAX_UPLOAD_NODES = 100_000  # values, keys and collections once YAML aliases are expanded
+
+
 def _env_references(data: Any, where: str = "") -> list[str]:
-    """The keys (dotted) whose values contain ``${env:...}``."""
+    """The keys (dotted) whose key or value contains ``${env:`` (at any depth)."""
     if isinstance(data, dict):
-        return [
-            k for key, value in data.items() for k in _env_references(value, f"{where}.{key}".lstrip("."))
-        ]
+        found = []
+        for key, value in data.items():
+            path = f"{where}.{key}".lstrip(".")
+            if "${env:" in str(key):
+                found.append(path)
+            found += _env_references(value, path)
+        return found
     if isinstance(data, list):
         return [k for i, value in enumerate(data) for k in _env_references(value, f"{where}[{i}]")]
     return [where or "(top level)"] if isinstance(data, str) and "${env:" in data else []
@@ -467,32 +481,98 @@ def server_paths(config: RunConfig) -> dict[str, str | None]:
     return paths
 
 
-def config_from_upload(text: str, source: str, current: RunConfig) -> RunConfig:
-    """A config the browser sent: data, not code. ``${env:...}`` is never expanded (an error
-    names the key, and nothing says whether the variable exists), and the keys that point at
-    the server's files or services (``input``, ``datasets.*.path``, ``tracking.uri``) must be
-    empty or what the server already uses: the server's own values are kept."""
+def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
+    """How many nodes ``node`` stands for once every alias is expanded (each shared node
+    counted once per use), computed once per node."""
+    known = sizes.get(id(node))
+    if known is not None:
+        return known
+    if isinstance(node, yaml.MappingNode):
+        size = 1 + sum(_expanded_size(k, sizes) + _expanded_size(v, sizes) for k, v in node.value)
+    elif isinstance(node, yaml.SequenceNode):
+        size = 1 + sum(_expanded_size(item, sizes) for item in node.value)
+    else:
+        size = 1
+    sizes[id(node)] = min(size, MAX_UPLOAD_NODES + 1)
+    return sizes[id(node)]
+
+
+def _upload_yaml(text: str, source: str) -> Any:
+    """The upload's YAML as data, refused before it is built when it is too long or its aliases
+    expand beyond ``MAX_UPLOAD_NODES`` (a 'billion laughs' bomb is a few lines of text)."""
+    if len(text) > MAX_UPLOAD_CHARACTERS:
+        raise UserInputError(
+            f"{source} is longer than a config can be ({MAX_UPLOAD_CHARACTERS:,} characters)."
+        )
     try:
-        data = yaml.safe_load(text) or {}
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        if root is not None and _expanded_size(root, {}) > MAX_UPLOAD_NODES:
+            raise UserInputError(
+                f"{source} expands to more than {MAX_UPLOAD_NODES:,} values through its YAML aliases "
+                "(& and *): write the config out plainly."
+            )
+        return yaml.safe_load(text) or {}
     except yaml.YAMLError as error:
         raise UserInputError(f"{source} is not valid YAML: {error}") from None
-    references = _env_references(data)
+    except RecursionError:
+        raise UserInputError(f"{source} is nested too deeply to be a config.") from None
+
+
+def _leaves(data: Any, where: str) -> dict[str, Any]:
+    """Every value of ``data`` by its dotted key."""
+    if isinstance(data, dict) and data:
+        return {k: v for key, value in data.items() for k, v in _leaves(value, f"{where}.{key}").items()}
+    return {where: data}
+
+
+def _server_settings_kept(data: dict, current: RunConfig, source: str) -> None:
+    """Refuse an upload that changes a setting of the server's (where it reads, writes or
+    waits): each such key must be absent or the value the server already has."""
+    own = current.model_dump(mode="json")
+    given = {section: data[section] for section in SERVER_SECTIONS if section in data}
+    for name, dataset in (data.get("datasets") or {}).items():
+        if isinstance(dataset, dict) and "path" in dataset:
+            given[f"datasets.{name}.path"] = dataset["path"]
+            own[f"datasets.{name}.path"] = (own["datasets"].get(name) or {}).get("path")
+    for section, value in given.items():
+        for key, leaf in _leaves(value, section).items():
+            server = _leaves(own.get(section), section).get(key)
+            if leaf is not None and leaf != server:
+                path = key in PATH_KEYS or key.endswith(".path")
+                what = (
+                    "points at the server's files or services"
+                    if path
+                    else "is the server's setting (where it reads, writes or waits)"
+                )
+                raise UserInputError(
+                    f"{source}: '{key}' {what}; an uploaded config cannot set it. Remove the key "
+                    "(the server's own setting is used)."
+                )
+
+
+def config_from_upload(text: str, source: str, current: RunConfig) -> RunConfig:
+    """A config the browser sent: data, not code. It may set the analysis; ``${env:`` is
+    refused anywhere (keys too, and nothing says whether a variable exists); the server's
+    settings (``input``, ``datasets.*.path``, ``tracking``, ``database``: where it reads,
+    writes and waits) must be absent or what the server already uses, and the server's own
+    values are kept; YAML aliases may not expand beyond ``MAX_UPLOAD_NODES`` values."""
+    data = _upload_yaml(text, source)
+    references = _env_references(data) or (["(a comment or tag)"] if "${env:" in text else [])
     if references:
         raise UserInputError(
             f"{source}: '{references[0]}' refers to an environment variable (${{env:...}}); an uploaded "
             "config cannot read the server's environment. Write the value itself."
         )
+    if not isinstance(data, dict):
+        raise UserInputError(f"{source}: the top level must be a mapping of keys, not a list.")
+    _server_settings_kept(data, current, source)
     config = config_from_dict(data, source)
-    allowed = server_paths(current)
-    for key, value in server_paths(config).items():
-        if value and value != allowed.get(key):
-            raise UserInputError(
-                f"{source}: '{key}' points at the server's files or services; an uploaded config cannot "
-                "set it. Remove the key (the server's own setting is used)."
-            )
-    config.input, config.tracking.uri = current.input, current.tracking.uri
+    config.input = current.input
+    config.tracking = current.tracking.model_copy(deep=True)
+    config.database = current.database.model_copy(deep=True)
     for name, dataset in config.datasets.items():
-        dataset.path = allowed.get(f"datasets.{name}.path")
+        kept = current.datasets.get(name)
+        dataset.path = kept.path if kept is not None else None
     return config
 
 

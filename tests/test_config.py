@@ -2,7 +2,7 @@ import re
 
 import pytest
 
-from clustering.config import RunConfig, config_from_yaml, load_config, resolve_size
+from clustering.config import RunConfig, config_from_dict, config_from_yaml, load_config, resolve_size
 from clustering.errors import UserInputError
 
 
@@ -132,3 +132,110 @@ def test_a_downloaded_config_uploads_again_with_the_servers_own_paths():
     assert uploaded.tracking.uri == current.tracking.uri
     stripped = "datasets:\n  internal: {}\n"
     assert config_from_upload(stripped, "upload.yml", current).tracking.uri == current.tracking.uri
+
+
+# What an analyst may not set: where the server reads, writes and waits (issue: locked server).
+SERVER_KEYS = {
+    "tracking.enabled": "tracking:\n  enabled: false\n",
+    "tracking.experiment": "tracking:\n  experiment: someone else's\n",
+    "database.tables.internal": "database:\n  tables:\n    internal: app_users\n",
+    "database.columns.internal": "database:\n  columns:\n    internal: [password_hash]\n",
+    "database.queries.internal": "database:\n  queries:\n    internal: SELECT * FROM app_users\n",
+    "database.max_rows": "database:\n  max_rows: 900000000\n",
+    "database.schema_name": "database:\n  schema_name: private\n",
+    "database.pushdown": "database:\n  pushdown: false\n",
+    "database.statement_timeout_seconds": "database:\n  statement_timeout_seconds: 86000\n",
+    "database.preview_rows": "database:\n  preview_rows: 999999\n",
+    "database.write_back.table": "database:\n  write_back:\n    table: app_users\n",
+    "database.write_back.key_column": "database:\n  write_back:\n    key_column: user_id\n",
+    "database.write_back.column": "database:\n  write_back:\n    column: role\n",
+    "database.write_back.value": "database:\n  write_back:\n    value: segment\n",
+    "database.write_back.history_table": "database:\n  write_back:\n    history_table: app_users\n",
+    "database.write_back.uncovered": "database:\n  write_back:\n    uncovered: clear\n",
+    "database.write_back.uncovered_label": "database:\n  write_back:\n    uncovered_label: admin\n",
+}
+
+
+@pytest.mark.parametrize(("key", "text"), SERVER_KEYS.items(), ids=list(SERVER_KEYS))
+def test_an_uploaded_config_cannot_set_where_the_server_reads_writes_or_waits(key, text):
+    from clustering.config import config_from_upload
+
+    with pytest.raises(UserInputError, match=rf"'{re.escape(key)}' is the server's setting"):
+        config_from_upload(text, "upload.yml", load_config("store"))
+
+
+def test_the_write_back_attack_is_refused_and_the_analysis_keys_still_apply():
+    from clustering.config import config_from_upload
+
+    current = load_config("store")
+    attack = (
+        "datasets:\n  internal:\n    cluster: {k: 4}\n"
+        "database:\n  write_back: {table: app_users, key_column: user_id, column: role,"
+        " uncovered: label, uncovered_label: admin}\n"
+    )
+    with pytest.raises(UserInputError, match=r"'database\.write_back\.table' is the server's setting"):
+        config_from_upload(attack, "upload.yml", current)
+    analysis = config_from_upload("datasets:\n  internal:\n    cluster: {k: 4}\n", "upload.yml", current)
+    assert analysis.datasets["internal"].cluster.k == 4
+    assert analysis.database == current.database and analysis.tracking == current.tracking
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "stability:\n  fraction: .nan\n",
+        "datasets:\n  internal:\n    preprocess: {skew_threshold: .inf}\n",
+        "datasets:\n  internal:\n    preprocess: {skew_threshold: 1e9}\n",
+        "datasets:\n  internal:\n    cluster: {k_max: 100000000}\n",
+        "random_state: -1\n",
+        "merge:\n  min_segment_size: 10000000000000\n",
+    ],
+)
+def test_every_number_is_finite_and_within_its_range(text):
+    from clustering.config import config_from_upload
+
+    with pytest.raises(UserInputError, match=r"upload\.yml: '"):
+        config_from_upload(text, "upload.yml", load_config("store"))
+
+
+def test_the_servers_own_timeout_is_finite_and_bounded():
+    with pytest.raises(UserInputError, match="statement_timeout_seconds"):
+        config_from_dict({"database": {"statement_timeout_seconds": float("inf")}})
+    with pytest.raises(UserInputError, match="statement_timeout_seconds"):
+        config_from_dict({"database": {"statement_timeout_seconds": 1e9}})
+
+
+def test_a_yaml_alias_bomb_is_refused_before_it_is_expanded():
+    from clustering.config import MAX_UPLOAD_NODES, config_from_upload
+
+    lines = ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for level in "bcdefghi":  # 10^9 values once expanded
+        previous = chr(ord(level) - 1)
+        lines.append(f"{level}: &{level} [{', '.join(['*' + previous] * 10)}]")
+    with pytest.raises(
+        UserInputError, match=f"more than {MAX_UPLOAD_NODES:,} values through its YAML aliases"
+    ):
+        config_from_upload("\n".join(lines), "upload.yml", load_config("store"))
+    fine = "labels: &same {pattern: none}\n"  # an alias that stays small is fine
+    assert config_from_upload(fine, "upload.yml", load_config("store")).labels.pattern == "none"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'columns:\n  "${env:HOME}": {label: Home}\n',  # as a key
+        "name: plain  # ${env:HOME}\n",  # in a comment
+        'name: "$\\x7Benv:HOME}"\n',  # spelled with an escape
+    ],
+)
+def test_env_is_refused_anywhere_in_an_upload(text):
+    from clustering.config import config_from_upload
+
+    with pytest.raises(UserInputError, match="refers to an environment variable"):
+        config_from_upload(text, "upload.yml", load_config("store"))
+
+
+def test_a_tracked_runs_config_is_read_as_logged_never_expanded(monkeypatch):
+    monkeypatch.setenv("SECRET_FOR_TEST", "s3cret")
+    stored = config_from_yaml('name: "${env:SECRET_FOR_TEST}"\n', "run 1", expand_env=False)
+    assert stored.name == "${env:SECRET_FOR_TEST}"

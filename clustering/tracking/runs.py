@@ -83,7 +83,8 @@ def load_config_of(uri: str, run_id: str) -> RunConfig:
     _run(client, run_id)
     with tempfile.TemporaryDirectory() as folder:
         path = client.download_artifacts(run_id, "config.yml", folder)
-        return config_from_yaml(Path(path).read_text(encoding="utf-8"), source=f"run {run_id}")
+        text = Path(path).read_text(encoding="utf-8")
+        return config_from_yaml(text, source=f"run {run_id}", expand_env=False)  # data, as it was logged
 
 
 def load_metrics(uri: str, run_id: str) -> pd.DataFrame:

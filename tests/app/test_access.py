@@ -154,3 +154,31 @@ def test_an_uploaded_config_that_reads_the_environment_is_refused_and_changes_no
     assert ws.config.to_yaml() == before
     everything = str([e.value for e in (*app.markdown, *app.caption, *app.error, *app.success)])
     assert "s3cret" not in everything
+
+
+@pytest.mark.parametrize(
+    ("upload", "refused"),
+    [
+        (
+            b"database:\n  write_back: {table: app_users, key_column: user_id, column: role,"
+            b" uncovered: label, uncovered_label: admin}\n",
+            "'database.write_back.table' is the server's setting",
+        ),
+        (
+            b"database:\n  statement_timeout_seconds: .inf\n",
+            "'database.statement_timeout_seconds' is the server's",
+        ),
+        (b'columns:\n  "${env:HOME}": {label: x}\n', "refers to an environment variable"),
+    ],
+)
+def test_an_uploaded_config_that_sets_the_servers_settings_is_refused_and_changes_nothing(
+    app, upload, refused
+):
+    app.switch_page("pages/export.py").run()
+    ws = workspace(app)
+    before = ws.config.to_yaml()
+    app.file_uploader[0].set_value(("evil.yml", upload, "application/x-yaml")).run()
+    button(app, "Use this config").click().run()
+    no_exceptions(app)
+    assert any(refused in e for e in errors(app)), errors(app)
+    assert ws.config.to_yaml() == before
