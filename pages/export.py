@@ -112,11 +112,11 @@ if not ws.database_url:
     st.caption("Load the data from a database (Data page) to write the segments back to it.")
     st.stop()
 # The database layer (SQLAlchemy, sqlglot) loads only for a session that uses a database.
-from clustering.io.database import connect  # noqa: E402
 from clustering.io.writeback import Provenance, restore, runs, write_back  # noqa: E402
+from ui.database_source import open_database  # noqa: E402
 
 target = ws.config.database.write_back
-engine = attempt(lambda: connect(ws.database_url))
+engine = attempt(lambda: open_database(ws.database_url))
 if engine is None:
     st.stop()
 st.caption(

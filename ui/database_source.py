@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
+from clustering.io.access import refuse_privileged_role
 from clustering.io.database import columns, connect, masked, run_select, schemas, tables
 from clustering.io.inputs import database_sheets
-from ui.access import session_database_access
+from ui.access import serving_team, session_database_access
 from ui.loading import MODES, NONE, ROLES, database_config, guess_id_column
 from ui.memory import TTL_SECONDS
 from ui.state import Workspace, load_checked
@@ -23,8 +24,18 @@ TYPED = "(type a URL)"
 
 
 @st.cache_resource(show_spinner=False, max_entries=4, ttl=TTL_SECONDS, on_release=lambda e: e.dispose())
-def _engine(url: str):
-    return connect(url)
+def _engine(url: str, team: bool):
+    engine = connect(url)
+    if team:
+        refuse_privileged_role(engine)
+    return engine
+
+
+def open_database(url: str):
+    """The engine of a connection this session may use. On a team's server a connection whose
+    role could read or write the server's files is refused, with the reason for the
+    administrator (checked when it is first used, then kept with the engine)."""
+    return _engine(url, serving_team())
 
 
 def chosen_url() -> str | None:
@@ -56,7 +67,7 @@ def database_source(ws: Workspace) -> None:
     if not url:
         return
     st.caption(f"Database: {masked(url)}")
-    engine = attempt(lambda: _engine(url), spinner="Connecting…")
+    engine = attempt(lambda: open_database(url), spinner="Connecting…")
     if engine is None:
         return
     names = attempt(lambda: tables(engine)) or []

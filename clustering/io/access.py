@@ -86,6 +86,33 @@ class DatabaseAccess:
             )
 
 
+# Roles that reach the server's files or programs; a superuser is a member of every role.
+PRIVILEGED_ROLES = ("pg_read_server_files", "pg_write_server_files", "pg_execute_server_program")
+
+
+def refuse_privileged_role(engine: sa.Engine) -> None:
+    """On a team's server, a PostgreSQL connection must not log in as a superuser or as a
+    member of a role that reads, writes or runs the server's files: whatever the SQL guard
+    misses, such a role would let an analyst's query reach the database server itself."""
+    if engine.dialect.name != "postgresql":
+        return
+    members = ", ".join(f"pg_has_role(current_user, '{role}', 'MEMBER')" for role in PRIVILEGED_ROLES)
+    with engine.connect() as connection:
+        row = connection.execute(
+            sa.text(f"SELECT current_user, rolsuper, {members} FROM pg_roles WHERE rolname = current_user")
+        ).one()
+    user, superuser, *memberships = row
+    reasons = ["a superuser"] if superuser else []
+    reasons += [
+        f"a member of {role}" for role, member in zip(PRIVILEGED_ROLES, memberships, strict=True) if member
+    ]
+    if reasons:
+        raise UserInputError(
+            f"This connection logs in as '{user}', {' and '.join(reasons[:2])}: a team's server refuses it. "
+            "Administrator: give the connection a role that can only read the analysis tables (docs/deploying.md)."
+        )
+
+
 def database_access(
     team_mode: bool,
     secrets: Mapping | None = None,

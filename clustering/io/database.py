@@ -35,6 +35,7 @@ from clustering.errors import UserInputError
 from clustering.io.hosting import SECRETS, read_secrets
 
 URL_VARIABLE = "CLUSTERING_DB_URL"
+DUCKDB_URL_OPTIONS = frozenset({"access_mode", "threads", "memory_limit"})  # none loosens the locks
 FILTER_OPERATORS = ("=", "!=", "<", "<=", ">", ">=", "in", "like")
 WRITES = (
     exp.Insert,
@@ -88,6 +89,26 @@ FILE_FUNCTION_PREFIXES = (
     "lo_",
     "iceberg_",
 )
+# Functions that run SQL held in a string (so the guard never sees it), administer the server
+# or change its state: PostgreSQL's query_to_xml family and every pg_* function (reload,
+# WAL, backends, advisory locks...), DuckDB's logging, profiling, checkpoints and its
+# duckdb_* catalog of settings, secrets and logs.
+SERVER_FUNCTIONS = frozenset(
+    {
+        "json_execute_serialized_sql",
+        "enable_logging",
+        "disable_logging",
+        "truncate_duckdb_logs",
+        "enable_profiling",
+        "disable_profiling",
+        "checkpoint",
+        "force_checkpoint",
+    }
+)
+SERVER_FUNCTION_PREFIXES = ("pg_", "duckdb_", "pragma_", "txid_", "gp_")
+SQL_IN_A_STRING = re.compile(r"_to_xml")  # query_to_xml, cursor_to_xml, database_to_xml...
+SYSTEM_TABLE_PREFIXES = ("pg_", "duckdb_", "sqlite_")  # catalogs: roles, sessions' queries, logs
+SYSTEM_SCHEMAS = frozenset({"pg_catalog", "pg_toast", "information_schema"})
 FILE_LIKE_TABLE = re.compile(
     r"[/\\:~]|\.(csv|tsv|txt|json|jsonl|ndjson|parquet|gz|zst|db|duckdb|sqlite|xlsx?)$", re.I
 )
@@ -161,6 +182,8 @@ def _engine_for(url: sa.URL, create: bool) -> Engine:
         )
     backend = url.get_backend_name()
     if backend == "duckdb":
+        # duckdb_engine lets a URL's options override connect_args: only harmless ones are kept
+        url = url.set(query={k: v for k, v in url.query.items() if k in DUCKDB_URL_OPTIONS})
         locked = {"enable_external_access": False, "lock_configuration": True}
         return sa.create_engine(url, connect_args={"config": locked})
     if backend == "sqlite" and path is not None and not create:
@@ -288,8 +311,11 @@ def check_select(sql: str, dialect: str = "") -> str:
         raise UserInputError("The query is empty: write one SELECT statement.")
     try:
         statements = [s for s in sqlglot.parse(sql, read=DIALECTS.get(dialect)) if s is not None]
-    except sqlglot.errors.ParseError as error:
-        raise UserInputError(f"The query cannot be parsed: {str(error).splitlines()[0]}") from None
+    except sqlglot.errors.SqlglotError as error:  # a parse error, or text it cannot even split
+        reason = str(error).splitlines()[0] if str(error).strip() else type(error).__name__
+        raise UserInputError(
+            f"The query cannot be parsed ({reason}): check its quotes and comments, then try again."
+        ) from None
     if len(statements) != 1:
         raise UserInputError(
             f"Only one statement may run; this text has {len(statements)}. Remove the extra ';' statements."
@@ -304,6 +330,7 @@ def check_select(sql: str, dialect: str = "") -> str:
     if statement.find(exp.Into) is not None:
         raise UserInputError("SELECT ... INTO creates a table: only reading is allowed.")
     _refuse_file_access(statement)
+    _refuse_server_access(statement)
     return sql.strip().rstrip(";")
 
 
@@ -325,6 +352,30 @@ def _refuse_file_access(statement: exp.Expression) -> None:
         if FILE_LIKE_TABLE.search(table.name):
             raise UserInputError(
                 f"The query reads '{table.name}', which names a file, not a table: "
+                "query the database's own tables only."
+            )
+
+
+def _refuse_server_access(statement: exp.Expression) -> None:
+    """Refuse SQL held in a string (run where the guard cannot read it), the server's
+    administration and state, and its system catalogs (other sessions' queries, roles,
+    settings, logs): an analysis reads the database's own tables."""
+    for node in statement.find_all(exp.Func):
+        name = _function_name(node)
+        if (
+            SQL_IN_A_STRING.search(name)
+            or name in SERVER_FUNCTIONS
+            or name.startswith(SERVER_FUNCTION_PREFIXES)
+        ):
+            raise UserInputError(
+                f"The query calls {name}(), which runs other SQL or acts on the database server itself: "
+                "query the database's own tables only."
+            )
+    for table in statement.find_all(exp.Table):
+        schema = (table.db or "").lower()
+        if table.name.lower().startswith(SYSTEM_TABLE_PREFIXES) or schema in SYSTEM_SCHEMAS:
+            raise UserInputError(
+                f"The query reads {table.sql()}, a system catalog of the database server: "
                 "query the database's own tables only."
             )
 

@@ -182,3 +182,20 @@ def test_an_uploaded_config_that_sets_the_servers_settings_is_refused_and_change
     no_exceptions(app)
     assert any(refused in e for e in errors(app)), errors(app)
     assert ws.config.to_yaml() == before
+
+
+def test_a_team_server_refuses_a_superuser_connection_on_the_data_page(monkeypatch, postgres_url):
+    import streamlit as st
+
+    st.cache_resource.clear()
+    monkeypatch.setenv("CLUSTERING_TEAM_MODE", "1")
+    monkeypatch.setenv("CLUSTERING_DB_URL", postgres_url)  # the throwaway server's superuser
+    at = new_app()
+    at.secrets["auth"] = AUTH
+    at.user = {"is_logged_in": True, "email": "ana@example.com"}
+    at.run()
+    at.switch_page("pages/data.py").run()
+    at.radio(key="data_source").set_value("Database").run()
+    no_exceptions(at)
+    assert any("a superuser" in e and "a team's server refuses it" in e for e in errors(at)), errors(at)
+    assert not any(e.label.startswith("Browse") for e in at.expander)  # nothing of the database shown

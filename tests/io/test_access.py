@@ -179,3 +179,85 @@ def test_only_loopback_addresses_are_local(host, local):
 
 def test_team_mode_can_be_forced_behind_a_proxy():
     assert team_mode("127.0.0.1", {"CLUSTERING_TEAM_MODE": "1"})
+
+
+# SQL held in a string, the server's administration and state, its catalogs (locked server).
+SERVER_REACHES = [
+    "SELECT query_to_xml('select pg_read_file(''/etc/hostname'')', true, false, '')",
+    "SELECT query_to_xml_and_xmlschema('select 1', true, false, '')",
+    "SELECT cursor_to_xml('c', 1, true, false, '')",
+    "SELECT database_to_xml(true, false, '')",
+    "SELECT pg_catalog.query_to_xml('select 1', true, false, '')",
+    "SELECT pg_reload_conf()",
+    "SELECT pg_switch_wal()",
+    "SELECT pg_terminate_backend(1)",
+    'SELECT "pg_cancel_backend"(1)',
+    "SELECT * FROM pg_shadow",
+    "SELECT usename, query FROM pg_catalog.pg_stat_activity",
+    "SELECT * FROM information_schema.tables",
+    "SELECT 1 WHERE 1 = (SELECT count(*) FROM pg_roles)",
+    "SELECT enable_logging()",
+    "SELECT * FROM duckdb_logs()",
+    "SELECT * FROM duckdb_settings()",
+    "SELECT json_execute_serialized_sql('{}')",
+    "SELECT checkpoint()",
+]
+
+
+@pytest.mark.parametrize("dialect", ["duckdb", "postgresql", "sqlite"])
+@pytest.mark.parametrize("query", SERVER_REACHES)
+def test_the_select_guard_refuses_sql_in_strings_and_the_servers_own_state(query, dialect):
+    with pytest.raises(UserInputError) as refused:
+        check_select(query, dialect)
+    message = str(refused.value)
+    assert "acts on the database server itself" in message or "a system catalog" in message, message
+
+
+def test_an_unterminated_comment_is_a_clear_error():
+    with pytest.raises(
+        UserInputError, match=r"^The query cannot be parsed \(.*\): check its quotes and comments"
+    ):
+        check_select("SELECT 1 /* /* */", "postgresql")
+
+
+def test_a_duckdb_urls_options_cannot_loosen_the_locks(server_file):
+    engine = connect("duckdb:///:memory:?enable_external_access=true&lock_configuration=false")
+    with engine.connect() as connection:
+        settings = connection.execute(
+            sa.text("SELECT current_setting('enable_external_access'), current_setting('lock_configuration')")
+        ).one()
+        assert tuple(settings) == (False, True)
+        with pytest.raises(sa.exc.DBAPIError, match="disabled by configuration"):
+            connection.execute(sa.text(f"SELECT * FROM read_text('{server_file}')")).all()
+
+
+def test_query_to_xml_never_reaches_a_real_postgresql(postgres_url):
+    engine = connect(postgres_url)
+    with pytest.raises(UserInputError, match="query_to_xml"):
+        run_select(engine, "SELECT query_to_xml('select pg_read_file(''/etc/hostname'')', true, false, '')")
+    engine.dispose()
+
+
+def test_a_team_server_refuses_a_connection_that_could_read_the_servers_files(postgres_url):
+    from sqlalchemy.engine import make_url
+
+    from clustering.io.access import refuse_privileged_role
+
+    admin = connect(postgres_url)  # the throwaway server's own superuser
+    with pytest.raises(
+        UserInputError, match=r"logs in as 'postgres', a superuser.*: a team's server refuses it"
+    ):
+        refuse_privileged_role(admin)
+    with admin.begin() as connection:
+        connection.execute(sa.text("DROP ROLE IF EXISTS analyst_ro"))
+        connection.execute(sa.text("CREATE ROLE analyst_ro LOGIN"))
+    analyst = connect(make_url(postgres_url).set(username="analyst_ro").render_as_string(hide_password=False))
+    refuse_privileged_role(analyst)  # a plain role passes
+    with admin.begin() as connection:
+        connection.execute(sa.text("GRANT pg_read_server_files TO analyst_ro"))
+    with pytest.raises(UserInputError, match="a member of pg_read_server_files"):
+        refuse_privileged_role(analyst)
+    analyst.dispose()
+    with admin.begin() as connection:
+        connection.execute(sa.text("DROP ROLE analyst_ro"))
+    admin.dispose()
