@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from clustering.errors import UserInputError, report_unexpected
+from clustering.errors import UserInputError, hide_passwords, report_unexpected
 
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL_ERROR = 1
@@ -404,11 +404,12 @@ def _track(result, sheets, sources, workbook: Path | None = None, worker=None) -
         log = None if worker is None else worker.log
         tracked = tracking.log_run(result, sheets, sources, front_end="cli", workbook=workbook, log=log)
     except Exception as error:  # any store problem: the results are written, say why tracking failed
-        reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
+        reason = hide_passwords((str(error).strip().splitlines() or [type(error).__name__])[0])[:300]
         print(f"warning: the run was not tracked ({type(error).__name__}: {reason}).", file=sys.stderr)
         return None
     print(
-        f"tracked as run {tracked.run_id} in {tracked.uri} (see: mlflow ui --backend-store-uri {tracked.uri})"
+        f"tracked as run {tracked.run_id} in {hide_passwords(tracked.uri)} "
+        f"(see: mlflow ui --backend-store-uri {hide_passwords(tracked.uri)})"
     )
     return tracked.run_id
 
@@ -662,7 +663,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except UserInputError as error:
-        print("error: " + " | ".join(str(error).splitlines()), file=sys.stderr)
+        print("error: " + hide_passwords(" | ".join(str(error).splitlines())), file=sys.stderr)
         return EXIT_USER_ERROR
     except Exception as error:  # a defect: one line and a log file, never a traceback
         print("error: " + report_unexpected(error, f"running '{args.command}'"), file=sys.stderr)

@@ -9,6 +9,7 @@ to it, never the traceback itself.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import traceback
 from collections.abc import Iterator
@@ -17,6 +18,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 LOG_VARIABLE = "CLUSTERING_LOG_FILE"
+# a URL's password (scheme://user:password@host) and a connection string's password=...
+URL_PASSWORD = re.compile(r"\b([a-z][a-z0-9+.\-]*://[^\s:/@]*):[^\s/]+@", re.IGNORECASE)  # to the last @
+DSN_PASSWORD = re.compile(r"\b(password|passwd|pwd)\s*=\s*('[^']*'|\"[^\"]*\"|[^\s;&]+)", re.IGNORECASE)
+
+
+def hide_passwords(text: str) -> str:
+    """``text`` with every password of a URL or connection string shown as ***: for anything
+    shown on a page, printed, logged or tracked."""
+    return DSN_PASSWORD.sub(r"\1=***", URL_PASSWORD.sub(r"\1:***@", text))
 
 
 class UserInputError(ValueError):
@@ -48,7 +58,7 @@ def log_file() -> Path:
 def report_unexpected(error: BaseException, action: str) -> str:
     """Append the error's traceback to the log file; return one line for the analyst."""
     path = log_file()
-    entry = "".join(traceback.format_exception(error))
+    entry = hide_passwords("".join(traceback.format_exception(error)))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a", encoding="utf-8") as log:
@@ -57,7 +67,7 @@ def report_unexpected(error: BaseException, action: str) -> str:
         path = Path(tempfile.gettempdir()) / "clustering-studio-errors.log"
         with path.open("a", encoding="utf-8") as log:
             log.write(f"--- while {action}\n{entry}\n")
-    reason = (str(error).strip().splitlines() or [""])[0][:200]
+    reason = hide_passwords((str(error).strip().splitlines() or [""])[0])[:200]
     return (
         f"Unexpected problem while {action} ({type(error).__name__}{': ' + reason if reason else ''}). "
         f"This is a bug, not your data's fault; the details are in {path}. Your data and settings are kept."

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from clustering import tracking
+from clustering.errors import hide_passwords
 from clustering.explain.compare import compare_assignments
 from clustering.io.export import workbook_bytes
 from ui import charts
@@ -23,7 +24,8 @@ if not tracking.available():
     st.stop()
 
 uri = tracking.tracking_uri(ws.config)
-st.caption(f"Tracking store: `{uri}` · browse it with `mlflow ui --backend-store-uri {uri}`")
+shown = hide_passwords(uri)  # a store's URL may carry its password: never on a page
+st.caption(f"Tracking store: `{shown}` · browse it with `mlflow ui --backend-store-uri {shown}`")
 runs = attempt(lambda: tracking.list_runs(uri), spinner="Reading the tracking store…")
 if runs is None:
     st.stop()

@@ -239,3 +239,18 @@ def test_a_tracked_runs_config_is_read_as_logged_never_expanded(monkeypatch):
     monkeypatch.setenv("SECRET_FOR_TEST", "s3cret")
     stored = config_from_yaml('name: "${env:SECRET_FOR_TEST}"\n', "run 1", expand_env=False)
     assert stored.name == "${env:SECRET_FOR_TEST}"
+
+
+def test_passwords_are_hidden_in_any_text_shown_logged_or_tracked():
+    from clustering.errors import hide_passwords
+
+    text = (
+        "store postgresql+psycopg://mlflow:s3cr@t!@db.example:5432/mlflow, "
+        "dsn host=db password=pa55 user=x, sqlite:////tmp/runs.db"
+    )
+    hidden = hide_passwords(text)
+    assert "s3cr" not in hidden and "pa55" not in hidden
+    assert (
+        "postgresql+psycopg://mlflow:***@db.example:5432/mlflow" in hidden
+        and "sqlite:////tmp/runs.db" in hidden
+    )

@@ -8,7 +8,7 @@ from typing import Any
 import plotly.express as px
 import streamlit as st
 
-from clustering.errors import UserInputError, report_unexpected
+from clustering.errors import UserInputError, hide_passwords, report_unexpected
 from ui.access import through_the_app
 from ui.state import STEPS, Workspace, progress, run_all, workspace
 
@@ -70,7 +70,7 @@ def require(ws: Workspace, step: str, message: str) -> None:
 def show_error(error: Exception, action: str = "running this step") -> None:
     """A user error line by line; anything else as one line pointing to the log file."""
     if isinstance(error, UserInputError):
-        for line in str(error).splitlines():
+        for line in hide_passwords(str(error)).splitlines():
             st.error(line, icon=":material/block:")
     else:
         st.error(report_unexpected(error, action), icon=":material/warning:")

@@ -19,6 +19,7 @@ import pandas as pd
 
 from clustering.assign import fit_segmentation
 from clustering.config import RunConfig
+from clustering.errors import hide_passwords
 from clustering.io.export import result_sheets, write_workbook
 from clustering.io.fingerprint import data_fingerprint
 from clustering.io.hosting import current_user
@@ -34,7 +35,7 @@ def flatten(value: Any, prefix: str = "") -> dict[str, str]:
             flat |= flatten(item, f"{prefix}.{key}" if prefix else str(key))
         return flat
     text = json.dumps(value) if isinstance(value, list | dict) else str(value)
-    return {prefix: text[:6000]}
+    return {prefix: hide_passwords(text)[:6000]}  # a tracked run never keeps a password
 
 
 def _metric_name(text: str) -> str:
@@ -109,7 +110,7 @@ def run_record(
     tags = {
         TAG: "1",
         "data_fingerprint": data_fingerprint(run_sheets(config, sheets)),
-        "sources": json.dumps(sources or {}, ensure_ascii=False)[:5000],
+        "sources": hide_passwords(json.dumps(sources or {}, ensure_ascii=False))[:5000],
         "status": "completed",
         "front_end": front_end,
         "approved": "false",

@@ -199,3 +199,21 @@ def test_a_team_server_refuses_a_superuser_connection_on_the_data_page(monkeypat
     no_exceptions(at)
     assert any("a superuser" in e and "a team's server refuses it" in e for e in errors(at)), errors(at)
     assert not any(e.label.startswith("Browse") for e in at.expander)  # nothing of the database shown
+
+
+def test_the_runs_page_never_shows_the_tracking_stores_password(app, monkeypatch):
+    pytest.importorskip("mlflow")
+    from clustering import tracking
+
+    uri = "postgresql+psycopg://mlflow:s3cret@127.0.0.1:1/mlflow"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+
+    def unreachable(store: str):  # as the store's driver says it, URL and all
+        raise RuntimeError(f"could not connect to {store}: connection refused")
+
+    monkeypatch.setattr(tracking, "list_runs", unreachable)
+    app.switch_page("pages/runs.py").run()
+    no_exceptions(app)
+    shown = str([e.value for e in (*app.markdown, *app.caption, *app.error, *app.warning, *app.info)])
+    assert "mlflow:***@127.0.0.1:1/mlflow" in shown
+    assert "s3cret" not in shown

@@ -281,3 +281,16 @@ def test_a_nested_run_is_tracked_and_its_saved_model_assigns_within_groups(store
     expected = result.assignments.set_index("store_id")["final_cluster"]
     got = assigned.set_index("store_id").loc[expected.index, "final_cluster"]
     assert got.tolist() == expected.tolist()
+
+
+def test_a_tracked_run_keeps_no_password(store, first_run, demo_sheets):
+    config = first_run.config.model_copy(deep=True)
+    config.database.queries = {
+        "internal": "SELECT * FROM t -- from postgresql://analyst:s3cret@warehouse/retail"
+    }
+    result = first_run.__class__(**{**first_run.__dict__, "config": config})
+    sources = {"internal": "postgresql+psycopg://analyst:s3cret@warehouse/retail › store_internal"}
+    tracked = tracking.log_run(result, demo_sheets, sources)
+    logged = mlflow.get_run(tracked.run_id).data
+    everything = str(logged.params) + str(logged.tags)
+    assert "s3cret" not in everything and "analyst:***@warehouse" in everything
