@@ -287,7 +287,7 @@ def _run_spark(args: argparse.Namespace, config, started: float) -> int:
     """``run --engine spark``: the monthly sales (Parquet) read by Spark, features and
     assignment there, the fit on a sample; writes every DFU's segment as Parquet in
     ``--output``, the sample run's workbook beside it, and prints the summary."""
-    from clustering.io.export import write_result
+    from clustering.io.export import write_csv, write_result
     from clustering.spark.scale import segment_on_spark, spark_session
 
     if not args.input:
@@ -310,7 +310,7 @@ def _run_spark(args: argparse.Namespace, config, started: float) -> int:
     workbook = write_result(scaled.result, output / "sample_results.xlsx", "xlsx")
     for finding in scaled.result.findings:
         print(f"{finding.level}: {finding.text()}", file=sys.stderr)
-    scaled.summary.to_csv(output / "segment_profiles.csv", index=False)
+    write_csv(scaled.summary, output / "segment_profiles.csv")
     shown = [
         c
         for c in ("final_cluster", "segment_name", "dfus", "far", "mean_demand", "cv_demand")

@@ -5,7 +5,7 @@ from pathlib import Path
 import streamlit as st
 
 from clustering.config import config_from_upload
-from clustering.io.export import result_sheets, workbook_bytes
+from clustering.io.export import result_sheets, workbook_bytes, write_csv
 from ui.access import acting_user
 from ui.assign_new import assign_new_entities
 from ui.state import run_result, tracked_run_id
@@ -71,7 +71,7 @@ st.download_button(
 left, middle, right = st.columns(3)
 left.download_button(
     "Assignments (.csv)",
-    lambda: result.assignments.to_csv(index=False).encode("utf-8"),
+    lambda: write_csv(result.assignments).encode("utf-8"),
     f"{stem}_assignments.csv",
     "text/csv",
     on_click=mark_exported,

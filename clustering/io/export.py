@@ -173,13 +173,72 @@ def _output(path: str | Path, fmt: str | None) -> tuple[Path, str]:
     return path, fmt
 
 
+# A spreadsheet reads a cell that begins with one of these as a formula (=HYPERLINK(...),
+# =cmd|...); OWASP's rule for CSV files: write such a text cell with a leading apostrophe.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_CELL = re.compile(r"^[=+\-@\t\r]")
+NEUTRALIZED_CELL = re.compile(r"^'(?=[=+\-@\t\r])")
+
+
+def _neutralize_text(series: pd.Series) -> pd.Series:
+    """The text cells of ``series`` that would be formulas, with a leading apostrophe; numbers
+    (and text that is safe) as they were."""
+    is_text = series.map(lambda value: isinstance(value, str)).astype(bool)
+    if not is_text.any():
+        return series
+    text = series[is_text].astype(str)
+    risky = text.str.match(FORMULA_CELL)
+    if not risky.any():
+        return series
+    safe = series.astype(object).copy()
+    safe.loc[risky[risky].index] = "'" + text[risky]
+    return safe
+
+
+def neutralized(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with no cell or header a spreadsheet would run as a formula."""
+    out = frame.copy(deep=False)
+    for position in range(frame.shape[1]):
+        series = frame.iloc[:, position]
+        if not (pd.api.types.is_numeric_dtype(series) or pd.api.types.is_datetime64_any_dtype(series)):
+            out.isetitem(position, _neutralize_text(series))
+    out.columns = [
+        f"'{c}" if isinstance(c, str) and c.startswith(FORMULA_START) else c for c in frame.columns
+    ]
+    return out
+
+
+def write_csv(frame: pd.DataFrame, target: str | Path | None = None) -> str | None:
+    """The one way this project writes CSV (files and downloads): no index, UTF-8, lines ended
+    by CRLF as RFC 4180 has it (so a cell holding a line break is quoted), and every text cell
+    that a spreadsheet would run as a formula written with a leading apostrophe (``read_csv``
+    reads them back as they were). Returns the text when ``target`` is None."""
+    return neutralized(frame).to_csv(target, index=False, lineterminator="\r\n")
+
+
+def read_csv(path: str | Path) -> pd.DataFrame:
+    """A CSV this project wrote (``write_csv``), its first column (the ID) as text and the
+    apostrophes before formula-like cells taken off again."""
+    frame = pd.read_csv(path, dtype={0: str})
+    for position in range(frame.shape[1]):
+        series = frame.iloc[:, position]
+        if not pd.api.types.is_numeric_dtype(series):
+            is_text = series.map(lambda value: isinstance(value, str)).astype(bool)
+            if is_text.any():
+                restored = series.astype(object).copy()
+                restored[is_text] = series[is_text].astype(str).str.replace(NEUTRALIZED_CELL, "", regex=True)
+                frame.isetitem(position, restored)
+    frame.columns = [NEUTRALIZED_CELL.sub("", c) if isinstance(c, str) else c for c in frame.columns]
+    return frame
+
+
 def write_assignments(assignments: pd.DataFrame, path: str | Path, fmt: str | None = None) -> Path:
     """One table of assignments as xlsx (sheet 'assignments'), csv or parquet."""
     path, fmt = _output(path, fmt)
     if fmt == "xlsx":
         write_workbook({"assignments": assignments}, path)
     elif fmt == "csv":
-        assignments.to_csv(path, index=False)
+        write_csv(assignments, path)
     else:
         assignments.to_parquet(path, index=False)
     return path

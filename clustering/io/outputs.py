@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from clustering.errors import UserInputError
+from clustering.io.export import read_csv, write_csv
 
 FEATURES = "clustering_features.csv"
 ASSIGNMENTS = "cluster_assignments.csv"
@@ -49,7 +50,7 @@ def read_stage_file(folder: str | Path, name: str, stage: str) -> pd.DataFrame:
     path = Path(folder) / name
     if not path.is_file():
         raise UserInputError(f"{path} is missing: run the '{stage}' stage first (it writes {name}).")
-    return pd.read_csv(path, dtype={0: str})
+    return read_csv(path)
 
 
 def write_features(tables: dict[str, Any], id_column: str, folder: Path) -> Path:
@@ -57,7 +58,7 @@ def write_features(tables: dict[str, Any], id_column: str, folder: Path) -> Path
     frames = [table.frame for table in tables.values()]
     joined = frames[0] if len(frames) == 1 else pd.concat(frames, axis=1)
     path = folder / FEATURES
-    joined.rename_axis(id_column).reset_index().to_csv(path, index=False)
+    write_csv(joined.rename_axis(id_column).reset_index(), path)
     return path
 
 
@@ -93,7 +94,7 @@ def write_training(
         ["cluster", "label", *[c for c in assignments if c not in ("cluster", "label")]]
     ]
     paths = [folder / ASSIGNMENTS]
-    assignments.reset_index().to_csv(paths[0], index=False)
+    write_csv(assignments.reset_index(), paths[0])
     final = combined.assignments["final_cluster"]
     paths.append(_write_centroids(config, tables, prepared, final, folder))
     metadata = {
@@ -144,7 +145,7 @@ def _write_centroids(
     table = pd.concat(frames).rename_axis("cluster").reset_index()
     columns = ["cluster", "units", *[c for c in table.columns if c not in ("cluster", "units")]]
     path = folder / CENTROIDS
-    table[columns].sort_values(["units", "cluster"], kind="stable").to_csv(path, index=False)
+    write_csv(table[columns].sort_values(["units", "cluster"], kind="stable"), path)
     return path
 
 
@@ -222,7 +223,7 @@ def write_labels(explanation: Any, folder: Path) -> list[Path]:
         names.join(overview[["size", "share", "top_features", "rule"]]).rename_axis("cluster").reset_index()
     )
     paths = [folder / LABELS]
-    labels.to_csv(paths[0], index=False)
+    write_csv(labels, paths[0])
     profiles = {}
     for cluster, rows in explanation.profiles.groupby("segment", sort=True):
         profiles[cluster] = {
@@ -247,9 +248,9 @@ def write_labels(explanation: Any, folder: Path) -> list[Path]:
     paths[-1].write_text(json.dumps(_json(profiles), indent=2, ensure_ascii=False), encoding="utf-8")
     assignments_path = folder / ASSIGNMENTS
     if assignments_path.is_file():
-        assignments = pd.read_csv(assignments_path, dtype={0: str})
+        assignments = read_csv(assignments_path)
         assignments["label"] = assignments["cluster"].map(names["label"])
-        assignments.to_csv(assignments_path, index=False)
+        write_csv(assignments, assignments_path)
     return paths
 
 

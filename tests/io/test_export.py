@@ -114,3 +114,70 @@ def test_unknown_format_and_missing_folder(tmp_path, demo_result):
 
 def test_result_sheets_match_the_documented_order(demo_result):
     assert list(result_sheets(demo_result)) == SHEETS
+
+
+# CSV injection (OWASP): a text cell that a spreadsheet would run as a formula.
+FORMULAS = [
+    '=HYPERLINK("http://evil.example","click")',
+    "+1+1",
+    "-2+3",
+    "@SUM(A1)",
+    "\tx",
+    "\r=x",
+    "=cmd|' /C calc'!A0",
+]
+
+
+def test_a_csv_never_holds_a_live_formula_and_numbers_stay_numbers(tmp_path):
+    from clustering.io.export import read_csv, write_csv
+
+    frame = pd.DataFrame(
+        {
+            "store_id": [*FORMULAS, "S1"],
+            "sales": [-5.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, -7.25],
+            "mixed": pd.Series([-1, "=1", 2, "a", None, "-x", 3.5, "b"], dtype=object),
+            "=header": range(8),
+        }
+    )
+    path = tmp_path / "out.csv"
+    write_csv(frame, path)
+    raw = pd.read_csv(path, dtype=str, keep_default_na=False)  # as a spreadsheet sees the cells
+    for column in raw.columns:
+        for cell in raw[column]:
+            assert not cell.startswith(("=", "+", "@", "\t", "\r")) and not cell.startswith("-x"), (
+                column,
+                cell,
+            )
+    assert raw["store_id"].tolist()[:2] == ["'" + FORMULAS[0], "'+1+1"] and "'=header" in raw.columns
+    assert raw["sales"].tolist()[0] == "-5.0" and raw["mixed"].tolist()[0] == "-1"  # numbers as numbers
+    back = read_csv(path)
+    assert back["store_id"].tolist() == frame["store_id"].tolist() and "=header" in back.columns
+
+
+def test_the_cli_csv_output_neutralizes_formula_ids(tmp_path, demo_sheets):
+    from clustering.cli import main
+    from tests.profiles import quick_config_file
+
+    sheets = {name: demo_sheets[name].copy() for name in ("internal", "external")}
+    for frame in sheets.values():
+        frame.loc[0, "store_id"] = FORMULAS[0]
+    source, out = tmp_path / "stores.xlsx", tmp_path / "assignments.csv"
+    write_workbook(sheets, source)
+    args = ["run", "--config", str(quick_config_file(tmp_path)), "--input", str(source), "--output", str(out)]
+    assert main([*args, "--format", "csv", "--no-track"]) == 0
+    ids = pd.read_csv(out, dtype=str)["store_id"]
+    assert "'" + FORMULAS[0] in set(ids) and not ids.str.startswith("=").any()
+
+
+def test_every_csv_is_written_by_the_one_writer():
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    writers = [
+        path.relative_to(root).as_posix()
+        for folder in ("clustering", "ui", "pages")
+        for path in (root / folder).rglob("*.py")
+        if re.search(r"\.to_csv\(", path.read_text(encoding="utf-8"))
+    ]
+    assert writers == ["clustering/io/export.py"], writers

@@ -122,3 +122,28 @@ def test_attributes_can_enter_the_clustering_one_hot_or_famd():
     famd = run(config, sheets)
     contributions = famd.prepared["dfu"].report.famd_contributions
     assert {"category", "unit_price"} <= set(contributions.index)
+
+
+def test_the_dfu_files_neutralize_formula_ids_and_the_next_stage_reads_them_back(tmp_path):
+    from clustering.demo import dfu_demo
+    from clustering.io.database import connect, demo_warehouse
+
+    sheets = dfu_demo(300, 36, seed=4)
+    evil = '=HYPERLINK("http://evil.example")'
+    first = sheets["dim_dfu"]["dfu_id"].iloc[0]
+    for name in ("sales_monthly", "dim_dfu"):
+        sheets[name]["dfu_id"] = sheets[name]["dfu_id"].replace(first, evil)
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    demo_warehouse(connect(url, create=True), "dfu", sheets)
+    out = str(tmp_path / "stages")
+    for stage in ("features", "train", "label"):
+        assert main([stage, *(["--database", url] if stage == "features" else []), "--output-dir", out]) == 0
+    for name in ("clustering_features.csv", "cluster_assignments.csv"):
+        ids = pd.read_csv(tmp_path / "stages" / name, dtype=str)["dfu_id"]
+        assert "'" + evil in set(ids) and not ids.str.startswith("=").any(), name
+    assert main(["update", "--database", url, "--output-dir", out]) == 0
+    from clustering.io.export import read_csv
+
+    labels = read_csv(tmp_path / "stages" / "cluster_assignments.csv").set_index("dfu_id")["label"]
+    written = pd.read_sql("SELECT dfu_id, cluster_assignment FROM dim_dfu", connect(url)).set_index("dfu_id")
+    assert written.loc[evil, "cluster_assignment"] == labels[evil]  # the ID came back as it was
