@@ -118,7 +118,7 @@ def forget_anonymous_uploads() -> int:
     uploads = runtime.uploaded_file_mgr
     stored = getattr(uploads, "file_storage", {})  # the in-memory manager's files, by session
     dropped = 0
-    for info in runtime._session_mgr.list_active_sessions():
+    for info in runtime._session_mgr.list_sessions():  # a closed tab's session too
         session = info.session
         if session._user_info.get("is_logged_in"):
             continue

@@ -40,16 +40,16 @@ def main() -> None:
     # the tab's icon is a file of the app: an emoji needs a font, a Material icon here would be fetched
     st.set_page_config(page_title="Clustering Studio", page_icon=Image.open(ICON), layout="wide")
     use_app_navigation()  # every later request starts here, even one for a page's own URL
-    require_login()  # a team's server: nothing is drawn before the analyst has logged in
-    navigation = st.navigation(PAGES)
     try:
+        require_login()  # a team's server: nothing is drawn before the analyst has logged in
+        navigation = st.navigation(PAGES)
         with app_navigation():  # pages run only from here (ui.access.through_the_app)
             navigation.run()
     except Exception as error:  # the last guard: one line and a log file, never a traceback
         from ui.widgets import show_error
 
         show_error(error, "showing this page")
-    finally:  # also after st.stop or st.rerun, which are not Exceptions
+    finally:  # also after st.stop (the login's refusal) or st.rerun, which are not Exceptions
         from ui.memory import start_reaper
 
-        start_reaper()  # closed tabs' sessions and freed memory go back, once per server process
+        start_reaper()  # closed sessions, freed memory and anonymous uploads go, once per server process
