@@ -86,7 +86,7 @@ PAGE_TITLES = ("Data", "Runs & scenarios", "Export", "Results", "Cluster", "Prep
 def assert_only(page, wanted: str) -> None:
     """The page shows ``wanted`` and nothing of a page of the app: no title, no navigation."""
     page.locator(f"text={wanted}").first.wait_for(timeout=60_000)
-    page.wait_for_timeout(1500)  # anything a page would draw after the first message
+    page.wait_for_timeout(500)  # anything a page would draw after the first message
     shown = page.locator("[data-testid=stMain]").inner_text()
     headings = [h.strip() for h in page.locator("h1").all_inner_texts()]
     assert not set(headings) & set(PAGE_TITLES), (page.url, headings)
