@@ -62,6 +62,10 @@ RULES = {
 AUTO_RULES = {True: "stable", False: "silhouette"}  # auto: by whether the structure is weak
 STABLE_JACCARD = 0.75  # Hennig (2007): mean Jaccard >= 0.75 is a stable cluster, < 0.5 a dissolved one
 DISTINCT_EFFECT = 0.5  # Cohen's d of a medium effect
+# A recommended segment holds at least this share of the rows (or min_segment_size, if larger).
+# benchmarks/quality.py --recommendation: on the eleven labeled sets 2%, 3% and 5% recommend the
+# same k; the smallest true class there holds 4.2% of its set (fgl), so 3% keeps it eligible.
+TRUSTED_SHARE = 0.03
 
 
 @dataclass
@@ -241,6 +245,43 @@ def _stable_choice(pool: pd.DataFrame) -> int | None:
     return int(good["k"].max()) if not good.empty else None
 
 
+def trusted_k(scores: pd.DataFrame, chosen: int, floor: int, selection: str) -> tuple[int, str | None]:
+    """The recommended k: the rule's ``chosen`` k when each of its segments is stable (per-k
+    bootstrap Jaccard >= 0.75) and holds at least ``floor`` rows; else the largest such k
+    below it (the smallest above when none is below), and one sentence saying why; when no
+    k passes, the most stable k whose segments hold ``floor`` rows (any k if none does)."""
+    if "jaccard_min" not in scores or len(scores) < 2:
+        return chosen, None
+    big = scores["smallest_segment"] >= floor
+    passes = big & (scores["jaccard_min"] >= STABLE_JACCARD)
+    row = scores.set_index("k").loc[chosen]
+    if passes[scores["k"] == chosen].all():
+        return chosen, None
+    problem = (
+        f"its smallest segment would hold {int(row['smallest_segment']):,} rows, fewer than {floor:,}"
+        if row["smallest_segment"] < floor
+        else f"its least stable segment reproduces at a bootstrap Jaccard of {row['jaccard_min']:.2f}, below 0.75"
+    )
+    passing = scores.loc[passes, "k"]
+    if passing.empty:
+        pool = scores[big] if big.any() else scores
+        best = int(pool.sort_values(["jaccard_min", "k"], ascending=[False, True])["k"].iloc[0])
+        jaccard = float(pool.set_index("k").loc[best, "jaccard_min"])
+        return best, (
+            f"No k from {int(scores['k'].min())} to {int(scores['k'].max())} gives segments that are all "
+            f"stable (bootstrap Jaccard >= 0.75) and of at least {floor:,} rows: k = {best} is recommended "
+            f"as the most stable (its least stable segment reproduces at {jaccard:.2f}); treat its "
+            "segments as provisional."
+        )
+    below = passing[passing <= chosen]
+    recommended = int(below.max() if not below.empty else passing.min())
+    return recommended, (
+        f"k = {recommended} is recommended, not k = {chosen} (the {RULES[selection]}): {problem}. "
+        f"k = {recommended} is the {'largest' if not below.empty else 'smallest'} k whose segments are all "
+        f"stable (bootstrap Jaccard >= 0.75) and each at least {floor:,} rows."
+    )
+
+
 def _gap_choice(pool: pd.DataFrame) -> int | None:
     """Smallest k with gap(k) >= gap(k+1) - s(k+1), among consecutive feasible k."""
     if "gap" not in pool:
@@ -372,7 +413,11 @@ def select_k(
     rule = f"{RULES[config.selection]} among k in {ks[0]}..{ks[-1]} with smallest segment >= {min_size} rows"
     if weak and config.selection == "stable":
         rule += " (the structure is weak: k chosen for usefulness, not by the silhouette)"
-    if config.k is not None:
+    if config.k is None:
+        floor = max(min_size, int(np.ceil(TRUSTED_SHARE * n_rows)))
+        chosen, why = trusted_k(scores, chosen, floor, config.selection)
+        notes += [why] if why else []
+    else:
         chosen, notes, rule = config.k, [], f"fixed k = {config.k} (set in the config)"
         consensus["decides"] = False
     scores["chosen"] = scores["k"] == chosen

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -69,9 +70,10 @@ def explain_segments(
 def with_groups(
     automatic: pd.Series, final: pd.Series, checked: dict[str, ValidatedTable], config: RunConfig
 ) -> pd.Series:
-    """Names of nested segments carry their group ("Hyper · high sales ..."): the group of a
-    dataset's ``group_by`` column that most of a segment's entities share (at least half: the
-    merge keeps entities within their group unless no segment of their group is large)."""
+    """Names of nested segments carry their group ("Hyper · high sales ..."): the group of the
+    dataset's segment in the final code (``I12`` of ``I12-E2``), which at least half of the
+    entities of every final segment with that code share. The merge can move entities of
+    another group into a segment, so the code's members as a whole decide, not the segment's."""
     named = automatic.copy()
     for name, dataset in config.datasets.items():
         if dataset.group_by is None or name not in checked:
@@ -79,12 +81,22 @@ def with_groups(
         frame = checked[name].frame
         groups = pd.Series(group_values(frame[dataset.group_by]), index=frame.index)
         groups = groups.reindex(final.index).dropna()
-        per_segment = groups.groupby(final.reindex(groups.index)).agg(_main_group)
-        for segment, group in per_segment.dropna().items():
+        part = _dataset_codes(final, config.prefix(name), config.merge.separator)
+        by_code = groups.groupby(part.reindex(groups.index)).agg(_main_group)
+        of_segment = part.groupby(final).first().map(by_code)
+        for segment, group in of_segment.dropna().items():
             title = group[:1].upper() + group[1:]
             if segment in named.index and not str(named[segment]).startswith(f"{title} · "):
                 named[segment] = f"{title} · {named[segment]}"
     return named
+
+
+def _dataset_codes(final: pd.Series, prefix: str, separator: str) -> pd.Series:
+    """Each entity's dataset segment code within its final code (``I12`` of ``I12-E2``)."""
+    code = re.compile(rf"^{re.escape(prefix)}\d+$")
+    return final.astype(str).map(
+        lambda segment: next((p for p in segment.split(separator) if code.match(p)), segment)
+    )
 
 
 def _main_group(groups: pd.Series) -> str | None:

@@ -47,7 +47,7 @@ def test_every_score_is_kept_for_plotting(four_blobs):
 
 
 def test_minimum_segment_size_rules_out_k():
-    X, _ = make_blobs([900, 900, 40], 3, cluster_std=0.5, random_state=0)
+    X, _ = make_blobs([900, 900, 80], 3, cluster_std=0.5, random_state=0)  # 4% of rows: above the 3% floor
     best = select_k(X, ClusterConfig(k_max=6), min_size=10, random_state=0)
     assert best.chosen_k == 3
     constrained = select_k(X, ClusterConfig(k_max=6), min_size=100, random_state=0)
@@ -193,3 +193,37 @@ def test_without_a_stable_k_the_rule_says_so_and_falls_back_to_the_silhouette():
     chosen, notes, table = choose_k(scores, "stable", None)
     assert chosen == 2 and any("stable criterion gave no k" in n for n in notes)
     assert table.set_index("criterion").loc["stable", "decides"]
+
+
+def stability_scores(**columns) -> pd.DataFrame:
+    base = {"k": [2, 3, 4, 5], "smallest_segment": [400, 300, 200, 150], "jaccard_min": [0.9, 0.85, 0.8, 0.6]}
+    return pd.DataFrame({**base, **columns})
+
+
+def test_a_recommended_k_has_only_stable_segments_of_a_real_size():
+    from clustering.model.kselection import trusted_k
+
+    assert trusted_k(stability_scores(), 4, 30, "silhouette") == (4, None)  # the rule's k passes
+    k, why = trusted_k(stability_scores(), 5, 30, "silhouette")  # its least stable segment: 0.6
+    assert k == 4 and "not k = 5 (the highest silhouette)" in why and "Jaccard of 0.60, below 0.75" in why
+    tiny = stability_scores(smallest_segment=[400, 2, 200, 150])
+    k, why = trusted_k(tiny, 3, 30, "silhouette")  # a 2-row segment, however stable
+    assert k == 2 and "would hold 2 rows, fewer than 30" in why and "the largest k" in why
+
+
+def test_when_no_k_is_trusted_the_most_stable_of_real_size_is_recommended():
+    from clustering.model.kselection import trusted_k
+
+    shaky = stability_scores(jaccard_min=[0.68, 0.71, 0.5, 0.4], smallest_segment=[23, 2, 1, 1])
+    k, why = trusted_k(shaky, 3, 3, "silhouette")
+    assert k == 2  # k = 3 is more stable but holds a 2-row segment
+    assert why.startswith("No k from 2 to 5 gives segments that are all stable") and "0.68" in why
+
+
+def test_the_sweep_recommends_a_trusted_k_and_says_why():
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(0, 1, (300, 2)), rng.normal(9, 1, (300, 2)), [[30, 30], [30.5, 30]]])
+    selection = select_k(X, ClusterConfig(k_max=5), min_size=2, random_state=0)
+    smallest = selection.scores.set_index("k")["smallest_segment"]
+    assert smallest[selection.chosen_k] >= 0.03 * len(X)  # never the 2-point segment
+    assert selection.chosen_k == 2 and any("is recommended, not k = 3" in n for n in selection.warnings)
