@@ -151,6 +151,11 @@ class ClusterConfig(StrictModel):
     stable_sample: int = Field(2_000, ge=200, le=20_000, description="Rows of the per-k stability check.")
     stable_resamples: int = Field(10, ge=2, le=100, description="Refits per k in the stability check.")
     agglomerative_max_rows: int = Field(5_000, ge=100, le=20_000)
+    # entities far from every other (clustering.model.outliers): set aside from the structure
+    # test and the choice of k, then assigned to their nearest segment and flagged; or kept as
+    # a segment of their own; or included like any other entity (the default until the
+    # stability measure behind the recommended k is settled: docs/how-a-run-works.md)
+    far_entities: Literal["set_aside", "own_segment", "include"] = "include"
     hdbscan: HdbscanConfig = Field(default_factory=HdbscanConfig)
 
     @model_validator(mode="after")

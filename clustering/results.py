@@ -68,6 +68,7 @@ class ClusteredDataset:
     groups: dict[str, ClusteredDataset] | None = None
     group_table: pd.DataFrame | None = None
     segment_group: dict[str, str] = field(default_factory=dict)  # nested: each segment's group
+    far: pd.Series | None = None  # entities far from every other (by ID), when any were found
 
     def selections(self) -> dict[str | None, KSelection]:
         """The k sweeps behind these segments: the dataset's (key None), or each group's."""

@@ -199,15 +199,30 @@ class SegmentModel(ClusterMixin, BaseEstimator):
         return pairwise_distances_argmin(X, centers)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        """Canonical label of each row: the model's own rule, or the nearest centroid."""
+        """Canonical label of each row: the model's own rule, or the nearest centroid; a row
+        nearer to a segment added after the fit (``add_segment``) than to its own joins it."""
         X = np.asarray(X, dtype=np.float64)
+        fitted = len(self.cluster_centers_) - getattr(self, "added_segments_", 0)
         if self.algorithm == "agglomerative":
-            return pairwise_distances_argmin(X, self.cluster_centers_)
-        labels = self.mapping_[self.estimator_.predict(X)]
-        unmatched = labels < 0
-        if unmatched.any():
-            labels[unmatched] = pairwise_distances_argmin(X[unmatched], self.cluster_centers_)
+            labels = pairwise_distances_argmin(X, self.cluster_centers_[:fitted])
+        else:
+            labels = self.mapping_[self.estimator_.predict(X)]
+            unmatched = labels < 0
+            if unmatched.any():
+                labels[unmatched] = pairwise_distances_argmin(X[unmatched], self.cluster_centers_[:fitted])
+        if fitted < len(self.cluster_centers_):
+            own = np.linalg.norm(X - self.cluster_centers_[labels], axis=1)
+            added = self.cluster_centers_[fitted:]
+            nearest = pairwise_distances_argmin(X, added)
+            closer = np.linalg.norm(X - added[nearest], axis=1) < own
+            labels[closer] = fitted + nearest[closer]
         return labels
+
+    def add_segment(self, center: np.ndarray) -> int:
+        """A segment the fit did not make (the far entities kept as their own); its code."""
+        self.cluster_centers_ = np.vstack([self.cluster_centers_, center])
+        self.added_segments_ = getattr(self, "added_segments_", 0) + 1
+        return len(self.cluster_centers_) - 1
 
 
 MISSING_GROUP = "(missing)"

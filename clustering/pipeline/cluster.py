@@ -4,6 +4,7 @@ what to watch in the result.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -20,6 +21,7 @@ from clustering.model.density import MAX_EXACT_DIMENSIONS, fit_density
 from clustering.model.kselection import KSelection, select_k
 from clustering.model.metrics import same_partition, separation_scores, silhouette_many
 from clustering.model.models import MISSING_GROUP, GroupedModel, SegmentModel, group_values
+from clustering.pipeline.outlying import find_far_entities, report_far_entities
 
 if TYPE_CHECKING:  # the database layer (SQLAlchemy, sqlglot) loads only for a database run
     pass
@@ -39,9 +41,13 @@ def cluster_dataset(
     or, for HDBSCAN, find density-based segments and apply the noise policy."""
     if config.group_by is not None:
         return cluster_nested(prepared, config, prefix, random_state)
-    clusterability = assess_clusterability(prepared.matrix.to_numpy()[~prepared.outliers], random_state)
+    far = find_far_entities(prepared, config.cluster, random_state)
+    fitted = prepared if not far.count else replace(prepared, outliers=prepared.outliers | far.mask)
+    clusterability = assess_clusterability(fitted.matrix.to_numpy()[~fitted.outliers], random_state)
     with where(f"{prepared.table.source} (dataset '{prepared.name}')"):
-        result = _cluster_fit(prepared, config, prefix, random_state, not clusterability.clear)
+        result = _cluster_fit(fitted, config, prefix, random_state, not clusterability.clear)
+    if far.count:
+        report_far_entities(result, prepared, far, config.cluster.far_entities, prefix)
     result.clusterability = clusterability
     result.warnings = cluster_warnings(result, config.cluster)
     return result
@@ -130,6 +136,9 @@ def _nested_result(
         model=model,
     )
     result.groups = {g: p for g, p in parts.items() if p is not None}
+    flagged = [p.far for p in result.groups.values() if p.far is not None]
+    if flagged:
+        result.far = pd.concat(flagged).reindex(labels.index).fillna(False).astype(bool)
     result.group_table = pd.DataFrame(table)
     result.segment_group = {
         f"{prefix}{model.offsets[g] + i + 1}": g for g in parts for i in range(len(centers[g]))

@@ -90,10 +90,10 @@ def _after_final(assignments: pd.DataFrame) -> int:
 
 
 def _add_inferred_flags(assignments: pd.DataFrame, clustered: dict[str, ClusteredDataset]) -> pd.DataFrame:
-    """A ``<dataset>_inferred`` column for each dataset whose noise points were reassigned."""
+    """A ``<dataset>_inferred`` column for each dataset whose noise points were reassigned, and
+    a ``<dataset>_far`` column for each whose far entities were set aside, then assigned."""
     for name, result in clustered.items():
-        if result.inferred is not None:
-            assignments[f"{name}_inferred"] = (
-                result.inferred.reindex(assignments.index).fillna(False).astype(bool)
-            )
+        for column, flags in ((f"{name}_inferred", result.inferred), (f"{name}_far", result.far)):
+            if flags is not None:
+                assignments[column] = flags.reindex(assignments.index).fillna(False).astype(bool)
     return assignments

@@ -59,8 +59,12 @@ def nested_refit(config: DatasetConfig, model: GroupedModel) -> Callable[[np.nda
 def assess_stability(
     prepared: PreparedDataset, clustered: ClusteredDataset, config: RunConfig
 ) -> pd.DataFrame:
-    """Per segment of one dataset: bootstrap Jaccard (mean, min), stable flag, and the mean ARI."""
+    """Per segment of one dataset: bootstrap Jaccard (mean, min), stable flag, and the mean ARI;
+    entities the fit left out (outliers, far entities set aside) are left out here too."""
     inliers = ~prepared.outliers
+    set_aside = config.datasets[prepared.name].cluster.far_entities == "set_aside"
+    if clustered.far is not None and set_aside:
+        inliers &= ~clustered.far.reindex(prepared.matrix.index).fillna(False).to_numpy(dtype=bool)
     X = prepared.matrix.to_numpy()[inliers]
     labels = clustered.labels.to_numpy(dtype=object)[inliers]
     refit = refit_function(config.datasets[prepared.name], clustered.k)
