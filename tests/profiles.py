@@ -4,7 +4,7 @@ test that checks the defaults keeps running them.
 
 What it changes, per dataset: k from 2 to 6 (the default 2 to 12), 3 starts of the final fit
 (20) and 1 of each k's sweep fit (3), no gap statistic (10 reference sets), 2 refits per k in
-the stable-k check (10); for the run, 3 bootstrap refits in the stability report (20). On the
+the stable-k check (10), 2 starts per stability refit (10); for the run, 3 bootstrap refits in the stability report (20). On the
 2,000 demo stores a run takes about a third of the default's time.
 """
 
@@ -14,7 +14,14 @@ from pathlib import Path
 
 from clustering.config import RunConfig, load_config
 
-QUICK_CLUSTER = {"k_max": 6, "n_init": 3, "sweep_n_init": 1, "gap_references": 0, "stable_resamples": 2}
+QUICK_CLUSTER = {
+    "k_max": 6,
+    "n_init": 3,
+    "sweep_n_init": 1,
+    "gap_references": 0,
+    "stable_resamples": 2,
+    "stable_starts": 2,
+}
 QUICK_STABILITY_RESAMPLES = 3
 
 

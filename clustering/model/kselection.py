@@ -12,7 +12,8 @@ segment size.
 
 The ``stable`` rule chooses for usefulness when structure is weak: the largest feasible k
 whose segments are all stable and all distinct. Stable: on a fixed-seed sample of
-``stable_sample`` rows, ``stable_resamples`` refits on 80% subsamples, each segment's mean
+``stable_sample`` rows, ``stable_resamples`` refits on 80% subsamples (each keeping the best of
+``stable_starts`` starts, so that a start's luck does not read as instability), each segment's mean
 Jaccard to its best-matching refitted cluster (Hennig 2007's clusterboot) at least 0.75,
 Hennig's threshold for a stable cluster (below 0.5 it dissolves); stability as the guide to
 k follows Ben-Hur, Elisseeff & Guyon (2002), Lange et al. (2004) and von Luxburg (2010), who
@@ -45,7 +46,7 @@ from sklearn.cluster import KMeans
 from clustering.config import ClusterConfig
 from clustering.errors import UserInputError
 from clustering.model.metrics import sample_rows, separation_scores, silhouette_many, within_sum_of_squares
-from clustering.model.models import SegmentModel, cut_tree, ward_tree
+from clustering.model.models import SegmentModel, cut_tree, refit_labels, ward_tree
 from clustering.model.stability import best_jaccard_codes
 from clustering.model.threads import in_parallel, thread_limit
 
@@ -196,28 +197,44 @@ def k_stability(
     X: np.ndarray, config: ClusterConfig, ks: list[int], random_state: int | None
 ) -> pd.DataFrame:
     """Per k: the smallest and the mean segment stability (bootstrap Jaccard) and the least
-    distinct segment's effect against its nearest one (see the module docstring)."""
+    distinct segment's effect against its nearest one (see the module docstring); the k run
+    in two interleaved halves side by side (the refits are many small fits)."""
     base = X[sample_rows(len(X), config.stable_sample, random_state)]
     rng = np.random.default_rng(random_state)
     size = max(2, int(0.8 * len(base)))
     subsets = [np.sort(rng.choice(len(base), size, replace=False)) for _ in range(config.stable_resamples)]
+    halves = {
+        f"half {i}": partial(_stability_rows, base, config, ks[i::2], subsets, random_state) for i in (0, 1)
+    }
+    rows = [row for half in in_parallel(halves).values() for row in half]
+    table = pd.DataFrame(rows, columns=["k", "jaccard_min", "jaccard_mean", "least_distinct_d"])
+    return table.sort_values("k", ignore_index=True)
+
+
+def _stability_rows(
+    base: np.ndarray,
+    config: ClusterConfig,
+    ks: list[int],
+    subsets: list[np.ndarray],
+    random_state: int | None,
+) -> list[tuple]:
+    """``k_stability``'s rows for some of the k."""
     seed = 0 if random_state is None else random_state
+    starts, limit = config.stable_starts, config.agglomerative_max_rows
     rows = []
-    with thread_limit(1):  # many small fits: threads cost more than they give
-        for k in ks:
-            reference = _labels(base, config, k, random_state, config.sweep_n_init)
-            jaccards = [
-                best_jaccard_codes(reference[rows_b], _labels(base[rows_b], config, k, seed + b + 1, 1), k)
-                for b, rows_b in enumerate(subsets)
-            ]
-            per_segment = np.mean(jaccards, axis=0)
-            rows.append((k, per_segment.min(), per_segment.mean(), least_distinct(base, reference, k)))
-    return pd.DataFrame(rows, columns=["k", "jaccard_min", "jaccard_mean", "least_distinct_d"])
-
-
-def _labels(X: np.ndarray, config: ClusterConfig, k: int, seed: int | None, starts: int) -> np.ndarray:
-    model = SegmentModel(config.algorithm, k, seed, config.agglomerative_max_rows, starts, False)
-    return model.fit(X).labels_
+    for k in ks:
+        reference = refit_labels(base, config.algorithm, k, random_state, max(config.n_init, starts), limit)
+        jaccards = [
+            best_jaccard_codes(
+                reference[rows_b],
+                refit_labels(base[rows_b], config.algorithm, k, seed + b + 1, starts, limit),
+                k,
+            )
+            for b, rows_b in enumerate(subsets)
+        ]
+        per_segment = np.mean(jaccards, axis=0)
+        rows.append((k, per_segment.min(), per_segment.mean(), least_distinct(base, reference, k)))
+    return rows
 
 
 def least_distinct(X: np.ndarray, labels: np.ndarray, k: int) -> float:
@@ -245,11 +262,14 @@ def _stable_choice(pool: pd.DataFrame) -> int | None:
     return int(good["k"].max()) if not good.empty else None
 
 
-def trusted_k(scores: pd.DataFrame, chosen: int, floor: int, selection: str) -> tuple[int, str | None]:
+def trusted_k(
+    scores: pd.DataFrame, chosen: int, floor: int, selection: str, elbow_k: int | None = None
+) -> tuple[int, str | None]:
     """The recommended k: the rule's ``chosen`` k when each of its segments is stable (per-k
-    bootstrap Jaccard >= 0.75) and holds at least ``floor`` rows; else the largest such k
-    below it (the smallest above when none is below), and one sentence saying why; when no
-    k passes, the most stable k whose segments hold ``floor`` rows (any k if none does)."""
+    bootstrap Jaccard >= 0.75) and holds at least ``floor`` rows; else the rule applied
+    among the k that pass (the highest silhouette among them, say), and one sentence saying
+    why; when no k passes, the most stable k whose segments hold ``floor`` rows (any k if
+    none does)."""
     if "jaccard_min" not in scores or len(scores) < 2:
         return chosen, None
     big = scores["smallest_segment"] >= floor
@@ -262,8 +282,7 @@ def trusted_k(scores: pd.DataFrame, chosen: int, floor: int, selection: str) -> 
         if row["smallest_segment"] < floor
         else f"its least stable segment reproduces at a bootstrap Jaccard of {row['jaccard_min']:.2f}, below 0.75"
     )
-    passing = scores.loc[passes, "k"]
-    if passing.empty:
+    if not passes.any():
         pool = scores[big] if big.any() else scores
         best = int(pool.sort_values(["jaccard_min", "k"], ascending=[False, True])["k"].iloc[0])
         jaccard = float(pool.set_index("k").loc[best, "jaccard_min"])
@@ -273,11 +292,11 @@ def trusted_k(scores: pd.DataFrame, chosen: int, floor: int, selection: str) -> 
             f"as the most stable (its least stable segment reproduces at {jaccard:.2f}); treat its "
             "segments as provisional."
         )
-    below = passing[passing <= chosen]
-    recommended = int(below.max() if not below.empty else passing.min())
+    trusted = scores[passes].assign(feasible=True)
+    recommended, _, _ = choose_k(trusted, selection, elbow_k)
     return recommended, (
         f"k = {recommended} is recommended, not k = {chosen} (the {RULES[selection]}): {problem}. "
-        f"k = {recommended} is the {'largest' if not below.empty else 'smallest'} k whose segments are all "
+        f"k = {recommended} is the {RULES[selection]} among the k whose segments are all "
         f"stable (bootstrap Jaccard >= 0.75) and each at least {floor:,} rows."
     )
 
@@ -415,7 +434,7 @@ def select_k(
         rule += " (the structure is weak: k chosen for usefulness, not by the silhouette)"
     if config.k is None:
         floor = max(min_size, int(np.ceil(TRUSTED_SHARE * n_rows)))
-        chosen, why = trusted_k(scores, chosen, floor, config.selection)
+        chosen, why = trusted_k(scores, chosen, floor, config.selection, elbow_k)
         notes += [why] if why else []
     else:
         chosen, notes, rule = config.k, [], f"fixed k = {config.k} (set in the config)"

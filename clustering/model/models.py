@@ -65,6 +65,18 @@ def cut_tree(tree: np.ndarray, n_clusters: int) -> np.ndarray:
     return fcluster(tree, t=n_clusters, criterion="maxclust").astype(np.int64) - 1
 
 
+def refit_labels(
+    X: np.ndarray, algorithm: str, k: int, seed: int | None, starts: int, max_rows: int
+) -> np.ndarray:
+    """Labels of one stability refit: the best of ``starts`` starts (one KMeans call with
+    ``n_init``, half the cost of separate fits; the labels need not be canonical, only
+    compared), other algorithms by ``SegmentModel``."""
+    if algorithm == "kmeans":
+        with thread_limit(1):
+            return KMeans(n_clusters=k, n_init=starts, random_state=seed).fit(X).labels_
+    return SegmentModel(algorithm, k, seed, max_rows, starts, False).fit(X).labels_
+
+
 class SegmentModel(ClusterMixin, BaseEstimator):
     """KMeans, MiniBatchKMeans, Agglomerative (Ward) or GaussianMixture with canonical labels."""
 

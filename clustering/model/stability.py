@@ -2,7 +2,8 @@
 
 On a fixed-seed base sample of at most ``max_rows`` rows, the same clustering (same
 algorithm, same k) is refitted ``resamples`` times, each on a random ``fraction`` of the
-base with its own seed. Per segment of the reference labeling, each refit scores the
+base with its own seed (a KMeans refit keeps the best of a few starts, ``stable_starts``: with
+one, a start's luck reads as instability). Per segment of the reference labeling, each refit scores the
 Jaccard similarity to its best-matching refitted cluster on the shared rows
 (Hennig's clusterboot); the mean over refits is the segment's stability, and a segment
 below ``threshold`` (default 0.6) is flagged unstable. The mean ARI between the

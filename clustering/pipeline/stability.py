@@ -18,7 +18,7 @@ from clustering.io.validation import (
     Finding,
 )
 from clustering.model.density import fit_density
-from clustering.model.models import GroupedModel, SegmentModel, group_values
+from clustering.model.models import GroupedModel, group_values, refit_labels
 from clustering.model.stability import segment_stability
 from clustering.model.threads import in_parallel
 
@@ -32,8 +32,8 @@ def refit_function(config: DatasetConfig, k: int) -> Callable[[np.ndarray, int],
     cluster = config.cluster
     if cluster.algorithm == "hdbscan":
         return lambda rows, seed: fit_density(rows, cluster.hdbscan, seed).labels
-    return lambda rows, seed: (
-        SegmentModel(cluster.algorithm, k, seed, cluster.agglomerative_max_rows).fit(rows).labels_
+    return lambda rows, seed: refit_labels(
+        rows, cluster.algorithm, k, seed, cluster.stable_starts, cluster.agglomerative_max_rows
     )
 
 

@@ -162,10 +162,15 @@ def test_the_stable_rule_takes_the_largest_k_whose_segments_all_come_back():
     config = ClusterConfig(selection="stable", k_min=2, k_max=8, gap_references=0)
     selection = select_k(X, config, min_size=20, random_state=0)
     scores = selection.scores.set_index("k")
-    assert selection.chosen_k == 4
-    assert scores.loc[4, "jaccard_min"] >= 0.75 and scores.loc[4, "least_distinct_d"] >= 0.5
-    assert (scores.loc[5:, "jaccard_min"] < 0.75).all()  # a fifth segment splits a blob: not stable
+    chosen = selection.chosen_k
+    assert chosen >= 4  # never fewer than the blobs: each of the four comes back whole
+    assert scores.loc[chosen, "jaccard_min"] >= 0.75 and scores.loc[chosen, "least_distinct_d"] >= 0.5
+    larger = scores.loc[chosen + 1 :]
+    assert ((larger["jaccard_min"] < 0.75) | (larger["least_distinct_d"] < 0.5)).all()
     assert selection.rule.startswith("largest k whose segments are all stable")
+    # the blobs are clear structure: auto lets the silhouette decide, and it finds the four
+    auto = select_k(X, ClusterConfig(k_max=8, gap_references=0), min_size=20, random_state=0, weak=False)
+    assert auto.chosen_k == 4
 
 
 def test_on_a_continuum_the_stable_rule_gives_more_than_the_smallest_k_and_each_segment_is_stable():
@@ -196,7 +201,14 @@ def test_without_a_stable_k_the_rule_says_so_and_falls_back_to_the_silhouette():
 
 
 def stability_scores(**columns) -> pd.DataFrame:
-    base = {"k": [2, 3, 4, 5], "smallest_segment": [400, 300, 200, 150], "jaccard_min": [0.9, 0.85, 0.8, 0.6]}
+    base = {
+        "k": [2, 3, 4, 5],
+        "smallest_segment": [400, 300, 200, 150],
+        "jaccard_min": [0.9, 0.85, 0.8, 0.6],
+        "silhouette": [0.30, 0.35, 0.40, 0.45],
+        "feasible": [True] * 4,
+        "least_distinct_d": [1.0] * 4,
+    }
     return pd.DataFrame({**base, **columns})
 
 
@@ -206,9 +218,19 @@ def test_a_recommended_k_has_only_stable_segments_of_a_real_size():
     assert trusted_k(stability_scores(), 4, 30, "silhouette") == (4, None)  # the rule's k passes
     k, why = trusted_k(stability_scores(), 5, 30, "silhouette")  # its least stable segment: 0.6
     assert k == 4 and "not k = 5 (the highest silhouette)" in why and "Jaccard of 0.60, below 0.75" in why
-    tiny = stability_scores(smallest_segment=[400, 2, 200, 150])
+    assert "k = 4 is the highest silhouette among the k whose segments are all stable" in why
+    tiny = stability_scores(smallest_segment=[400, 2, 200, 150], silhouette=[0.30, 0.45, 0.20, 0.10])
     k, why = trusted_k(tiny, 3, 30, "silhouette")  # a 2-row segment, however stable
-    assert k == 2 and "would hold 2 rows, fewer than 30" in why and "the largest k" in why
+    assert k == 2 and "would hold 2 rows, fewer than 30" in why
+
+
+def test_the_rule_is_applied_again_among_the_trusted_k_above_the_rules_k_too():
+    from clustering.model.kselection import trusted_k
+
+    # k = 3 is the silhouette's but unstable; of the trusted k, 4 has the higher silhouette
+    shaky_three = stability_scores(jaccard_min=[0.9, 0.6, 0.8, 0.6], silhouette=[0.30, 0.45, 0.40, 0.20])
+    k, why = trusted_k(shaky_three, 3, 30, "silhouette")
+    assert k == 4 and "not k = 3" in why
 
 
 def test_when_no_k_is_trusted_the_most_stable_of_real_size_is_recommended():

@@ -52,10 +52,11 @@ def stores_with_far_ones() -> pd.DataFrame:
     return frame
 
 
-def config(policy: str):
+def config(policy: str | None):
+    cluster = {} if policy is None else {"far_entities": policy}
     return config_from_dict(
         {
-            "datasets": {"stores": {"cluster": {"far_entities": policy}}},
+            "datasets": {"stores": {"cluster": cluster}},
             "labels": {"pattern": "none", "market_column": None},
             "stability": {"resamples": 5},
         }
@@ -64,7 +65,7 @@ def config(policy: str):
 
 def test_far_stores_are_set_aside_named_and_assigned_with_a_flag():
     frame = stores_with_far_ones()
-    result = run(config("set_aside"), {"stores": frame})
+    result = run(config(None), {"stores": frame})  # set_aside is the default
     far = result.assignments.set_index("store_id")["stores_far"]
     assert far[far].index.tolist() == ["S060", "S061", "S062"]
     assert result.assignments["final_cluster"].notna().all() and len(result.assignments) == len(frame)
