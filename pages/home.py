@@ -43,6 +43,20 @@ def main() -> None:
     status_strip(ws)
     if ws.sheets:
         st.caption("Loaded: " + "; ".join(ws.sources.values()))
+    show_the_answer(ws)
+
+
+def show_the_answer(ws: object) -> None:
+    """The run's headline and the way to its results, once the segments exist."""
+    from clustering.explain.summary import headline
+    from ui.state import progress, run_result
+
+    if not ws.sheets or not progress(ws)["clustered"]:
+        return
+    result = run_result(ws)
+    st.subheader("The answer")
+    st.info(headline(result), icon=":material/lightbulb:")
+    st.page_link("pages/results.py", label="See the segments on Results", icon=":material/arrow_forward:")
 
 
 main()

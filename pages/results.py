@@ -2,7 +2,9 @@
 
 import streamlit as st
 
+from clustering.explain.summary import headline, summary_table
 from ui import charts
+from ui.numbers import number_columns
 from ui.state import progress, run_result, track, tracked_run_id
 from ui.widgets import attempt, page, run_all_button, segment_colors, track_quietly
 
@@ -17,6 +19,7 @@ if result is None:
     st.stop()
 overview = result.explanation.overview(result.stability if len(result.clustered) == 1 else None)
 final = result.assignments["final_cluster"]
+st.info(headline(result), icon=":material/lightbulb:")
 a, b, c, d = st.columns(4)
 a.metric("Entities", f"{len(final):,}")
 b.metric("Segments", final.nunique())
@@ -26,11 +29,10 @@ d.metric("Moved by the analyst", int(result.assignments.get("override", final.is
 st.subheader("Segments")
 colors = segment_colors(list(final.unique()))
 left, right = st.columns([3, 2])
-left.dataframe(
-    overview[["segment", "label", "size", "share", "top_features"]].rename(columns={"label": "name"}),
-    hide_index=True,
-    width="stretch",
+segments = summary_table(result).merge(
+    overview[["segment", "top_features"]].rename(columns={"segment": "code"}), on="code", how="left"
 )
+left.dataframe(segments, hide_index=True, width="stretch", column_config=number_columns(segments))
 right.plotly_chart(charts.segment_sizes(final.value_counts().sort_index(), colors, "Segment sizes"))
 
 st.subheader("Can these segments be trusted?")

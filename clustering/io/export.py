@@ -19,6 +19,8 @@ from rustpy_xlsxwriter import FastExcel, Format
 
 from clustering.errors import UserInputError
 from clustering.explain.labels import ANALYST, PreviousRun, profiles_in_words
+from clustering.explain.summary import summary_sheet
+from clustering.formats import excel_format
 from clustering.io.sources import read_table
 
 if TYPE_CHECKING:
@@ -30,6 +32,7 @@ TIMESTAMP = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 EXCEL_ROWS, EXCEL_COLUMNS = 1_048_576, 16_384  # an Excel sheet's limits, header row included
 WIDTH_SAMPLE_ROWS = 1000
 MAX_WIDTH = 60
+BANNER_HEIGHT = 45.0  # points: three wrapped lines of a headline above a sheet's header
 
 
 def _width(frame: pd.DataFrame, column: object) -> int:
@@ -90,12 +93,17 @@ def write_workbook(sheets: dict[str, pd.DataFrame], target: str | Path | BinaryI
     book = FastExcel(buffer, output_format="xlsx").format(inf_value="inf").freeze(row=1)
     for name, frame in sheets.items():
         safe = _excel_safe(frame)
+        banner = list(frame.attrs.get("banner", []))
         book.sheet(
             name[:31],
             safe,
             header_format=header,
             column_widths=[float(_width(safe, c)) for c in safe.columns],
+            column_formats=_number_formats(frame),
             autofilter=len(safe.columns) > 0,
+            header_row=len(banner),
+            merge_ranges=_banner_rows(banner, len(safe.columns)),
+            row_heights={row: BANNER_HEIGHT for row in range(len(banner))},
         )
     book.save()
     data = _with_fixed_dates(buffer.getvalue())
@@ -103,6 +111,29 @@ def write_workbook(sheets: dict[str, pd.DataFrame], target: str | Path | BinaryI
         Path(target).write_bytes(data)
     else:
         target.write(data)
+
+
+def _number_formats(frame: pd.DataFrame) -> dict[str, Format]:
+    """Each numeric column's Excel number format (clustering.formats): shares as percentages,
+    counts as whole numbers with thousands separators, p-values as < 0.001, measures with
+    decimals by magnitude."""
+    formats = {}
+    for column in frame.columns:
+        number_format = excel_format(str(column), frame[column])
+        if number_format is not None:
+            formats[str(column)] = Format().set_num_format(number_format)
+    return formats
+
+
+def _banner_rows(lines: list[str], columns: int) -> list[tuple]:
+    """Lines of text above a sheet's header (the summary's headline and reading guide), each
+    across the table's width, wrapped."""
+    wrapped = Format().set_text_wrap().set_align("top")
+    last = max(columns, 6) - 1
+    return [
+        (row, 0, row, last, line, wrapped.set_bold() if row == 0 else wrapped)
+        for row, line in enumerate(lines)
+    ]
 
 
 def _with_fixed_dates(workbook: bytes) -> bytes:
@@ -139,6 +170,7 @@ def result_sheets(result: RunResult) -> dict[str, pd.DataFrame]:
     )
     single = len(result.clustered) == 1
     sheets = {
+        "summary": summary_sheet(result),
         "assignments": result.assignments,
         "segments": result.explanation.overview(result.stability if single else None),
         "labels": result.names,

@@ -42,6 +42,7 @@ import pandas as pd
 from scipy.spatial.distance import pdist
 from sklearn.decomposition import PCA
 
+from clustering.formats import p_text
 from clustering.model.kselection import gap_statistic
 from clustering.model.metrics import sample_rows
 
@@ -77,11 +78,6 @@ class Clusterability:
         if len(gap):
             words += f"; the gap statistic prefers {'two groups to one' if gap.iloc[0] else 'one group'}"
         return f"{self.verdict.capitalize()} ({words})."
-
-
-def p_text(p: float) -> str:
-    """A p-value as a reader expects it: ``p < 0.001`` below that, else ``p = 0.0123``."""
-    return "p < 0.001" if p < 0.001 else f"p = {p:.3g}"
 
 
 def _dip(values: np.ndarray) -> tuple[float, float]:

@@ -266,6 +266,9 @@ def test_make_run_starts_on_demo_data(monkeypatch):
     strip = [(p.label, p.proto.icon) for p in at.get("page_link")][:5]
     done = ":material/check_circle:"
     assert strip == [(step, done) for step in ("loaded", "prepared", "clustered", "merged", "labeled")]
+    answer = [i.value for i in at.info if "segments of" in i.value]
+    assert answer and "DFUs" in answer[0] and "store" not in answer[0]  # Home ends with the answer
+    assert "See the segments on Results" in [p.label for p in at.get("page_link")]
     at.switch_page("pages/data.py").run()
     no_exceptions(at)
     assert any("DFU(s) have fewer than 12 months" in w.value for w in at.warning)
@@ -452,6 +455,12 @@ def test_results_page_says_what_weak_structure_means_for_the_decision(app):
     no_exceptions(app)
     decision = [w.value for w in app.warning if "What this means for your decision" in w.value]
     assert decision and "sit near a boundary" in decision[0] and "stable rule recommends" in decision[0]
+    answer = [i.value for i in app.info if "segments of 900 stores" in i.value]
+    assert answer and "form a continuum" in answer[0]  # the headline, in words
+    table = app.dataframe[0]
+    assert list(table.value.columns[:5]) == ["segment", "code", "stores", "share of stores", "stability"]
+    assert table.proto.columns  # the column formats travel with the table
+    assert '"share of stores"' in table.proto.columns and "percent" in table.proto.columns
 
 
 def test_cluster_page_k_scenarios_fit_the_picked_k_and_it_round_trips(app):

@@ -11,6 +11,7 @@ from clustering.errors import UserInputError
 from clustering.io.export import EXCEL_ROWS, result_sheets, write_result, write_workbook
 
 SHEETS = [
+    "summary",  # the headline frozen on top, the segments table below
     "assignments",
     "segments",
     "labels",

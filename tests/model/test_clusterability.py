@@ -119,7 +119,7 @@ def test_constant_data_is_weak_not_an_error():
 
 
 def test_p_values_read_as_a_reader_expects():
-    from clustering.model.clusterability import p_text
+    from clustering.formats import p_text
 
     assert p_text(0.0) == "p < 0.001"
     assert p_text(0.00099) == "p < 0.001"

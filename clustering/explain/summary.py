@@ -1,0 +1,147 @@
+"""The answer in a sentence or two, and the segments table a merchant reads first: what the
+``summary`` sheet, the Home and Results pages and the report open with."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from clustering.formats import count, readable_name
+from clustering.model.stability import PATTERN, STABLE, stability_word
+
+if TYPE_CHECKING:
+    from clustering.results import RunResult
+
+READING_GUIDE = [
+    (
+        "segments",
+        "each segment: its name, size, share, the features that set it apart and a rule that describes it",
+    ),
+    (
+        "assignments",
+        "every entity's segment (one row each), with flags for reassigned, near-boundary and moved ones",
+    ),
+    ("profiles", "each segment's mean, median and spread of every feature against the average"),
+    ("stability", "how often each segment comes back when the data is resampled (bootstrap Jaccard)"),
+    ("k_scenarios", "the other numbers of segments considered, and why this one was recommended"),
+    ("findings", "what to watch: warnings about the data and the result"),
+    ("config", "the exact settings of this run; load it again to repeat it"),
+]
+
+
+def entity_words(result: RunResult) -> tuple[str, str]:
+    """('DFU', 'DFUs') for a demand run, else ('store', 'stores')."""
+    demand = any(d.features is not None for d in result.config.datasets.values())
+    return ("DFU", "DFUs") if demand else ("store", "stores")
+
+
+def segment_stability(result: RunResult) -> pd.Series:
+    """Each final segment's least stable part: the mean bootstrap Jaccard of its dataset
+    segment, the lower of the two for a merged segment (``I1-E2``: I1's and E2's)."""
+    table = result.stability
+    if table.empty:
+        return pd.Series(dtype=float)
+    by_code = table.groupby("segment")["jaccard_mean"].min()
+    separator = result.config.merge.separator
+    finals = result.names["segment"].astype(str)
+    values = {}
+    for final in finals:
+        parts = [part for part in final.split(separator) if part in by_code.index]
+        values[final] = min(by_code[part] for part in parts) if parts else float("nan")
+    return pd.Series(values, dtype=float)
+
+
+def _structure(result: RunResult, plural: str) -> str:
+    clear = [c.clusterability.clear for c in result.clustered.values() if c.clusterability is not None]
+    if not clear:
+        return ""
+    if all(clear):
+        return f"The {plural} fall into natural groups"
+    if not any(clear):
+        return f"The {plural} form a continuum: these segments are a convenient split, not natural groups"
+    return f"Some of the {plural}' data falls into natural groups, some forms a continuum"
+
+
+def _trust(stability: pd.Series) -> str:
+    known = stability.dropna()
+    if known.empty:
+        return ""
+    worst = float(known.min())
+    if worst >= STABLE:
+        return (
+            "every segment comes back when the data is resampled (the least stable at a bootstrap "
+            f"Jaccard of {worst:.2f}, where 1 means its members are always found together again)"
+        )
+    weak = int((known < PATTERN).sum())
+    if weak:
+        return f"{weak} of {len(known)} segments are unstable: treat them as provisional"
+    return "every segment is at least a pattern that mostly comes back when the data is resampled"
+
+
+def _drivers(result: RunResult) -> str:
+    tests = result.explanation.feature_tests
+    if tests.empty:
+        return ""
+    labels = result.config.columns
+    names = [
+        (labels[f].label if f in labels and labels[f].label else readable_name(f))
+        for f in tests["feature"].head(2)
+    ]
+    return " and ".join(names)
+
+
+def headline(result: RunResult) -> str:
+    """One to three sentences from the run: how many segments of how many entities, natural
+    groups or a convenient split, how stable, what most separates them."""
+    _, plural = entity_words(result)
+    sizes = result.assignments["final_cluster"].value_counts()
+    first = f"{len(sizes):,} segments of {count(len(result.assignments))} {plural}"
+    levels = [c.k for c in result.clustered.values()]
+    if len(levels) == 2 and len(sizes) > max(levels):
+        names = list(result.clustered)
+        first += f" ({levels[0]} {names[0]} × {levels[1]} {names[1]} segments)"
+    sentences = [first + "."]
+    structure, trust = _structure(result, plural), _trust(segment_stability(result))
+    if structure:
+        sentences.append(f"{structure}{'; ' + trust if trust else ''}.")
+    drivers = _drivers(result)
+    if drivers:
+        sentences.append(f"What most separates them: {drivers}.")
+    return " ".join(sentences)
+
+
+def summary_table(result: RunResult) -> pd.DataFrame:
+    """The segments a merchant reads first: name, code, size, share, stability in words."""
+    _, plural = entity_words(result)
+    sizes = result.assignments["final_cluster"].value_counts()
+    names = result.names.set_index("segment")["label"]
+    stability = segment_stability(result)
+    rows = [
+        {
+            "segment": names.get(code, code),
+            "code": code,
+            plural: int(size),
+            f"share of {plural}": size / sizes.sum(),
+            "stability": stability_word(stability[code])
+            if code in stability and pd.notna(stability[code])
+            else "",
+        }
+        for code, size in sizes.items()
+    ]
+    return pd.DataFrame(rows)
+
+
+def summary_sheet(result: RunResult) -> pd.DataFrame:
+    """The ``summary`` sheet: the segments table, with the headline and how to read the
+    workbook above its header (``attrs['banner']``, written by the workbook writer)."""
+    table = summary_table(result)
+    _, plural = entity_words(result)
+    guide = "; ".join(f"{sheet}: {what}" for sheet, what in READING_GUIDE)
+    table.attrs["banner"] = [
+        headline(result),
+        f"Stability: stable when a segment comes back in at least {STABLE:.0%} of resamples "
+        f"(bootstrap Jaccard), a pattern from {PATTERN:.0%}, unstable below. Shares are of all {plural}.",
+        f"How to read the rest: {guide}.",
+    ]
+    return table
