@@ -143,6 +143,15 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="the input's IDs that the run knows are its entities with updated data: they keep the run's overrides",
     )
+    report = commands.add_parser(
+        "report", help="a report to send, from a results workbook: HTML or PowerPoint"
+    )
+    report.add_argument(
+        "workbook", metavar="RESULT.xlsx", help="a results workbook (run --output, or the Export page)"
+    )
+    report.add_argument(
+        "--output", required=True, help="report.html (a page that prints to PDF) or report.pptx"
+    )
     commands.add_parser("runs", parents=[tracking], help="list the tracked runs")
     compare = commands.add_parser("compare", parents=[tracking], help="compare two tracked runs")
     compare.add_argument("run_a", metavar="TRACKED_RUN_A")
@@ -642,6 +651,16 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    from clustering.io.report import write_report
+
+    if not Path(args.workbook).is_file():
+        raise UserInputError(f"{args.workbook}: no such file. Give the results workbook of a run (.xlsx).")
+    path = write_report(args.workbook, args.output)
+    print(f"wrote {path}")
+    return 0
+
+
 COMMANDS = {
     "demo": _demo,
     "run": _run,
@@ -653,6 +672,7 @@ COMMANDS = {
     "train": _train,
     "label": _label,
     "update": _update,
+    "report": _report,
     "serve": _serve,
 }
 

@@ -6,6 +6,7 @@ import streamlit as st
 
 from clustering.config import config_from_upload
 from clustering.io.export import result_sheets, workbook_bytes, write_csv
+from clustering.io.report import report_html, report_of_sheets, report_pptx
 from ui.access import acting_user
 from ui.assign_new import assign_new_entities
 from ui.state import run_result, tracked_run_id
@@ -67,6 +68,25 @@ st.download_button(
     type="primary",
     on_click=mark_exported,
     key="dl_xlsx",
+)
+report_html_button, report_pptx_button = st.columns(2)
+report_html_button.download_button(
+    "Report (.html: opens in a browser, prints to PDF)",
+    lambda: report_html(report_of_sheets(result_sheets(result))).encode("utf-8"),
+    f"{stem}_report.html",
+    "text/html",
+    icon=":material/description:",
+    on_click=mark_exported,
+    key="dl_report_html",
+)
+report_pptx_button.download_button(
+    "Report (.pptx: PowerPoint slides)",
+    lambda: report_pptx(report_of_sheets(result_sheets(result))),
+    f"{stem}_report.pptx",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    icon=":material/slideshow:",
+    on_click=mark_exported,
+    key="dl_report_pptx",
 )
 left, middle, right = st.columns(3)
 left.download_button(

@@ -211,6 +211,7 @@ def test_export_page_downloads_and_yaml_reproduces_the_labels(app):
     no_exceptions(app)
     labels = [b.label for b in app.get("download_button")]
     assert labels[0].startswith("Results workbook")
+    assert labels[1].startswith("Report (.html") and labels[2].startswith("Report (.pptx")
     ws = workspace(app)
     first = ws.stages["merged"].value.assignments["final_cluster"].copy()
     exported = ws.config.to_yaml()

@@ -4,6 +4,7 @@ that would leave the machine blocked and counted."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -190,10 +191,27 @@ def test_one_click_from_demo_to_results_in_the_browser(browser_page, app_url):
     me.press("Run all steps")
     me.sees("Can these segments be trusted?")
     me.sees("Clear cluster structure")
+    me.sees("segments of 2,000 stores")  # the headline opens Results
     me.shot("results")
     me.open("Runs & scenarios")
     me.sees("Compare two runs")
     me.shot("runs")
+    me.open("Home")
+    me.sees("The answer")
+    me.sees("segments of 2,000 stores")
+    me.sees("See the segments on Results")
+    me.shot("home_answer")
+    me.open("Export")
+    with page.expect_download(timeout=120_000) as download:
+        page.get_by_role("button", name="Report (.html").click()
+    report = Path(download.value.path()).read_text(encoding="utf-8")
+    assert "segments of 2,000 stores" in report and re.search(r"<td class='n'>\d+\.\d%</td>", report)
+    with page.expect_download(timeout=120_000) as download:
+        page.get_by_role("button", name="Report (.pptx").click()
+    from pptx import Presentation
+
+    deck = Presentation(download.value.path())
+    assert [s.shapes.title.text for s in deck.slides][1] == "The segments"
     assert page.blocked_requests == [], f"the app tried to reach: {page.blocked_requests}"
 
 
