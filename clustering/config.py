@@ -400,6 +400,12 @@ class RunConfig(StrictModel):
                 merged.setdefault(column, weight)
         return merged
 
+    def entities(self) -> tuple[str, str]:
+        """What the rows are, in the domain's words: ('DFU', 'DFUs') for a demand run (a
+        dataset built from monthly sales), else ('store', 'stores')."""
+        demand = any(dataset.features is not None for dataset in self.datasets.values())
+        return ("DFU", "DFUs") if demand else ("store", "stores")
+
     def prefix(self, dataset: str) -> str:
         """Label prefix of a dataset's segments: 'I' for internal, 'E' for external."""
         return self.datasets[dataset].prefix or dataset[0].upper()

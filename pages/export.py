@@ -120,10 +120,12 @@ st.caption(
     + ", ".join(result_sheets(result))
 )
 
-st.subheader("Assign new stores")
+entity, entities = ws.config.entities()
+st.subheader(f"Assign new {entities}")
 st.caption(
-    "Stores that open after the run get the segment of the fitted model: the same preparation, the same "
-    "model, the same merge. Stores of the run itself get exactly the segments they have."
+    f"{entities.capitalize() if entity == 'store' else entities} that start after the run get the segment of "
+    "the fitted model: the same preparation, the same model, the same merge. "
+    f"{entities.capitalize() if entity == 'store' else entities} of the run itself get exactly the segments they have."
 )
 assign_new_entities(ws, result)
 

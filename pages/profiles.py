@@ -32,7 +32,8 @@ names = explanation.names
 
 st.subheader("Segment names")
 st.caption(
-    "Edit a name and it is used on every page and in every export. Names stay on the same stores when you rerun."
+    "Edit a name and it is used on every page and in every export. Names stay on the same "
+    f"{ws.config.entities()[1]} when you rerun."
 )
 editor = names[["segment", "auto_label", "label"]].rename(
     columns={"auto_label": "automatic label", "label": "name"}
@@ -65,7 +66,7 @@ overview = explanation.overview(stable if single else None)
 st.subheader("Segments at a glance")
 st.dataframe(overview, hide_index=True, width="stretch")
 
-st.subheader("How each segment differs from all stores (z-score of its mean)")
+st.subheader(f"How each segment differs from all {ws.config.entities()[1]} (z-score of its mean)")
 weights = ws.config.weights()
 if weights:
     st.caption(

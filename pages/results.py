@@ -56,13 +56,15 @@ st.subheader("This run")
 run_id = tracked_run_id(ws)
 if run_id:
     st.caption(f"Tracked as run `{run_id}`. Compare it with other runs, or approve it, on Runs & scenarios.")
-elif st.button("Save this run to the tracking store", key="results_track"):
+elif st.button("Save this run to the run history (tracking)", key="results_track"):
     saved = track_quietly(lambda: track(ws, result))
     if saved:
         st.success(f"Tracked as run `{saved}`.")
     else:
         st.info("Tracking needs MLflow: pip install -e '.[tracking]'.")
 st.page_link(
-    "pages/profiles.py", label="Refine names, or move stores between segments", icon=":material/label:"
+    "pages/profiles.py",
+    label=f"Refine names, or move {ws.config.entities()[1]} between segments",
+    icon=":material/label:",
 )
 st.page_link("pages/export.py", label="Export the results", icon=":material/download:")

@@ -25,7 +25,7 @@ if not tracking.available():
 
 uri = tracking.tracking_uri(ws.config)
 shown = hide_passwords(uri)  # a store's URL may carry its password: never on a page
-st.caption(f"Tracking store: `{shown}` · browse it with `mlflow ui --backend-store-uri {shown}`")
+st.caption(f"Run history (MLflow): `{shown}` · browse it with `mlflow ui --backend-store-uri {shown}`")
 runs = attempt(lambda: tracking.list_runs(uri), spinner="Reading the tracking store…")
 if runs is None:
     st.stop()

@@ -63,10 +63,11 @@ def assign_new_entities(ws: Workspace, result: RunResult) -> None:
         type=[s.lstrip(".") for s in SUPPORTED_SUFFIXES],
         key=ws.widget_key("assign_file"),
     )
+    entity, entities = ws.config.entities()
     same = st.checkbox(
-        "These are the run's stores with updated data",
+        f"These are the run's {entities} with updated data",
         key=ws.widget_key("assign_same"),
-        help="A store whose ID the run knows keeps the run's override only when its data are unchanged, "
+        help=f"A {entity} whose ID the run knows keeps the run's override only when its data are unchanged, "
         "unless you tick this.",
     )
     if upload is None or not st.button("Assign", key=ws.widget_key("assign_go")):

@@ -121,8 +121,8 @@ def dfu_labels(
 ) -> pd.Series:
     """'<tier>_volume' and the pattern in the established vocabulary: tier first
     ('high_volume_steady', 'low_volume_declining'), except seasonal and intermittent, which
-    lead ('seasonal_high_volume', 'intermittent_low_volume'). Shared labels get '_2', '_3'...
-    by size."""
+    lead ('seasonal_high_volume', 'intermittent_low_volume'). A label two segments share
+    gets a distinguishing word on the smaller one (``distinct_dfu_labels``)."""
     segments = pd.Index(sorted(final.unique()), name="segment")
     medians = profiles.pivot(index="segment", columns="feature", values="median").reindex(segments)
     tiers = pd.Series("medium", index=segments)
@@ -139,10 +139,41 @@ def dfu_labels(
         tier = f"{tiers[segment]}_volume"
         labels[segment] = f"{pattern}_{tier}" if pattern in DFU_PATTERN_FIRST else f"{tier}_{pattern}"
     labels = pd.Series(labels, dtype="string").reindex(segments)
-    order = final.value_counts().reindex(segments).sort_values(ascending=False, kind="stable").index
-    ranked = labels[order]
-    position = ranked.groupby(ranked).cumcount() + 1
-    return ranked.where(position == 1, ranked + "_" + position.astype(str)).reindex(segments)
+    return distinct_dfu_labels(labels, final.value_counts().reindex(segments), profiles)
+
+
+APART_Z = 0.1  # a feature names the difference only where the segment's mean differs by this many SDs
+
+
+def distinct_dfu_labels(labels: pd.Series, sizes: pd.Series, profiles: pd.DataFrame) -> pd.Series:
+    """DFU labels made unique with words, never numbers: the largest of the segments sharing a
+    label keeps it; each other one adds the feature that most sets it apart from the others
+    sharing it ('_high_cv_demand', '_low_zero_demand_pct'), the next one where that is taken;
+    letters ('_b', '_c') only when no feature tells them apart."""
+    z = zscore_matrix(profiles)
+    result = labels.copy()
+    order = sizes.sort_values(ascending=False, kind="stable").index
+    for label, group in labels[order].groupby(labels[order], sort=False):
+        if len(group) < 2:
+            continue
+        members = list(group.index)
+        scores = z.reindex(members).dropna(axis=1, how="any")
+        taken = {label}
+        for position, segment in enumerate(members[1:], start=1):
+            candidates = []
+            if not scores.empty:
+                apart = scores.loc[segment] - scores.drop(index=segment).mean()
+                strength = apart.abs()
+                for feature in (
+                    strength[strength >= APART_Z].sort_values(ascending=False, kind="stable").index
+                ):
+                    word = "high" if apart[feature] > 0 else "low"
+                    candidates.append(f"{label}_{word}_{feature}")
+            candidates.append(f"{label}_{'bcdefghijklmnopqrstuvwxyz'[(position - 1) % 25]}")
+            name = next(c for c in candidates if c not in taken)
+            taken.add(name)
+            result[segment] = name
+    return result
 
 
 def _numbered(labels: pd.Series, sizes: pd.Series) -> pd.Series:

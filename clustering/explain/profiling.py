@@ -334,7 +334,7 @@ def _describe_path(path: list[tuple[int, bool, float]], names: list[str]) -> str
             parts.append(f"{name} <= {human_number(high)}")
     parts += [f"{column} = {level}" for column, level in equal.items()]
     parts += [f"{column} ≠ {' / '.join(levels)}" for column, levels in differ.items() if column not in equal]
-    return " and ".join(parts) or "all stores"
+    return " and ".join(parts) or "every row (no condition)"
 
 
 def _rule_set(

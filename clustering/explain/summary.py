@@ -32,8 +32,7 @@ READING_GUIDE = [
 
 def entity_words(result: RunResult) -> tuple[str, str]:
     """('DFU', 'DFUs') for a demand run, else ('store', 'stores')."""
-    demand = any(d.features is not None for d in result.config.datasets.values())
-    return ("DFU", "DFUs") if demand else ("store", "stores")
+    return result.config.entities()
 
 
 def segment_stability(result: RunResult) -> pd.Series:

@@ -96,9 +96,14 @@ def test_dfu_labels_follow_the_vocabulary_and_documented_precedence():
     }
 
 
-def test_shared_dfu_labels_are_numbered_by_size():
+def test_shared_dfu_labels_get_a_distinguishing_word_not_a_number():
     rows = [
-        {"segment": s, "feature": f, "median": v, "z_score": 0.0}
+        {
+            "segment": s,
+            "feature": f,
+            "median": v,
+            "z_score": (0.8 if s == "A" else -0.4) if f == "cv_demand" else 0.0,
+        }
         for s in "AB"
         for f, v in [
             ("zero_demand_pct", 0.0),
@@ -114,7 +119,8 @@ def test_shared_dfu_labels_are_numbered_by_size():
         pd.DataFrame(rows),
         LabelsConfig(pattern="dfu"),
     )
-    assert labels.to_dict() == {"A": "high_volume_steady_2", "B": "high_volume_steady"}
+    # the larger keeps the label; the smaller gets the word that sets it apart, never a number
+    assert labels.to_dict() == {"A": "high_volume_steady_high_cv_demand", "B": "high_volume_steady"}
 
 
 def test_alignment_matches_permuted_labels():
@@ -246,3 +252,15 @@ def test_the_workbook_profiles_carry_the_dictionarys_label_and_unit_and_the_weig
     assert sales["label"] == "annual sales" and sales["unit"] == "$" and sales["weight"] == 2.0
     assert profiles.loc[profiles["feature"] == "sqm", "weight"].iloc[0] == 1.0
     assert profiles.loc[profiles["feature"] == "open_hours", "label"].iloc[0] == "open hours"
+
+
+def test_dfu_segments_no_feature_tells_apart_get_letters_not_numbers():
+    from clustering.explain.labels import distinct_dfu_labels
+
+    labels = pd.Series(["steady", "steady", "steady"], index=["A", "B", "C"], dtype="string")
+    profiles = pd.DataFrame(
+        [{"segment": s, "feature": "cv_demand", "median": 0.1, "z_score": 0.0} for s in "ABC"]
+    )
+    sizes = pd.Series({"A": 10, "B": 30, "C": 20})
+    named = distinct_dfu_labels(labels, sizes, profiles)
+    assert named.to_dict() == {"A": "steady_c", "B": "steady", "C": "steady_b"}  # by size
