@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from clustering.explain.summary import headline, summary_table
+from clustering.explain.summary import headline, level_names, segment_grid, summary_table
 from ui import charts
 from ui.numbers import number_columns
 from ui.state import progress, run_result, track, tracked_run_id
@@ -33,13 +33,45 @@ segments = summary_table(result).merge(
     overview[["segment", "top_features"]].rename(columns={"segment": "code"}), on="code", how="left"
 )
 left.dataframe(segments, hide_index=True, width="stretch", column_config=number_columns(segments))
-right.plotly_chart(charts.segment_sizes(final.value_counts().sort_index(), colors, "Segment sizes"))
+names = result.names.set_index("segment")["label"].astype(str).to_dict()
+noun = ws.config.entities()[1]
+right.plotly_chart(charts.segment_sizes(final.value_counts(), colors, "Segment sizes", names, noun))
+
+levels = level_names(result) if len(result.clustered) == 2 else {}
+grid = segment_grid(result, levels)
+if not grid.empty:
+    first, second = grid.index.name, grid.columns.name
+    st.subheader(f"Two levels: {first} × {second} segments")
+    view = st.radio(
+        "Present",
+        ["Both levels (grid)", f"{first} segments alone", f"{second} segments alone"],
+        horizontal=True,
+        key="results_levels",
+        help=f"Every final segment is one {first} segment crossed with one {second} segment; the grid shows "
+        f"how many {noun} each pair holds (0 where the merge joined a small pair to a larger one).",
+    )
+    if view.startswith("Both"):
+        st.plotly_chart(charts.segment_grid(grid, noun))
+    else:
+        level = first if view.startswith(first) else second
+        sizes = result.assignments[f"{level}_cluster"].dropna().astype(str).value_counts()
+        level_names_of = levels[level].astype(str).to_dict()
+        st.plotly_chart(charts.segment_sizes(sizes, {}, f"{level} segments", level_names_of, noun))
 
 st.subheader("Can these segments be trusted?")
 for name, clustered in result.clustered.items():
     if clustered.clusterability is not None:
         shown = st.success if clustered.clusterability.clear else st.warning
-        shown(f"**{name}**: {clustered.clusterability.summary()} Silhouette {clustered.silhouette:.2f}.")
+        shown(f"**{name}**: {clustered.clusterability.plain(noun)}")
+        with st.expander(f"The tests behind it ({name})"):
+            st.markdown(
+                f"{clustered.clusterability.summary()}\n\n"
+                "A **p-value** below 0.025 in a dip test means the spread has more than one peak. The **gap "
+                "statistic** compares how tightly two groups hold the data with an even cloud of the same "
+                f"extent. The **silhouette** of the segments is {clustered.silhouette:.2f}: from -1 to 1, how "
+                "much closer each row sits to its own segment than to the next one (above 0.25: some "
+                "structure; above 0.5: clearly separated)."
+            )
 for decision in [f for f in result.findings if f.source == "decision"]:
     st.warning(f"**What this means for your decision.** {decision.message}", icon=":material/info:")
 warnings = [

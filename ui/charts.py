@@ -44,16 +44,68 @@ def k_selection(scores: pd.DataFrame, chosen: int, elbow: int | None) -> go.Figu
     return figure
 
 
-def segment_sizes(sizes: pd.Series, colors: dict[str, str], title: str) -> go.Figure:
+def segment_sizes(
+    sizes: pd.Series,
+    colors: dict[str, str],
+    title: str,
+    names: dict[str, str] | None = None,
+    noun: str = "rows",
+) -> go.Figure:
+    """Bars of segment sizes; with ``names``, horizontal bars labelled 'name (code)', largest on
+    top, counts with thousands separators."""
+    if names is None:
+        figure = go.Figure(
+            go.Bar(
+                x=sizes.index.astype(str),
+                y=sizes.to_numpy(),
+                marker_color=[colors.get(str(s), "#888") for s in sizes.index],
+            )
+        )
+        figure.update_layout(
+            title=title, xaxis_title="segment", yaxis_title=noun, height=340, margin=dict(t=40, b=20)
+        )
+        return figure
+    ordered = sizes.sort_values()
+    labels = [f"{names.get(str(code), code)} ({code})" for code in ordered.index]
     figure = go.Figure(
         go.Bar(
-            x=sizes.index.astype(str),
-            y=sizes.to_numpy(),
-            marker_color=[colors.get(str(s), "#888") for s in sizes.index],
+            y=labels,
+            x=ordered.to_numpy(),
+            orientation="h",
+            marker_color=[colors.get(str(s), "#888") for s in ordered.index],
+            hovertemplate="%{y}: %{x:,} " + noun + "<extra></extra>",
         )
     )
     figure.update_layout(
-        title=title, xaxis_title="segment", yaxis_title="rows", height=340, margin=dict(t=40, b=20)
+        title=title,
+        xaxis_title=noun,
+        xaxis_tickformat=",d",
+        height=max(300, 28 * len(ordered) + 80),
+        margin=dict(t=40, b=20, l=10),
+    )
+    return figure
+
+
+def segment_grid(grid: pd.DataFrame, noun: str) -> go.Figure:
+    """The two levels as a grid: rows one dataset's segments, columns the other's, the count
+    of each pair in its cell."""
+    figure = go.Figure(
+        go.Heatmap(
+            z=grid.to_numpy(),
+            x=list(grid.columns),
+            y=list(grid.index),
+            colorscale="Blues",
+            texttemplate="%{z:,}",
+            hovertemplate="%{y}<br>%{x}<br>%{z:,} " + noun + "<extra></extra>",
+            showscale=False,
+        )
+    )
+    figure.update_layout(
+        xaxis_title=f"{grid.columns.name} segments",
+        yaxis_title=f"{grid.index.name} segments",
+        yaxis_autorange="reversed",
+        height=max(320, 60 * len(grid) + 160),
+        margin=dict(t=20, l=10),
     )
     return figure
 

@@ -144,3 +144,58 @@ def summary_sheet(result: RunResult) -> pd.DataFrame:
         f"How to read the rest: {guide}.",
     ]
     return table
+
+
+def level_names(result: RunResult) -> dict[str, pd.Series]:
+    """Each dataset's own segments (``I1``, ``E2``) named from that dataset's columns alone
+    ('high share fresh · low avg basket'): the axes of the two-level grid."""
+    from clustering.explain.labels import feature_labels, unique_labels
+    from clustering.explain.profiling import indicator_table, segment_profiles
+
+    names = {}
+    for name, clustered in result.clustered.items():
+        labels = clustered.labels.dropna().astype(str)
+        features = result.prepared[name].table.features.reindex(labels.index)
+        profiles = segment_profiles(labels, indicator_table(features))
+        words = unique_labels(
+            feature_labels(labels, profiles, result.config.columns),
+            labels.value_counts(),
+            profiles,
+            result.config.columns,
+        )
+        names[name] = words
+    return names
+
+
+def segment_grid(result: RunResult, names: dict[str, pd.Series] | None = None) -> pd.DataFrame:
+    """The merged result as two levels: one row per internal segment, one column per external
+    segment (each 'name (code)'), the number of entities whose final segment is that pair
+    in each cell (0 where the merge absorbed the pair into a larger one). Empty for one
+    dataset."""
+    if len(result.clustered) != 2:
+        return pd.DataFrame()
+    first, second = list(result.clustered)
+    separator = result.config.merge.separator
+    parts = result.assignments["final_cluster"].dropna().astype(str).str.split(separator, n=1, expand=True)
+    if parts.shape[1] < 2:
+        return pd.DataFrame()
+    names = names if names is not None else level_names(result)
+
+    def axis(dataset: str) -> dict[str, str]:
+        return {code: f"{label} ({code})" for code, label in names[dataset].items()}
+
+    grid = pd.crosstab(parts[0], parts[1])
+    rows, columns = axis(first), axis(second)
+    grid = grid.reindex(
+        index=sorted(rows, key=_code_order), columns=sorted(columns, key=_code_order), fill_value=0
+    )
+    grid.index = [rows[c] for c in grid.index]
+    grid.columns = [columns[c] for c in grid.columns]
+    grid.index.name, grid.columns.name = first, second
+    return grid
+
+
+def _code_order(code: str) -> tuple[str, int]:
+    """I2 before I10."""
+    digits = "".join(ch for ch in code if ch.isdigit())
+    return code.rstrip("0123456789"), int(digits) if digits else 0

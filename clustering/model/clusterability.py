@@ -70,6 +70,23 @@ class Clusterability:
     def verdict(self) -> str:
         return CLEAR if self.clear else WEAK
 
+    def plain(self, entities: str = "rows") -> str:
+        """The verdict in a sentence an analyst can repeat, and why the tests disagree when they do."""
+        if not self.clear:
+            return (
+                f"The {entities} form one continuous spread: no test finds separate groups, so the segments "
+                "are a convenient split of a continuum, useful for planning but not natural kinds."
+            )
+        finding = self.tests["groups"].astype(bool)
+        sentence = f"The {entities} fall into natural groups: separate groups show in the data."
+        if not finding.all():
+            sentence += (
+                " Not every test sees them: the dip tests look for gaps along the main direction and among "
+                "the distances, the gap statistic compares the spread with an even cloud, and groups that "
+                "overlap a little show in one and not the other."
+            )
+        return sentence
+
     def summary(self) -> str:
         """One sentence: the verdict and the evidence."""
         dips = [f"{r.test} {p_text(r.p_value)}" for r in self.tests.itertuples() if r.test != GAP_TEST]

@@ -29,7 +29,8 @@ def test_run_all_steps_lands_on_results_and_tracks_the_run(app, store):
     run_all_from_home(app)
     assert app.title[0].value == "Results"
     assert [m.label for m in app.metric][:2] == ["Entities", "Segments"]
-    assert any("Clear cluster structure" in s.value for s in app.success)
+    assert any("fall into natural groups" in s.value for s in app.success)  # the verdict in plain words
+    assert any(e.label.startswith("The tests behind it") for e in app.expander)
     (run_id,) = workspace(app).tracked.values()
     found = mlflow.search_runs(experiment_names=["store segmentation"])
     assert list(found["run_id"]) == [run_id] and found["tags.front_end"].iloc[0] == "app"

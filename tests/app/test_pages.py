@@ -4,6 +4,7 @@ message must be specific and must leave what was loaded before intact."""
 from __future__ import annotations
 
 import io
+import json
 
 import pandas as pd
 import yaml
@@ -438,6 +439,25 @@ def test_prepare_page_weights_reach_the_config_the_prepared_matrix_and_the_profi
     assert any("revenue ×2.5" in c.value and "format ×0" in c.value for c in app.caption)
     again = config_from_yaml(ws.config.to_yaml())
     assert again.datasets["internal"].preprocess.weights == {"revenue": 2.5, "format": 0.0}
+
+
+def test_results_shows_the_two_levels_as_a_grid_and_names_on_the_chart(app):
+    load_demo_stores(app)
+    run_to(app, "merged")
+    app.switch_page("pages/results.py").run()
+    no_exceptions(app)
+    assert any(s.value.startswith("Two levels: internal × external") for s in app.subheader)
+    charts = [c.proto.spec for c in app.get("plotly_chart")]
+    from ui.state import run_result
+
+    names = run_result(workspace(app)).names["label"].astype(str)
+    assert any(names.iloc[0] in spec for spec in charts)  # names on the sizes chart, not codes alone
+    kinds = [json.loads(spec)["data"][0]["type"] for spec in charts]
+    assert kinds == ["bar", "heatmap"]  # the sizes, then the grid
+    app.radio(key="results_levels").set_value("internal segments alone").run()
+    no_exceptions(app)
+    kinds = [json.loads(c.proto.spec)["data"][0]["type"] for c in app.get("plotly_chart")]
+    assert kinds == ["bar", "bar"]  # one level alone
 
 
 def test_results_page_says_what_weak_structure_means_for_the_decision(app):

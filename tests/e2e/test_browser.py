@@ -190,7 +190,7 @@ def test_one_click_from_demo_to_results_in_the_browser(browser_page, app_url):
     me.start_with_demo(app_url)
     me.press("Run all steps")
     me.sees("Can these segments be trusted?")
-    me.sees("Clear cluster structure")
+    me.sees("fall into natural groups")
     me.sees("segments of 2,000 stores")  # the headline opens Results
     me.shot("results")
     me.open("Runs & scenarios")

@@ -86,3 +86,31 @@ def test_column_kinds_and_values_for_people():
 )
 def test_one_stability_scale(jaccard, word):
     assert stability_word(jaccard) == word
+
+
+def test_the_grid_crosses_the_two_levels_with_names_and_holds_every_store(store_result):
+    from clustering.explain.summary import level_names, segment_grid
+
+    grid = segment_grid(store_result)
+    internal, external = (c.k for c in store_result.clustered.values())
+    assert grid.shape == (internal, external)
+    assert grid.to_numpy().sum() == len(store_result.assignments)  # every store in one cell
+    names = level_names(store_result)
+    assert list(grid.index) == [f"{names['internal'][f'I{i}']} (I{i})" for i in range(1, internal + 1)]
+    assert all(label.endswith(")") and " (E" in label for label in grid.columns)
+    finals = store_result.assignments["final_cluster"].value_counts()
+    first = grid.index[0].rsplit(" (", 1)[1].rstrip(")")
+    for column in grid.columns:
+        code = f"{first}-{column.rsplit(' (', 1)[1].rstrip(')')}"
+        assert grid.loc[grid.index[0], column] == finals.get(code, 0)
+
+
+def test_one_dataset_has_no_grid():
+    from clustering.config import config_from_dict
+    from clustering.explain.summary import segment_grid
+
+    config = config_from_dict(
+        {"datasets": {"internal": {"cluster": {"k": 3}}}, "stability": {"enabled": False}}
+    )
+    result = run(config, {"internal": store_demo(200, 3)["internal"]})
+    assert segment_grid(result).empty

@@ -125,3 +125,11 @@ def test_p_values_read_as_a_reader_expects():
     assert p_text(0.00099) == "p < 0.001"
     assert p_text(0.0123) == "p = 0.0123"
     assert p_text(0.5) == "p = 0.5"
+
+
+def test_the_verdict_in_plain_words_and_why_tests_disagree():
+    groups = assess_clusterability(three_groups_in_thirteen_dimensions(), random_state=0)
+    assert groups.clear and groups.plain("stores").startswith("The stores fall into natural groups")
+    assert "Not every test sees them" in groups.plain("stores")  # the dips do not, the gap does
+    blob = assess_clusterability(RNG.normal(size=(800, 3)), random_state=0)
+    assert blob.plain("DFUs").startswith("The DFUs form one continuous spread")
