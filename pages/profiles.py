@@ -4,8 +4,10 @@ import streamlit as st
 
 from clustering.explain.labels import profiles_in_words
 from clustering.explain.profiling import zscore_matrix
+from clustering.model.stability import PATTERN, STABLE, stability_word
 from ui import charts
 from ui.label_rules import label_rules
+from ui.numbers import number_columns
 from ui.overrides import move_entities
 from ui.state import checked_tables, explained, stability
 from ui.widgets import attempt, page, require
@@ -92,10 +94,13 @@ with right:
 st.subheader("Stability")
 if stable is not None and not stable.empty:
     st.caption(
-        "Mean Jaccard similarity of each segment to its best match over refits on subsamples; below 0.6 is unstable."
+        "How often each segment comes back when the data is resampled: the mean Jaccard similarity of the "
+        f"segment to its best match over refits on subsamples (1: always the same members). Stable at "
+        f"{STABLE} or more, a pattern from {PATTERN}, unstable below; jaccard_min is its worst refit."
     )
-    st.dataframe(stable, hide_index=True, width="stretch")
-    unstable = stable[~stable["stable"]]
+    reading = stable.assign(reading=stable["jaccard_mean"].map(stability_word)).drop(columns="stable")
+    st.dataframe(reading, hide_index=True, width="stretch", column_config=number_columns(reading))
+    unstable = reading[reading["reading"] == "unstable"]
     if not unstable.empty:
         st.warning(
             "Unstable segments: " + ", ".join(unstable["segment"].astype(str)) + ". Consider fewer segments."

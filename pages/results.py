@@ -21,7 +21,8 @@ overview = result.explanation.overview(result.stability if len(result.clustered)
 final = result.assignments["final_cluster"]
 st.info(headline(result), icon=":material/lightbulb:")
 a, b, c, d = st.columns(4)
-a.metric("Entities", f"{len(final):,}")
+entity, noun = ws.config.entities()
+a.metric("Stores" if entity == "store" else noun, f"{len(final):,}")
 b.metric("Segments", final.nunique())
 c.metric("Smallest segment", f"{final.value_counts().min():,}")
 d.metric("Moved by the analyst", int(result.assignments.get("override", final.isna()).sum()))
@@ -34,7 +35,6 @@ segments = summary_table(result).merge(
 )
 left.dataframe(segments, hide_index=True, width="stretch", column_config=number_columns(segments))
 names = result.names.set_index("segment")["label"].astype(str).to_dict()
-noun = ws.config.entities()[1]
 right.plotly_chart(charts.segment_sizes(final.value_counts(), colors, "Segment sizes", names, noun))
 
 levels = level_names(result) if len(result.clustered) == 2 else {}

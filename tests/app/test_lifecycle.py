@@ -28,7 +28,7 @@ def test_run_all_steps_lands_on_results_and_tracks_the_run(app, store):
     load_demo_stores(app)
     run_all_from_home(app)
     assert app.title[0].value == "Results"
-    assert [m.label for m in app.metric][:2] == ["Entities", "Segments"]
+    assert [m.label for m in app.metric][:2] == ["Stores", "Segments"]  # the domain's word
     assert any("fall into natural groups" in s.value for s in app.success)  # the verdict in plain words
     assert any(e.label.startswith("The tests behind it") for e in app.expander)
     (run_id,) = workspace(app).tracked.values()
