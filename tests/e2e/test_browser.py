@@ -55,6 +55,12 @@ class Analyst:
     def sees(self, text: str, timeout: float = 120_000) -> None:
         self.page.locator(f"text={text} >> visible=true").first.wait_for(timeout=timeout)
 
+    def download(self, button: str) -> str:
+        """Click a download button and return the path of the file it gave."""
+        with self.page.expect_download(timeout=120_000) as download:
+            self.page.get_by_role("button", name=button).click()
+        return download.value.path()
+
     def press(self, name: str) -> None:
         """Click the button of that label (a Material icon's name may come first in its text)."""
         label = re.compile(rf"^(?:[a-z_0-9]+ )?{re.escape(name)}$")
@@ -174,10 +180,9 @@ def test_upload_to_download_in_the_browser(browser_page, app_url, workbook):
     me.shot("explore_after_page_switch")
 
     me.open("Export")
-    with page.expect_download(timeout=120_000) as download:
-        page.get_by_role("button", name="Results workbook").click()
+    downloaded = me.download("Results workbook")
     me.shot("export")
-    assignments = pd.read_excel(download.value.path(), sheet_name="assignments", engine="calamine")
+    assignments = pd.read_excel(downloaded, sheet_name="assignments", engine="calamine")
     assert (assignments["segment_name"] == NEW_NAME).sum() > 0
     assert len(assignments) == 600
 
@@ -202,15 +207,13 @@ def test_one_click_from_demo_to_results_in_the_browser(browser_page, app_url):
     me.sees("See the segments on Results")
     me.shot("home_answer")
     me.open("Export")
-    with page.expect_download(timeout=120_000) as download:
-        page.get_by_role("button", name="Report (.html").click()
-    report = Path(download.value.path()).read_text(encoding="utf-8")
+    downloaded = me.download("Report (.html")
+    report = Path(downloaded).read_text(encoding="utf-8")
     assert "segments of 2,000 stores" in report and re.search(r"<td class='n'>\d+\.\d%</td>", report)
-    with page.expect_download(timeout=120_000) as download:
-        page.get_by_role("button", name="Report (.pptx").click()
+    downloaded = me.download("Report (.pptx")
     from pptx import Presentation
 
-    deck = Presentation(download.value.path())
+    deck = Presentation(downloaded)
     assert [s.shapes.title.text for s in deck.slides][1] == "The segments"
     assert page.blocked_requests == [], f"the app tried to reach: {page.blocked_requests}"
 
@@ -281,9 +284,8 @@ def test_weights_nested_segments_and_a_k_scenario_in_the_browser(browser_page, a
     me.sees("Supermarket · ")
 
     me.open("Export")
-    with page.expect_download(timeout=120_000) as download:
-        page.get_by_role("button", name="Results workbook").click()
-    sheets = pd.read_excel(download.value.path(), sheet_name=None, engine="calamine")
+    downloaded = me.download("Results workbook")
+    sheets = pd.read_excel(downloaded, sheet_name=None, engine="calamine")
     config = config_from_yaml("\n".join(sheets["config"]["config"].fillna("")))
     assert config.datasets["internal"].group_by == "format"
     assert config.datasets["internal"].preprocess.weights == {"revenue": 2.0}
