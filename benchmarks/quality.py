@@ -285,18 +285,27 @@ def tested_matrix(data: LabeledSet, seed: int) -> np.ndarray:
     return prepared.matrix.to_numpy()[~(prepared.outliers | far.mask)]
 
 
-def demo_verdicts() -> pd.DataFrame:
-    """The verdict a run gives on each planted demo dataset (stores: internal and external;
-    DFUs), from the run itself."""
+def demo_runs() -> dict[str, object]:
+    """The default run (without the stability report) of each planted demo: 2,000 stores and
+    5,000 DFUs, by preset."""
     from clustering.config import load_config
     from clustering.demo import dfu_demo, store_demo
     from clustering.pipeline import run
 
-    rows = []
+    runs = {}
     for preset, sheets in (("store", store_demo(2000, 7)), ("dfu", dfu_demo(5000, 36, seed=7))):
         config = load_config(preset)
         config.stability.enabled = False
-        for name, clustered in run(config, sheets).clustered.items():
+        runs[preset] = run(config, sheets)
+    return runs
+
+
+def demo_verdicts() -> pd.DataFrame:
+    """The verdict a run gives on each planted demo dataset (stores: internal and external;
+    DFUs), from the run itself."""
+    rows = []
+    for preset, result in demo_runs().items():
+        for name, clustered in result.clustered.items():
             tests = clustered.clusterability.tests.set_index("test")
             rows.append(
                 {
@@ -466,17 +475,13 @@ def refit_starts_table(sets: list[LabeledSet], seed: int) -> pd.DataFrame:
     the labeled sets."""
     from floor import measure_floor
 
-    from clustering.config import ClusterConfig, load_config
-    from clustering.demo import dfu_demo, store_demo
+    from clustering.config import ClusterConfig
     from clustering.model.kselection import k_stability
     from clustering.model.metrics import sample_rows
-    from clustering.pipeline import run
 
     matrices = {}
-    for preset, sheets in (("dfu", dfu_demo(5000, 36, seed=7)), ("store", store_demo(2000, 7))):
-        config = load_config(preset)
-        config.stability.enabled = False
-        for name, prepared in run(config, sheets).prepared.items():
+    for preset, result in demo_runs().items():
+        for name, prepared in result.prepared.items():
             matrices[f"{preset} demo: {name}"] = prepared.matrix.to_numpy()[~prepared.outliers]
     for data in sets:
         prepared = prepared_of(data, default_dataset(), seed)

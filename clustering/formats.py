@@ -87,8 +87,3 @@ def number(value: float) -> str:
 def p_text(p: float) -> str:
     """A p-value as a reader expects it: ``p < 0.001`` below that, else ``p = 0.0123``."""
     return "p < 0.001" if p < 0.001 else f"p = {p:.3g}"
-
-
-def readable_name(column: str) -> str:
-    """A column name for people: 'share_fresh' -> 'share fresh'."""
-    return str(column).replace("_", " ").strip()

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from clustering.formats import count, readable_name
+from clustering.explain.labels import column_words
+from clustering.formats import count
 from clustering.model.stability import PATTERN, STABLE, stability_word
 
 if TYPE_CHECKING:
@@ -28,11 +29,6 @@ READING_GUIDE = [
     ("findings", "what to watch: warnings about the data and the result"),
     ("config", "the exact settings of this run; load it again to repeat it"),
 ]
-
-
-def entity_words(result: RunResult) -> tuple[str, str]:
-    """('DFU', 'DFUs') for a demand run, else ('store', 'stores')."""
-    return result.config.entities()
 
 
 def segment_stability(result: RunResult) -> pd.Series:
@@ -82,18 +78,13 @@ def _drivers(result: RunResult) -> str:
     tests = result.explanation.feature_tests
     if tests.empty:
         return ""
-    labels = result.config.columns
-    names = [
-        (labels[f].label if f in labels and labels[f].label else readable_name(f))
-        for f in tests["feature"].head(2)
-    ]
-    return " and ".join(names)
+    return " and ".join(column_words(f, result.config.columns) for f in tests["feature"].head(2))
 
 
 def headline(result: RunResult) -> str:
     """One to three sentences from the run: how many segments of how many entities, natural
     groups or a convenient split, how stable, what most separates them."""
-    _, plural = entity_words(result)
+    _, plural = result.config.entities()
     sizes = result.assignments["final_cluster"].value_counts()
     first = f"{len(sizes):,} segments of {count(len(result.assignments))} {plural}"
     levels = [c.k for c in result.clustered.values()]
@@ -112,7 +103,7 @@ def headline(result: RunResult) -> str:
 
 def summary_table(result: RunResult) -> pd.DataFrame:
     """The segments a merchant reads first: name, code, size, share, stability in words."""
-    _, plural = entity_words(result)
+    _, plural = result.config.entities()
     sizes = result.assignments["final_cluster"].value_counts()
     names = result.names.set_index("segment")["label"]
     stability = segment_stability(result)
@@ -135,7 +126,7 @@ def summary_sheet(result: RunResult) -> pd.DataFrame:
     """The ``summary`` sheet: the segments table, with the headline and how to read the
     workbook above its header (``attrs['banner']``, written by the workbook writer)."""
     table = summary_table(result)
-    _, plural = entity_words(result)
+    _, plural = result.config.entities()
     guide = "; ".join(f"{sheet}: {what}" for sheet, what in READING_GUIDE)
     table.attrs["banner"] = [
         headline(result),

@@ -128,12 +128,15 @@ def _number_formats(frame: pd.DataFrame) -> dict[str, Format]:
 def _banner_rows(lines: list[str], columns: int) -> list[tuple]:
     """Lines of text above a sheet's header (the summary's headline and reading guide), each
     across the table's width, wrapped."""
-    wrapped = Format().set_text_wrap().set_align("top")
     last = max(columns, 6) - 1
-    return [
-        (row, 0, row, last, line, wrapped.set_bold() if row == 0 else wrapped)
-        for row, line in enumerate(lines)
-    ]
+    return [(row, 0, row, last, line, _banner_format(bold=row == 0)) for row, line in enumerate(lines)]
+
+
+def _banner_format(bold: bool) -> Format:
+    """A new Format each time: a Format's setters change it in place, so one shared object
+    would make every line bold."""
+    wrapped = Format().set_text_wrap().set_align("top")
+    return wrapped.set_bold() if bold else wrapped
 
 
 def _with_fixed_dates(workbook: bytes) -> bytes:

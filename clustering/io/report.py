@@ -4,8 +4,9 @@ the same content: the headline, the segments table, one section or slide per seg
 profile in real units against the average, what sets it apart, how far to trust it), how
 far to trust the whole, and a short appendix on method and settings.
 
-Everything is read back from the workbook (``summary``, ``segments``, ``profiles``,
-``quality``, ``k_selection``, ``config``), so a workbook mailed around gives the same report.
+Everything is read back from the workbook (``summary``, ``profiles``, ``quality``,
+``k_selection``, ``config``; not the assignments' rows), so a workbook mailed around gives
+the same report.
 """
 
 from __future__ import annotations
@@ -20,13 +21,16 @@ from typing import BinaryIO
 import pandas as pd
 import yaml
 
+from clustering.config import ColumnInfo
 from clustering.errors import UserInputError
-from clustering.formats import count, number, percent, readable_name
+from clustering.explain.labels import column_words
+from clustering.formats import count, number, percent
 from clustering.model.stability import PATTERN, STABLE
 
 SUMMARY_BANNER_ROWS = 3  # the summary sheet's lines above its header (clustering.explain.summary)
 PROFILE_LINES = 5  # features per segment: the ones that set it apart most
-NEEDED = ("summary", "segments", "profiles", "quality", "config")
+NEEDED = ("summary", "profiles", "quality", "config")
+OPTIONAL = ("k_selection",)  # the chosen k of each dataset, for the method's lines
 
 
 @dataclass
@@ -48,7 +52,6 @@ class Report:
     title: str
     headline: str
     entities: str
-    table: pd.DataFrame
     segments: list[SegmentSection]
     trust: list[str]
     method: list[str] = field(default_factory=list)
@@ -58,16 +61,17 @@ def read_report(source: str | Path | BinaryIO) -> Report:
     """The report's content from a results workbook (a path, or its bytes as a file)."""
     name = Path(source).name if isinstance(source, str | Path) else "the workbook"
     try:
-        sheets = pd.read_excel(source, sheet_name=None, header=None, engine="calamine")
+        book = pd.ExcelFile(source, engine="calamine")
     except (OSError, ValueError) as error:
         raise UserInputError(f"{name} cannot be read as a results workbook ({error}).") from error
-    missing = [s for s in NEEDED if s not in sheets]
+    missing = [s for s in NEEDED if s not in book.sheet_names]
     if missing:
         raise UserInputError(
             f"{name} has no sheet {', '.join(repr(s) for s in missing)}: give a results workbook written "
             "by a run of this version (the Export page, or `run --output RESULT.xlsx`)."
         )
-    return _content(sheets)
+    wanted = [s for s in (*NEEDED, *OPTIONAL) if s in book.sheet_names]  # not the assignments' rows
+    return _content(book.parse(wanted, header=None))
 
 
 def report_of_sheets(sheets: dict[str, pd.DataFrame]) -> Report:
@@ -75,7 +79,8 @@ def report_of_sheets(sheets: dict[str, pd.DataFrame]) -> Report:
     the one the CLI writes from the downloaded workbook."""
     from clustering.io.export import workbook_bytes
 
-    return read_report(io.BytesIO(workbook_bytes(sheets)))
+    used = {name: sheets[name] for name in (*NEEDED, *OPTIONAL) if name in sheets}
+    return read_report(io.BytesIO(workbook_bytes(used)))
 
 
 def _with_header(raw: pd.DataFrame, header_row: int = 0) -> pd.DataFrame:
@@ -91,7 +96,7 @@ def _content(sheets: dict[str, pd.DataFrame]) -> Report:
     table[entities] = pd.to_numeric(table[entities])
     table[f"share of {entities}"] = pd.to_numeric(table[f"share of {entities}"])
     config = yaml.safe_load("\n".join(sheets["config"].iloc[1:, 0].fillna("").astype(str))) or {}
-    units = {c: (info or {}) for c, info in (config.get("columns") or {}).items()}
+    units = {c: ColumnInfo(**(info or {})) for c, info in (config.get("columns") or {}).items()}
     profiles = _with_header(sheets["profiles"])
     columns = ["segment", "code", entities, f"share of {entities}", "stability"]
     segments = [
@@ -111,7 +116,6 @@ def _content(sheets: dict[str, pd.DataFrame]) -> Report:
         title=_title(str(name)) if name and name != "run" else f"{kind} segmentation",
         headline=str(summary_raw.iloc[0, 0]),
         entities=entities,
-        table=table,
         segments=segments,
         trust=_trust_lines(_with_header(sheets["quality"]), table, entities),
         method=_method_lines(config, sheets),
@@ -124,9 +128,10 @@ def _title(name: str) -> str:
     return name[:1].upper() + name[1:]
 
 
-def _label(feature: str, units: dict) -> tuple[str, str]:
-    info = units.get(feature, {})
-    return info.get("label") or readable_name(feature), info.get("unit") or ""
+def _label(feature: str, units: dict[str, ColumnInfo]) -> tuple[str, str]:
+    """A feature's words and unit from the run's data dictionary."""
+    info = units.get(feature)
+    return column_words(feature, units), (info.unit if info is not None and info.unit else "")
 
 
 def _profile_lines(profiles: pd.DataFrame, code: str, units: dict, entities: str) -> list[str]:

@@ -55,6 +55,7 @@ def test_the_workbook_opens_on_the_summary_with_formats_for_people(store_result,
     assert book.sheetnames[0] == "summary"
     summary = book["summary"]
     assert summary["A1"].value == headline(store_result)
+    assert summary["A1"].font.b and not summary["A2"].font.b  # the headline stands out, alone
     header = [cell.value for cell in summary[4]]
     assert header[:5] == ["segment", "code", "stores", "share of stores", "stability"]
     assert summary.cell(5, 4).number_format == "0.0%"  # a share reads as a percentage
