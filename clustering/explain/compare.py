@@ -48,6 +48,7 @@ def compare_assignments(
     id_column: str,
     names: tuple[str, str] = ("A", "B"),
     metrics: tuple[pd.DataFrame, pd.DataFrame] | None = None,
+    entities: str = "entities",
 ) -> Comparison:
     """Compare two runs' ``assignments`` tables (ID, final_cluster, segment_name): agreement
     (ARI, NMI), sizes, the contingency table and who moved. One function because every part
@@ -73,34 +74,20 @@ def compare_assignments(
     )
     summary = pd.DataFrame(
         [
-            ("entities in both runs", len(shared)),
+            (f"{entities} in both runs", len(shared)),
             (f"only in {first}", len(left.index.difference(right.index))),
             (f"only in {second}", len(right.index.difference(left.index))),
             (f"segments in {first}", left["final_cluster"].nunique()),
             (f"segments in {second}", right["final_cluster"].nunique()),
             ("ARI between the runs", ari),
             ("NMI between the runs", nmi),
-            ("entities that moved", int(moved_mask.sum())),
+            (f"{entities} that moved", int(moved_mask.sum())),
             ("share that moved", float(moved_mask.mean()) if len(shared) else float("nan")),
         ],
         columns=["measure", "value"],
         dtype=object,  # counts stay whole numbers, ARI and shares keep their decimals
     )
-    sizes = (
-        pd.concat(
-            [
-                left["final_cluster"].value_counts().rename(f"size {first}"),
-                right["final_cluster"].value_counts().rename(f"size {second}"),
-            ],
-            axis=1,
-        )
-        .fillna(0)
-        .astype(int)
-        .rename_axis("segment")
-        .sort_index()
-        .reset_index()
-    )
-    sizes[f"matched in {first}"] = sizes["segment"].map(matched).fillna("")
+    sizes = _sizes_side_by_side(left, right, matched, names)
     return Comparison(
         names,
         summary,
@@ -111,6 +98,44 @@ def compare_assignments(
         ari,
         nmi,
     )
+
+
+def _sizes_side_by_side(
+    left: pd.DataFrame, right: pd.DataFrame, matched: pd.Series, names: tuple[str, str]
+) -> pd.DataFrame:
+    """One row per segment of A (largest first) beside the segment of B matched to it, then
+    B's segments matched to none: each run's own codes and names in its own columns."""
+    first, second = names
+    size_a, size_b = (
+        left["final_cluster"].astype(str).value_counts(),
+        right["final_cluster"].astype(str).value_counts(),
+    )
+    name_a, name_b = _segment_names(left), _segment_names(right)
+    partner = {a: b for b, a in matched.items()}  # A segment -> B segment
+    rows = [
+        (a, name_a.get(a), int(n), partner.get(a), name_b.get(partner.get(a)), size_b.get(partner.get(a)))
+        for a, n in size_a.items()
+    ]
+    rows += [
+        (None, None, None, b, name_b.get(b), int(n)) for b, n in size_b.items() if b not in partner.values()
+    ]
+    columns = [
+        f"segment {first}",
+        f"name {first}",
+        f"size {first}",
+        f"segment {second}",
+        f"name {second}",
+        f"size {second}",
+    ]
+    table = pd.DataFrame(rows, columns=columns)
+    table[[f"size {first}", f"size {second}"]] = table[[f"size {first}", f"size {second}"]].astype("Int64")
+    return table
+
+
+def _segment_names(table: pd.DataFrame) -> dict[str, object]:
+    if "segment_name" not in table:
+        return {}
+    return table.groupby(table["final_cluster"].astype(str))["segment_name"].first().to_dict()
 
 
 def _names(table: pd.DataFrame, ids: pd.Index) -> list[object]:

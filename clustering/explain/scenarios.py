@@ -10,12 +10,15 @@ with the largest eta² (between-segment share of the variance), and the names th
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
 from clustering.config import ColumnInfo
 from clustering.explain.labels import feature_labels
 from clustering.explain.profiling import LEVEL_SEPARATOR
+from clustering.formats import percent
 from clustering.model.kselection import KSelection
 
 PREVIEW_NAMES = 4
@@ -58,6 +61,74 @@ def k_scenarios(
             }
         )
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+@dataclass(frozen=True)
+class ScenarioPair:
+    """Two k of a sweep side by side, on the sweep's sample: each one's segments (name, share
+    of the sample), its stability, how the sample's rows flow from one to the other, and what
+    moves in words."""
+
+    ks: tuple[int, int]
+    segments: dict[int, pd.DataFrame]  # k -> segment, name, share
+    stability: dict[int, float]  # k -> the least stable segment's Jaccard (NaN: not measured)
+    flows: pd.DataFrame  # rows: the first k's names; columns: the second's; cells: sample rows
+    moves: list[str]
+
+
+def compare_scenarios(
+    selection: KSelection,
+    ks: tuple[int, int],
+    feature_names: list[str],
+    columns: dict[str, ColumnInfo] | None = None,
+) -> ScenarioPair:
+    """Two k of the sweep side by side (``ScenarioPair``), from the sweep's own fits: nothing
+    is refitted, so switching between scenarios costs nothing and loses neither."""
+    names = [name.replace("=", LEVEL_SEPARATOR, 1) for name in feature_names]
+    labels, segments = {}, {}
+    for k in ks:
+        labels[k] = selection.models[k].labels_
+        effects, _ = _effects(selection.sample, labels[k], names)
+        named = feature_labels(pd.Series(labels[k]), effects, columns or {})
+        counts = pd.Series(labels[k]).value_counts().sort_index()
+        segments[k] = pd.DataFrame(
+            {
+                "segment": counts.index,
+                "name": named.reindex(counts.index).to_numpy(),
+                "share": counts / len(labels[k]),
+            }
+        ).sort_values("share", ascending=False, ignore_index=True)
+    first, second = ks
+    flows = pd.crosstab(
+        pd.Series(labels[first]).map(_naming(segments[first])).rename(f"k = {first}"),
+        pd.Series(labels[second]).map(_naming(segments[second])).rename(f"k = {second}"),
+    )
+    by_k = selection.scores.set_index("k")
+    stability = {k: float(by_k.loc[k, "jaccard_min"]) if "jaccard_min" in by_k else float("nan") for k in ks}
+    return ScenarioPair(ks, segments, stability, flows, _moves(flows))
+
+
+def _naming(segments: pd.DataFrame) -> dict[int, str]:
+    return dict(zip(segments["segment"], segments["name"], strict=True))
+
+
+def _moves(flows: pd.DataFrame) -> list[str]:
+    """What moves between two scenarios, in words: which segment of one splits into which of
+    the other (each part's share of it), and which stay whole."""
+    sentences = []
+    for source, row in flows.iterrows():
+        parts = row[row > 0.1 * row.sum()].sort_values(ascending=False)
+        if len(parts) > 1:
+            shares = ", ".join(f"'{target}' ({percent(n / row.sum(), 0)})" for target, n in parts.items())
+            sentences.append(f"'{source}' splits into {shares}.")
+    for target, column in flows.items():
+        parts = column[column > 0.1 * column.sum()]
+        if len(parts) > 1:
+            joined = " and ".join(f"'{source}'" for source in parts.index)
+            sentences.append(f"{joined} join in '{target}'.")
+    if not sentences:
+        sentences.append("The segments are the same in both: every segment stays whole.")
+    return sentences
 
 
 def recommendation(selection: KSelection) -> str:

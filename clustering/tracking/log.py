@@ -66,6 +66,7 @@ def run_metrics(result: Any) -> dict[str, float]:
             metrics[f"{name}.stability_ari_mean"] = float(table["ari_mean"].iloc[0])
     final = result.assignments["final_cluster"]
     metrics["final.segments"] = float(final.nunique())
+    metrics["final.rows"] = float(len(final))
     metrics["final.smallest_segment"] = float(final.value_counts().min())
     metrics["overrides"] = float(result.assignments.get("override", pd.Series(dtype=bool)).sum())
     return {key: value for key, value in metrics.items() if pd.notna(value)}
@@ -116,6 +117,7 @@ def run_record(
         "approved": "false",
         "run_name": config.name,
         "user": user or current_user(),
+        "entities": config.entities()[1],
     }
     results = folder / "results.xlsx"
     if workbook is not None:

@@ -115,6 +115,21 @@ def test_two_seeds_compare_with_the_right_ari(quick_config, demo_sheets, first_r
     assert comparison.transitions.to_numpy().sum() == len(demo_sheets["truth"])
 
 
+def test_sizes_side_by_side_keep_each_runs_codes_and_names_apart(quick_config, demo_sheets, first_run):
+    other = run(quick_config.model_copy(update={"random_state": 99}), demo_sheets)
+    comparison = compare_assignments(
+        first_run.assignments, other.assignments, "store_id", ("A", "B"), None, "stores"
+    )
+    sizes = comparison.sizes
+    codes_a, codes_b = set(first_run.assignments["final_cluster"]), set(other.assignments["final_cluster"])
+    assert set(sizes["segment A"].dropna()) == codes_a and set(sizes["segment B"].dropna()) == codes_b
+    assert sizes["size A"].sum() == sizes["size B"].sum() == len(demo_sheets["truth"])
+    names = first_run.assignments.groupby("final_cluster")["segment_name"].first()
+    paired = sizes.dropna(subset=["segment A"])
+    assert (paired["name A"] == paired["segment A"].map(names)).all()
+    assert "stores in both runs" in set(comparison.summary["measure"])
+
+
 def test_compare_a_run_with_itself_moves_nothing(first_run):
     comparison = compare_assignments(first_run.assignments, first_run.assignments, "store_id")
     assert comparison.ari == pytest.approx(1.0) and comparison.moved.empty
@@ -129,6 +144,13 @@ def test_one_approved_run_per_name(store, first_run, demo_sheets):
     assert tracking.is_approved(store, b) and not tracking.is_approved(store, a)
     listed = tracking.list_runs(store).set_index("run_id")
     assert listed.loc[b, "approved"] and not listed.loc[a, "approved"]
+    # each run named by what it is: name, segments of how many stores, who, when
+    segments = first_run.assignments["final_cluster"].nunique()
+    rows = len(first_run.assignments)
+    assert listed.loc[a, "run"].startswith(
+        f"store segmentation · {segments} segments of {rows:,} stores · ana@example.com · "
+    )
+    assert listed.loc[b, "run"].endswith(" · approved")
     assert listed.loc[a, "user"] == "ana@example.com"  # who ran it
     assert listed.loc[b, "user"] == tracking.current_user()  # the CLI's operating-system user
     assert listed.loc[b, "approved_by"] == tracking.current_user()
