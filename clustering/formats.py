@@ -4,7 +4,8 @@ A column's *kind* comes from its name and values: a **share** (``share``, ``shar
 ``share of ...``, ``*_share``, ``precision``, ``fidelity``, values within 0..1) shows as a percentage, a
 **count** (whole numbers: sizes, rows, moves) with thousands separators and no decimals, a
 **p-value** (``p_value``, ``*_p``) as ``p < 0.001`` below that, any other number with
-decimals by its magnitude. The same kinds give the workbook's Excel number formats.
+decimals by its magnitude; identifiers and years (``id``, ``*_id``, ``*_code``, ``year``) stay
+as they are. The same kinds give the workbook's Excel number formats and Plotly's axis formats.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import pandas as pd
 SHARE, COUNT, P_VALUE, NUMBER, TEXT = "share", "count", "p-value", "number", "text"
 SHARE_NAME = re.compile(r"^(share|share[ _].+|.+[ _]share|precision|rule_precision|fidelity|overlap)$")
 P_VALUE_NAME = re.compile(r"^(p_value|.+_p)$")
+IDENTIFIER_NAME = re.compile(r"^(id|.+_id|id_.+|.+_code|code|.+_key|year|fiscal_year)$", re.IGNORECASE)
+CURRENCIES = ("$", "€", "£", "¥", "USD", "EUR", "GBP")
 EXCEL_FORMATS = {
     SHARE: "0.0%",
     COUNT: "#,##0",
@@ -28,6 +31,8 @@ EXCEL_FORMATS = {
 def column_kind(name: str, values: pd.Series) -> str:
     """The kind of a column (module docstring)."""
     if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return TEXT
+    if IDENTIFIER_NAME.match(str(name)):
         return TEXT
     present = pd.to_numeric(values, errors="coerce").dropna()
     present = present[np.isfinite(present)]
@@ -84,6 +89,42 @@ def number(value: float) -> str:
     return f"{value:.3g}"
 
 
+def p_cell(p: float) -> str:
+    """A p-value in a table's cell: '< 0.001' below that, else three significant digits."""
+    if p is None or (isinstance(p, float) and math.isnan(p)):
+        return ""
+    return "< 0.001" if p < 0.001 else f"{p:.3g}"
+
+
 def p_text(p: float) -> str:
     """A p-value as a reader expects it: ``p < 0.001`` below that, else ``p = 0.0123``."""
     return "p < 0.001" if p < 0.001 else f"p = {p:.3g}"
+
+
+def with_unit(text: str, unit: str | None) -> str:
+    """A formatted number with its unit from the data dictionary: a currency before it
+    ('$12,795'), any other unit after it ('1,250 m²')."""
+    if not unit:
+        return text
+    if unit in CURRENCIES:
+        return f"-{unit}{text[1:]}" if text.startswith("-") else f"{unit}{text}"
+    return f"{text} {unit}"
+
+
+def plotly_format(name: str, values: pd.Series) -> str:
+    """The d3 format of a column's axis and hover: '.1%' for shares, ',d' for counts, ',.2f'
+    by magnitude otherwise ('' for text)."""
+    kind = column_kind(name, values)
+    if kind == SHARE:
+        return ".1%"
+    if kind == COUNT:
+        return ",d"
+    if kind in (NUMBER, P_VALUE):
+        return f",.{decimals_for(values)}f"
+    return ""
+
+
+def first_upper(text: str) -> str:
+    """A phrase that starts a sentence or a label: 'DFUs that moved' stays 'DFUs' (not the
+    'Dfus' of str.capitalize)."""
+    return text[:1].upper() + text[1:]

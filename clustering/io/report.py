@@ -24,7 +24,7 @@ import yaml
 from clustering.config import ColumnInfo
 from clustering.errors import UserInputError
 from clustering.explain.labels import column_words
-from clustering.formats import count, number, percent
+from clustering.formats import count, number, percent, with_unit
 from clustering.model.stability import PATTERN, STABLE
 
 SUMMARY_BANNER_ROWS = 3  # the summary sheet's lines above its header (clustering.explain.summary)
@@ -158,9 +158,8 @@ def _profile_lines(profiles: pd.DataFrame, code: str, units: dict, entities: str
             if str(row.feature).startswith("share") and 0 <= overall <= 1
             else number
         )
-        unit_text = f" {unit}" if unit else ""
         lines.append(
-            f"{label}: {shown(mean)}{unit_text} against {shown(overall)}{unit_text} on average "
+            f"{label}: {with_unit(shown(mean), unit)} against {with_unit(shown(overall), unit)} on average "
             f"({direction}, {abs(row.effect):.1f} standard deviations)"
         )
     return lines

@@ -39,6 +39,10 @@ def test_the_html_report_names_every_segment_with_its_size_and_share_and_reaches
         assert names[code].replace("&", "&amp;") in page
     assert "@media print" in page and "How far to trust it" in page and "Method and settings" in page
     assert "against" in page and "on average" in page  # profiles in real units against the average
+    # money and units from the preset's data dictionary, a share as a percentage
+    assert re.search(r"revenue: \$[\d,]+ against \$[\d,]+ on average", page)
+    assert re.search(r"staff: [\d,.]+ people against [\d,.]+ people on average", page)
+    assert re.search(r"share: [\d.]+% against [\d.]+% on average", page)
 
 
 def test_the_pptx_report_opens_with_a_slide_per_segment(workbook, tmp_path):
