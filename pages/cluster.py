@@ -6,13 +6,26 @@ import numpy as np
 import streamlit as st
 
 from clustering.config import ClusterConfig, HdbscanConfig, Selection
+from clustering.explain.labels import column_words
 from clustering.explain.scenarios import recommendation
+from clustering.glossary import readable_metrics
 from clustering.model.density import warm_up
 from clustering.model.metrics import sample_rows, silhouette_values
+from clustering.model.stability import PATTERN, STABLE, stability_word
 from clustering.prep.reduction import embedding
 from ui import charts
 from ui.memory import BOUNDED
-from ui.state import checked_tables, cluster_key, clustered, current, prepared, scenarios
+from ui.numbers import table
+from ui.state import (
+    checked_tables,
+    cluster_key,
+    clustered,
+    current,
+    held_sweep,
+    prepared,
+    scenario_pair,
+    scenarios,
+)
 from ui.widgets import attempt, choice, page, require, sample_note, segment_colors, size_input
 
 PLOT_SAMPLE = 5_000
@@ -134,7 +147,11 @@ def more_views(name: str, data, labels: np.ndarray, colors: dict, rows: np.ndarr
         feature = left.selectbox("Distribution of", list(original.columns), key=k + "feat")
         violin = right.toggle("Violin", key=k + "violin")
         values = original[feature].reindex(data.matrix.index).iloc[rows]
-        st.plotly_chart(charts.distribution(values, labels[rows], colors, violin), key=f"dist_{name}")
+        info = ws.config.columns.get(feature)
+        words, unit = column_words(feature, ws.config.columns), info.unit if info is not None else None
+        st.plotly_chart(
+            charts.distribution(values, labels[rows], colors, violin, words, unit), key=f"dist_{name}"
+        )
 
 
 def group_by_picker(name: str, dataset, algorithm: str) -> None:
@@ -164,7 +181,7 @@ def nested_view(name: str, result) -> None:
     """A nested segmentation's groups: rows, k and rule of each, and each group's k sweep."""
     column = ws.config.datasets[name].group_by
     st.markdown(f"**Segments within each {column}**: each group clustered on its own.")
-    st.dataframe(result.group_table, hide_index=True, width="stretch")
+    table(result.group_table)
     for group, selection in result.selections().items():
         with st.expander(f"{column} {group}: k = {selection.chosen_k}"):
             st.plotly_chart(
@@ -172,42 +189,85 @@ def nested_view(name: str, result) -> None:
                 key=f"k_{name}_{group}",
             )
             st.caption(recommendation(selection))
-            st.dataframe(scenarios(ws, name, group), hide_index=True, width="stretch")
+            table(scenarios(ws, name, group))
 
 
-def k_scenario_picker(name: str, selection) -> None:
-    """The k scenarios table; picking a row fits that k (it becomes the dataset's fixed k)."""
-    table = scenarios(ws, name)
-    if table.empty:
+def k_scenario_picker(name: str, sweep, fitted_k: int) -> None:
+    """The k scenarios table from the dataset's sweep, two scenarios side by side, and a k to
+    fit (it becomes the dataset's fixed k; the sweep stays, so the way back is one click)."""
+    choices = scenarios(ws, name)
+    if choices.empty:
         return
+    selection = sweep.selection
     st.markdown(f"**What if: every k of the sweep.** {recommendation(selection)}")
     st.caption(
-        "Stability: each segment's mean Jaccard over refits on subsamples (the smallest and the mean); "
-        "0.75 or more is a stable segment. Names are a preview from the sweep's sample."
+        f"Stability: each segment's mean Jaccard over refits on subsamples (the smallest and the mean); "
+        f"{STABLE:.2f} or more is a stable segment, {PATTERN:.2f} to {STABLE:.2f} a pattern. Names are a "
+        "preview from the sweep's sample."
     )
-    st.dataframe(table, hide_index=True, width="stretch")
-    by_k = table.set_index("k")
+    table(choices)
+    by_k = choices.set_index("k")
+    ks = list(by_k.index)
+
+    def describe(k: int) -> str:
+        return (
+            f"k = {k} · silhouette {by_k.loc[k, 'silhouette']:.2f} · "
+            f"{stability_word(by_k.loc[k, 'jaccard_min'])}"
+            + (" · recommended" if by_k.loc[k, "recommended"] else "")
+            + (" · fitted" if k == fitted_k else "")
+        )
+
+    side_by_side(name, ks, selection.chosen_k, fitted_k, describe)
     left, right = st.columns([3, 1])
     k = left.selectbox(
         "Scenario to fit",
-        list(by_k.index),
-        index=list(by_k.index).index(selection.chosen_k),
-        format_func=lambda k: (
-            f"k = {k} · silhouette {by_k.loc[k, 'silhouette']:.2f} · stability {by_k.loc[k, 'jaccard_min']:.2f}"
-            + (" · recommended" if by_k.loc[k, "recommended"] else "")
-        ),
+        ks,
+        index=ks.index(fitted_k if fitted_k in ks else selection.chosen_k),
+        format_func=describe,
         key=ws.widget_key(name, "scenario"),
     )
     if right.button(f"Fit k = {k}", key=ws.widget_key(name, "fit_scenario"), width="stretch"):
         fit_scenario(name, int(k))
+    if ws.config.datasets[name].cluster.k is not None and st.button(
+        f"Back to the sweep's choice (k = {selection.chosen_k})", key=ws.widget_key(name, "back_to_sweep")
+    ):
+        fit_scenario(name, None)
 
 
-def fit_scenario(name: str, k: int) -> None:
-    """Make ``k`` the dataset's fixed k and fit it (the config records it, so it round-trips)."""
+def side_by_side(name: str, ks: list[int], recommended: int, fitted_k: int, describe) -> None:
+    """Two k scenarios next to each other: segments, shares and stability, and what moves."""
+    with st.expander("Two scenarios side by side", expanded=fitted_k != recommended):
+        pick_a, pick_b = st.columns(2)
+        other = fitted_k if fitted_k != recommended else next((k for k in ks if k > recommended), ks[0])
+        first = pick_a.selectbox(
+            "Scenario A", ks, ks.index(recommended), format_func=describe, key=ws.widget_key(name, "pair_a")
+        )
+        second = pick_b.selectbox(
+            "Scenario B", ks, ks.index(other), format_func=describe, key=ws.widget_key(name, "pair_b")
+        )
+        pair = attempt(lambda: scenario_pair(ws, name, (int(first), int(second))))
+        if pair is None:
+            return
+        for where, k in zip((pick_a, pick_b), pair.ks, strict=True):
+            jaccard = pair.stability[k]
+            where.markdown(
+                f"**k = {k}**: least stable segment {stability_word(jaccard)} (Jaccard {jaccard:.2f})"
+            )
+            table(pair.segments[k][["name", "share"]], where=where)
+        st.markdown("**What moves between them** (rows of the sweep's sample)")
+        for sentence in pair.moves:
+            st.markdown(f"- {sentence}")
+        st.plotly_chart(charts.segment_grid(pair.flows, "rows"), key=f"pair_{name}")
+
+
+def fit_scenario(name: str, k: int | None) -> None:
+    """Make ``k`` the dataset's fixed k (None: back to the sweep's choice) and fit it; the
+    config records it, so it round-trips."""
     cluster = ws.config.datasets[name].cluster
     ws.config.datasets[name].cluster = cluster.model_copy(update={"k": k})
     ws.generation += 1  # the options' widgets show the fixed k
-    attempt(lambda: clustered(ws, name), spinner=f"Fitting k = {k} on {name}…")
+    shown = f"k = {k}" if k is not None else "the sweep's k"
+    attempt(lambda: clustered(ws, name), spinner=f"Fitting {shown} on {name}…")
     st.rerun()
 
 
@@ -219,7 +279,8 @@ def show_results(name: str, result, data) -> None:
     if result.clusterability is not None:
         shown = st.success if result.clusterability.clear else st.warning
         shown(f"**{result.clusterability.verdict.capitalize()}**", icon=":material/explore:")
-        st.dataframe(result.clusterability.tests, hide_index=True, width="content")
+        table(result.clusterability.tests, width="content")
+        st.caption(result.clusterability.plain(ws.config.entities()[1]))
     for warning in result.warnings:
         if result.clusterability is None or not warning.startswith(
             result.clusterability.verdict.capitalize()
@@ -227,20 +288,24 @@ def show_results(name: str, result, data) -> None:
             st.warning(warning)
     for note in result.notes:
         st.info(note)
-    if result.selection is not None:
-        selection = result.selection
-        st.markdown(f"**k = {selection.chosen_k}**: {selection.rule}.")
-        st.plotly_chart(
-            charts.k_selection(selection.scores, selection.chosen_k, selection.elbow_k), key=f"k_{name}"
-        )
+    sweep = held_sweep(ws, name)
+    if sweep is not None and sweep.selection is not None and result.group_table is None:
+        selection, fitted_k = sweep.selection, int(result.labels.nunique())
+        if ws.config.datasets[name].cluster.k is None:
+            st.markdown(f"**k = {selection.chosen_k}**: {selection.rule}.")
+        else:
+            st.markdown(
+                f"**k = {fitted_k}**, fixed by you; the sweep recommends k = {selection.chosen_k}: {selection.rule}."
+            )
+        st.plotly_chart(charts.k_selection(selection.scores, fitted_k, selection.elbow_k), key=f"k_{name}")
         st.caption(
             f"Models fitted on {selection.sample_rows:,} rows; silhouette on a fixed-seed sample of {selection.silhouette_rows:,} rows."
         )
-        st.dataframe(selection.consensus, hide_index=True, width="stretch")
-        k_scenario_picker(name, selection)
+        table(selection.consensus)
+        k_scenario_picker(name, sweep, fitted_k)
     if result.group_table is not None:
         nested_view(name, result)
-    st.dataframe(result.metrics[["metric", "after"]].rename(columns={"after": "value"}), hide_index=True)
+    table(readable_metrics(result.metrics, ["after"]).rename(columns={"after": "value"}))
     sizes = result.labels.value_counts().sort_index()
     st.plotly_chart(charts.segment_sizes(sizes, colors, "Segment sizes"), key=f"sizes_{name}")
 

@@ -15,6 +15,7 @@ from ui.loading import (
     read_choices,
     upload_options,
 )
+from ui.numbers import table
 from ui.state import checked_tables, load_checked, load_demo
 from ui.widgets import attempt, page, run_all_button
 
@@ -99,13 +100,13 @@ for finding in findings:
     (st.warning if finding.level == "warning" else st.info)(finding.text())
 if not findings:
     st.success("No problems found: every ID is present once and every feature column is readable.")
-for name, table in tables.items():
+for name, checked in tables.items():
     with st.expander(
-        f"{name}: {len(table.frame):,} rows, {len(table.numeric)} numeric and {len(table.categorical)} text columns",
+        f"{name}: {len(checked.frame):,} rows, {len(checked.numeric)} numeric and {len(checked.categorical)} text columns",
         expanded=True,
     ):
-        st.dataframe(column_summary(table.frame.reset_index()), hide_index=True, width="stretch")
-        st.dataframe(table.frame.head(20), width="stretch")
+        table(column_summary(checked.frame.reset_index()))
+        table(checked.frame.head(20), hide_index=False)
 left, right = st.columns(2)
 with left:
     run_all_button(ws, "data_run_all")

@@ -5,10 +5,12 @@ from pathlib import Path
 import streamlit as st
 
 from clustering.config import config_from_upload
+from clustering.formats import first_upper
 from clustering.io.export import result_sheets, workbook_bytes, write_csv
 from clustering.io.report import report_html, report_of_sheets, report_pptx
 from ui.access import acting_user
 from ui.assign_new import assign_new_entities
+from ui.numbers import table
 from ui.state import run_result, tracked_run_id
 from ui.widgets import attempt, page, require
 
@@ -114,7 +116,7 @@ right.download_button(
 )
 
 st.subheader("Preview")
-st.dataframe(result.assignments.head(200), hide_index=True, width="stretch")
+table(result.assignments.head(200))
 st.caption(
     f"{len(result.assignments):,} rows in {result.assignments['final_cluster'].nunique()} segments. Workbook sheets: "
     + ", ".join(result_sheets(result))
@@ -123,9 +125,9 @@ st.caption(
 entity, entities = ws.config.entities()
 st.subheader(f"Assign new {entities}")
 st.caption(
-    f"{entities.capitalize() if entity == 'store' else entities} that start after the run get the segment of "
+    f"{first_upper(entities)} that start after the run get the segment of "
     "the fitted model: the same preparation, the same model, the same merge. "
-    f"{entities.capitalize() if entity == 'store' else entities} of the run itself get exactly the segments they have."
+    f"{first_upper(entities)} of the run itself get exactly the segments they have."
 )
 assign_new_entities(ws, result)
 
@@ -177,7 +179,7 @@ if left.button("Dry run: what would change?", key=ws.widget_key("dry_run")):
     )
     if report is not None:
         st.info("  \n".join([*report.lines(), "Nothing was written."]))
-        st.dataframe(report.changes, hide_index=True)
+        table(report.changes)
 if right.button("Write back", type="primary", key=ws.widget_key("write_back")):
     report = attempt(
         lambda: write_back(engine, written, target, ws.config.id_column, provenance=provenance),
@@ -189,7 +191,7 @@ if right.button("Write back", type="primary", key=ws.widget_key("write_back")):
 history = attempt(lambda: runs(engine, target))
 if history is not None and not history.empty:
     st.markdown("**Earlier write-backs**")
-    st.dataframe(history, hide_index=True)
+    table(history)
     chosen = st.selectbox(
         "Restore write-back", list(history["write_back_id"]), key=ws.widget_key("restore_run")
     )

@@ -1,11 +1,13 @@
 """Merge & compare: combine internal and external segments and absorb the small ones."""
 
-import pandas as pd
 import streamlit as st
 
 from clustering.config import MergeConfig
+from clustering.formats import first_upper
+from clustering.glossary import readable_metrics
 from clustering.merging import contingency
 from ui import charts
+from ui.numbers import table
 from ui.state import current, merge_key, merged
 from ui.widgets import attempt, page, require, segment_colors, size_input
 
@@ -25,7 +27,8 @@ if len(names) < 2:
 
 k = ws.widget_key("merge_")
 merge = ws.config.merge
-size = size_input("Minimum segment size", merge.min_segment_size, k, noun="stores")
+noun = ws.config.entities()[1]
+size = size_input("Minimum segment size", merge.min_segment_size, k, noun=noun)
 balance = st.toggle("Each dataset weighs the same in the distance", merge.balance_datasets, key=k + "balance")
 new = attempt(
     lambda: MergeConfig(**{**merge.model_dump(), "min_segment_size": size, "balance_datasets": balance})
@@ -49,13 +52,13 @@ colors = segment_colors(list(after.unique()) + list(before.unique()))
 a, b, c, d = st.columns(4)
 a.metric("Merged segments", before.nunique())
 b.metric("Final segments", after.nunique(), delta=int(after.nunique() - before.nunique()), delta_color="off")
-c.metric("Stores moved", int(assignments["reassigned"].sum()))
-d.metric("Minimum size", f"{result.min_size} stores")
+c.metric(f"{first_upper(noun)} moved", f"{int(assignments['reassigned'].sum()):,}")
+d.metric("Minimum size", f"{result.min_size:,} {noun}")
 
 left, right = st.columns(2)
 left.plotly_chart(charts.segment_sizes(before.value_counts().sort_index(), colors, "Before: merged segments"))
 right.plotly_chart(charts.segment_sizes(after.value_counts().sort_index(), colors, "After: final segments"))
-st.markdown("**Where the stores went**")
+st.markdown(f"**Where the {noun} went**")
 complete = assignments["merged_cluster"].notna()
 st.plotly_chart(
     charts.sankey(
@@ -63,16 +66,12 @@ st.plotly_chart(
     )
 )
 
-st.markdown(f"**{names[0]} × {names[1]} segments** (stores in both datasets)")
-st.dataframe(contingency(assignments, f"{names[0]}_cluster", f"{names[1]}_cluster"), width="stretch")
+st.markdown(f"**{names[0]} × {names[1]} segments** ({noun} in both datasets)")
+table(contingency(assignments, f"{names[0]}_cluster", f"{names[1]}_cluster"), hide_index=False)
 
 st.markdown("**Quality before and after the merge**")
-metrics = result.metrics.copy()
-metrics["change"] = pd.to_numeric(metrics["after"], errors="coerce") - pd.to_numeric(
-    metrics["before"], errors="coerce"
-)
-st.dataframe(metrics[["metric", "before", "after", "change"]], hide_index=True, width="stretch")
+table(readable_metrics(result.metrics, ["before", "after"], change=True).drop(columns="scope"))
 
 st.markdown("**Merge log**")
-st.dataframe(result.log, hide_index=True, width="stretch")
+table(result.log)
 st.page_link("pages/profiles.py", label="Next: profiles and labels", icon=":material/arrow_forward:")

@@ -6,6 +6,7 @@ from clustering.config import PreprocessConfig
 from clustering.explain.profiling import correlation_matrix
 from ui import charts
 from ui.memory import BOUNDED
+from ui.numbers import table
 from ui.state import checked_tables, current, prepare_key, prepared
 from ui.widgets import attempt, choice, page, require
 
@@ -170,9 +171,9 @@ def weight_sliders(name: str, preprocess: PreprocessConfig, columns: list[str]) 
 
 for tab, name in zip(st.tabs(list(ws.config.datasets)), ws.config.datasets, strict=True):
     with tab:
-        table = tables[name]
+        checked = tables[name]
         dataset = ws.config.datasets[name]
-        chosen = options(name, dataset.preprocess, [c for c in table.frame.columns])
+        chosen = options(name, dataset.preprocess, [c for c in checked.frame.columns])
         new = attempt(lambda chosen=chosen: PreprocessConfig(**chosen))
         if new is not None and new != dataset.preprocess:
             dataset.preprocess = new
@@ -189,7 +190,7 @@ for tab, name in zip(st.tabs(list(ws.config.datasets)), ws.config.datasets, stri
         c.metric("Features out", len(report.features_out))
         d.metric("Outlier rows flagged", int(result.outliers.sum()))
         st.markdown("**What each step did**")
-        st.dataframe(report.to_frame(), hide_index=True, width="stretch")
+        table(report.to_frame())
         if report.famd_explained:
             explained = report.famd_contributions.T.assign(explained=[100 * v for v in report.famd_explained])
             st.plotly_chart(
@@ -205,7 +206,7 @@ for tab, name in zip(st.tabs(list(ws.config.datasets)), ws.config.datasets, stri
                     report.famd_contributions, "FAMD: contribution of each variable (%)", diverging=False
                 )
             )
-        corr = _correlations(prepare_key(ws, name), table.frame)
+        corr = _correlations(prepare_key(ws, name), checked.frame)
         if len(corr) > 1:
             st.plotly_chart(charts.heatmap(corr, "Correlation of the numeric columns (Pearson)", zmax=1.0))
 

@@ -7,7 +7,7 @@ from clustering.explain.profiling import zscore_matrix
 from clustering.model.stability import PATTERN, STABLE, stability_word
 from ui import charts
 from ui.label_rules import label_rules
-from ui.numbers import number_columns
+from ui.numbers import table
 from ui.overrides import move_entities
 from ui.state import checked_tables, explained, stability
 from ui.widgets import attempt, page, require
@@ -66,7 +66,7 @@ stable = attempt(lambda: stability(ws), spinner="Refitting on subsamples for sta
 single = len(ws.config.datasets) == 1
 overview = explanation.overview(stable if single else None)
 st.subheader("Segments at a glance")
-st.dataframe(overview, hide_index=True, width="stretch")
+table(overview)
 
 st.subheader(f"How each segment differs from all {ws.config.entities()[1]} (z-score of its mean)")
 weights = ws.config.weights()
@@ -83,13 +83,13 @@ st.plotly_chart(charts.heatmap(zscores, "", zmax=3.0))
 left, right = st.columns(2)
 with left:
     st.markdown("**Feature tests** (does the feature differ across segments?)")
-    st.dataframe(explanation.feature_tests, hide_index=True, width="stretch")
+    table(explanation.feature_tests)
 with right:
     surrogate = explanation.surrogate
     st.markdown(
         f"**Rules** from a depth-4 decision tree that imitates the segments: fidelity {surrogate.fidelity:.1%}"
     )
-    st.dataframe(surrogate.rules.drop(columns="fidelity"), hide_index=True, width="stretch")
+    table(surrogate.rules.drop(columns="fidelity"))
 
 st.subheader("Stability")
 if stable is not None and not stable.empty:
@@ -99,7 +99,7 @@ if stable is not None and not stable.empty:
         f"{STABLE} or more, a pattern from {PATTERN}, unstable below; jaccard_min is its worst refit."
     )
     reading = stable.assign(reading=stable["jaccard_mean"].map(stability_word)).drop(columns="stable")
-    st.dataframe(reading, hide_index=True, width="stretch", column_config=number_columns(reading))
+    table(reading)
     unstable = reading[reading["reading"] == "unstable"]
     if not unstable.empty:
         st.warning(
@@ -109,5 +109,5 @@ elif stable is not None:
     st.info("Stability is turned off in the config.")
 
 with st.expander("Full profiles (mean, median, std, z-score, effect size per segment and feature)"):
-    st.dataframe(profiles_in_words(profiles, ws.config.columns, weights), hide_index=True, width="stretch")
+    table(profiles_in_words(profiles, ws.config.columns, weights))
 st.page_link("pages/explore.py", label="Next: explore", icon=":material/arrow_forward:")

@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from clustering.explain.summary import headline, level_names, segment_grid, summary_table
+from clustering.explain.summary import headline, level_names, segment_grid, summary_table, what_sets_apart
 from ui import charts
-from ui.numbers import number_columns
+from ui.numbers import table
 from ui.state import progress, run_result, track, tracked_run_id
 from ui.widgets import attempt, page, run_all_button, segment_colors, track_quietly
 
@@ -17,7 +17,6 @@ if not progress(ws)["clustered"]:
 result = attempt(lambda: run_result(ws), spinner="Collecting the results…")
 if result is None:
     st.stop()
-overview = result.explanation.overview(result.stability if len(result.clustered) == 1 else None)
 final = result.assignments["final_cluster"]
 st.info(headline(result), icon=":material/lightbulb:")
 a, b, c, d = st.columns(4)
@@ -29,13 +28,11 @@ d.metric("Moved by the analyst", int(result.assignments.get("override", final.is
 
 st.subheader("Segments")
 colors = segment_colors(list(final.unique()))
-left, right = st.columns([3, 2])
-segments = summary_table(result).merge(
-    overview[["segment", "top_features"]].rename(columns={"segment": "code"}), on="code", how="left"
-)
-left.dataframe(segments, hide_index=True, width="stretch", column_config=number_columns(segments))
+segments = summary_table(result)
+segments["what sets it apart"] = segments["code"].map(what_sets_apart(result))
+table(segments)  # the full width: long names, then every figure on screen
 names = result.names.set_index("segment")["label"].astype(str).to_dict()
-right.plotly_chart(charts.segment_sizes(final.value_counts(), colors, "Segment sizes", names, noun))
+st.plotly_chart(charts.segment_sizes(final.value_counts(), colors, "Segment sizes", names, noun))
 
 levels = level_names(result) if len(result.clustered) == 2 else {}
 grid = segment_grid(result, levels)

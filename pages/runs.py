@@ -5,10 +5,13 @@ import streamlit as st
 from clustering import tracking
 from clustering.errors import hide_passwords
 from clustering.explain.compare import compare_assignments
+from clustering.formats import first_upper
+from clustering.glossary import meaning, readable_metrics
 from clustering.io.export import workbook_bytes
 from ui import charts
 from ui.access import current_user
 from ui.memory import BOUNDED
+from ui.numbers import table
 from ui.widgets import attempt, page, segment_colors
 
 ws = page(
@@ -32,12 +35,13 @@ if runs is None:
 if runs.empty:
     st.info("No tracked runs yet: press **Run all steps** on Home or Data, or run the CLI.")
     st.stop()
-st.dataframe(runs, hide_index=True, width="stretch")
+table(runs)
+titles = runs.set_index("run_id")["run"]
 
 
 def describe(run_id: str) -> str:
-    row = runs.set_index("run_id").loc[run_id]
-    return f"{row['name']} · {row['started']} · {run_id[:8]}" + (" · approved" if row["approved"] else "")
+    """A run in a picker: what it is (name, segments, rows, who, when) and its ID's start."""
+    return f"{titles[run_id]} · {run_id[:8]}"
 
 
 st.subheader("Approve a run")
@@ -66,6 +70,7 @@ def _compare(uri: str, a: str, b: str):
         config.id_column,
         (f"A {a[:8]}", f"B {b[:8]}"),
         (tracking.load_metrics(uri, a), tracking.load_metrics(uri, b)),
+        config.entities()[1],
     )
 
 
@@ -73,22 +78,25 @@ comparison = attempt(lambda: _compare(uri, first, second))
 if comparison is None:
     st.stop()
 a, b, c = st.columns(3)
-a.metric("ARI between the runs", f"{comparison.ari:.3f}")
-b.metric("NMI between the runs", f"{comparison.nmi:.3f}")
-c.metric("Entities that moved", f"{len(comparison.moved):,}")
-st.dataframe(comparison.summary, hide_index=True)
+noun = str(runs.set_index("run_id").loc[first, "entities"])
+a.metric("ARI between the runs", f"{comparison.ari:.3f}", help=meaning("ARI"))
+b.metric("NMI between the runs", f"{comparison.nmi:.3f}", help=meaning("NMI"))
+c.metric(f"{first_upper(noun)} that moved", f"{len(comparison.moved):,}")
+table(readable_metrics(comparison.summary.rename(columns={"measure": "metric"}), ["value"]))
 name_a, name_b = comparison.names
 st.markdown("**Sizes side by side**")
-st.dataframe(comparison.sizes, hide_index=True, width="stretch")
+table(comparison.sizes)
 st.markdown("**From A to B**")
 flows = comparison.transitions.stack().rename("n").reset_index()
 flows.columns = ["before", "after", "n"]
 colors = segment_colors([*flows["before"], *flows["after"]])
 st.plotly_chart(charts.sankey_flows(flows.astype({"before": str, "after": str}), colors, (name_a, name_b)))
 st.markdown("**Metrics**")
-st.dataframe(comparison.metrics, hide_index=True, width="stretch")
-st.markdown(f"**Entities that moved** ({len(comparison.moved):,}; B's segments matched to A's by overlap)")
-st.dataframe(comparison.moved.head(1000), hide_index=True, width="stretch")
+table(readable_metrics(comparison.metrics, list(comparison.names)))
+st.markdown(
+    f"**{first_upper(noun)} that moved** ({len(comparison.moved):,}; B's segments matched to A's by overlap)"
+)
+table(comparison.moved.head(1000))
 st.download_button(
     "Comparison (.xlsx)",
     workbook_bytes(comparison.sheets()),

@@ -12,6 +12,7 @@ from clustering.io.inputs import load_tables
 from clustering.io.sources import SUPPORTED_SUFFIXES
 from clustering.results import RunResult
 from ui.memory import TTL_SECONDS
+from ui.numbers import table
 from ui.state import Workspace, result_key
 from ui.widgets import attempt
 
@@ -95,7 +96,7 @@ def assign_new_entities(ws: Workspace, result: RunResult) -> None:
         f"{len(assignments):,} entities assigned to {assignments['final_cluster'].nunique()} segments; "
         f"{far:,} are far from every segment (beyond the 99th percentile of the training distances)."
     )
-    st.dataframe(assignments.head(500), hide_index=True, width="stretch")
+    table(assignments.head(500))
     st.download_button(
         "Assigned entities (.xlsx)",
         workbook_bytes({"assignments": assignments}),

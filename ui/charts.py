@@ -7,6 +7,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from clustering.formats import CURRENCIES, plotly_format
+
 CRITERIA = [
     ("inertia", "Inertia (elbow)"),
     ("silhouette", "Silhouette (higher is better)"),
@@ -62,7 +64,12 @@ def segment_sizes(
             )
         )
         figure.update_layout(
-            title=title, xaxis_title="segment", yaxis_title=noun, height=340, margin=dict(t=40, b=20)
+            title=title,
+            xaxis_title="segment",
+            yaxis_title=noun,
+            yaxis_tickformat=",d",
+            height=340,
+            margin=dict(t=40, b=20),
         )
         return figure
     ordered = sizes.sort_values()
@@ -172,7 +179,16 @@ def parallel_coordinates(frame: pd.DataFrame, labels: np.ndarray, colors: dict[s
     return figure
 
 
-def distribution(values: pd.Series, labels: np.ndarray, colors: dict[str, str], violin: bool) -> go.Figure:
+def distribution(
+    values: pd.Series,
+    labels: np.ndarray,
+    colors: dict[str, str],
+    violin: bool,
+    title: str | None = None,
+    unit: str | None = None,
+) -> go.Figure:
+    """One box (or violin) per segment of a column in its real units: the axis titled in words
+    with the unit, ticks as the column's kind reads (a share as %, money with its symbol)."""
     figure = go.Figure()
     for segment in sorted(pd.unique(labels), key=str):
         data = values[labels == segment]
@@ -185,7 +201,13 @@ def distribution(values: pd.Series, labels: np.ndarray, colors: dict[str, str], 
             )
         else:
             figure.add_trace(go.Box(y=data, name=str(segment), marker_color=color, boxmean=True))
-    figure.update_layout(height=420, showlegend=False, yaxis_title=str(values.name), margin=dict(t=20, b=20))
+    name = str(values.name)
+    axis = dict(
+        title=(title or name) + (f" ({unit})" if unit else ""), tickformat=plotly_format(name, values)
+    )
+    if unit in CURRENCIES:
+        axis["tickprefix"] = unit
+    figure.update_layout(height=420, showlegend=False, yaxis=axis, margin=dict(t=20, b=20))
     return figure
 
 

@@ -10,6 +10,7 @@ from clustering.io.inputs import database_sheets
 from ui.access import serving_team, session_database_access
 from ui.loading import MODES, NONE, ROLES, database_config, guess_id_column
 from ui.memory import TTL_SECONDS
+from ui.numbers import table
 from ui.state import Workspace, load_checked
 from ui.widgets import attempt
 
@@ -100,7 +101,7 @@ def _preview(ws: Workspace, engine) -> None:
             )
             if preview is not None:
                 st.caption(f"First {len(preview):,} rows (preview limit {limits.preview_rows:,}).")
-                st.dataframe(preview, hide_index=True)
+                table(preview)
 
 
 def _source_query(ws: Workspace, engine, mode: str) -> tuple[str, dict | None]:

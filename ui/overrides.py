@@ -12,6 +12,7 @@ import streamlit as st
 from clustering.explain.profiling import labeled_data
 from clustering.merging import ids_matching
 from clustering.pipeline import with_segment_names
+from ui.numbers import table
 from ui.state import Workspace, checked_tables, merged
 from ui.widgets import attempt
 
@@ -69,7 +70,7 @@ def move_entities(ws: Workspace, names: pd.DataFrame) -> None:
             {"id": list(ws.config.overrides), "moved to": list(ws.config.overrides.values())}
         )
         st.markdown(f"**Moves so far** ({len(moves):,}; kept in the run's config, applied after every rerun)")
-        st.dataframe(moves, hide_index=True, width="content")
+        table(moves, width="content")
         if st.button("Undo every move", key=k + "undo"):
             ws.config.overrides = {}
             st.rerun()

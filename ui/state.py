@@ -21,7 +21,8 @@ import streamlit as st
 from clustering.config import RunConfig, load_config
 from clustering.demo import dfu_demo, store_demo
 from clustering.explain.labels import ANALYST, PreviousRun, segment_names
-from clustering.explain.scenarios import k_scenarios
+from clustering.explain.scenarios import COLUMNS as SCENARIO_COLUMNS
+from clustering.explain.scenarios import ScenarioPair, compare_scenarios, k_scenarios
 from clustering.io.fingerprint import content_hash
 from clustering.io.inputs import run_sheets
 from clustering.io.validation import Finding, ValidatedTable
@@ -153,6 +154,13 @@ def cluster_key(ws: Workspace, name: str) -> str:
     return content_hash(prepare_key(ws, name), dataset.cluster, dataset.group_by, ws.config.prefix(name))
 
 
+def sweep_key(ws: Workspace, name: str) -> str:
+    """The key of the dataset's k sweep: its cluster key with k left to the sweep."""
+    dataset = ws.config.datasets[name]
+    sweeping = dataset.cluster.model_copy(update={"k": None})
+    return content_hash(prepare_key(ws, name), sweeping, dataset.group_by, ws.config.prefix(name))
+
+
 def merge_key(ws: Workspace) -> str:
     return content_hash(
         *[cluster_key(ws, n) for n in ws.config.datasets], ws.config.merge, ws.config.overrides
@@ -210,18 +218,44 @@ def clustered(ws: Workspace, name: str) -> ClusteredDataset:
         ws.fits += 1
         return cluster_dataset(data, config, prefix, seed)
 
-    return _run(ws, f"clustered:{name}", cluster_key(ws, name), fit)
+    result = _run(ws, f"clustered:{name}", cluster_key(ws, name), fit)
+    if config.cluster.k is None:
+        ws.stages[f"sweep:{name}"] = ws.stages[f"clustered:{name}"]
+    return result
+
+
+def held_sweep(ws: Workspace, name: str) -> ClusteredDataset | None:
+    """The dataset's k sweep with the current options (a fixed k aside): kept when a k
+    scenario is fitted, so the scenarios stay on screen and going back costs nothing."""
+    return current(ws, f"sweep:{name}", sweep_key(ws, name))
 
 
 def scenarios(ws: Workspace, name: str, group: str | None = None) -> pd.DataFrame:
-    """A dataset's k scenarios (or a nested dataset's group's), computed once per fit, not on
-    every redraw of the page."""
-    result = clustered(ws, name)
-    selection = result.selection if group is None else result.selections()[group]
+    """A dataset's k scenarios (or a nested dataset's group's) from its sweep, computed once
+    per sweep, not on every redraw of the page; empty without a sweep."""
+    result = held_sweep(ws, name)
+    selection = None if result is None else result.selections().get(group)
+    if selection is None:
+        return pd.DataFrame(columns=SCENARIO_COLUMNS)
     columns = list(prepared(ws, name).matrix.columns)
-    key = content_hash(cluster_key(ws, name), group, ws.config.columns)
+    key = content_hash(sweep_key(ws, name), group, ws.config.columns)
     return _run(
         ws, f"scenarios:{name}:{group}", key, lambda: k_scenarios(selection, columns, ws.config.columns)
+    )
+
+
+def scenario_pair(ws: Workspace, name: str, ks: tuple[int, int]) -> ScenarioPair | None:
+    """Two k of the dataset's sweep side by side (``explain.scenarios.compare_scenarios``)."""
+    result = held_sweep(ws, name)
+    if result is None or result.selection is None:
+        return None
+    columns = list(prepared(ws, name).matrix.columns)
+    key = content_hash(sweep_key(ws, name), ks, ws.config.columns)
+    return _run(
+        ws,
+        f"scenario_pair:{name}",
+        key,
+        lambda: compare_scenarios(result.selection, ks, columns, ws.config.columns),
     )
 
 

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -160,17 +161,18 @@ def zscore_matrix(profiles: pd.DataFrame) -> pd.DataFrame:
     return numeric.pivot(index="segment", columns="feature", values="z_score")
 
 
-def top_features(profiles: pd.DataFrame, top: int = TOP_FEATURES) -> pd.Series:
-    """Per segment, its most distinguishing features by |effect size|, as text."""
+def top_features(
+    profiles: pd.DataFrame, top: int = TOP_FEATURES, words: Callable[[str, float], str] | None = None
+) -> pd.Series:
+    """Per segment, its most distinguishing features by |effect size|, as text: by default
+    'share_fresh +1.5d'; ``words(feature, effect)`` says each one for a reader instead."""
     ranked = profiles.dropna(subset=["effect_size"]).assign(strength=lambda t: t["effect_size"].abs())
     ranked = ranked.sort_values(["segment", "strength"], ascending=[True, False], kind="stable")
+    say = words or (lambda f, d: f"{f} {'+' if d > 0 else '−'}{abs(d):.1f}d")
 
     def describe(group: pd.DataFrame) -> str:
         rows = group.head(top)
-        return ", ".join(
-            f"{f} {'+' if d > 0 else '−'}{abs(d):.1f}d"
-            for f, d in zip(rows["feature"], rows["effect_size"], strict=True)
-        )
+        return ", ".join(say(f, d) for f, d in zip(rows["feature"], rows["effect_size"], strict=True))
 
     segments = sorted(profiles["segment"].unique())
     if ranked.empty:  # one segment: nothing to compare it with

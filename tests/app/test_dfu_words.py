@@ -46,17 +46,25 @@ def page_words(at) -> list[str]:
     return texts
 
 
-def test_no_page_says_store_in_dfu_mode(stage_cache, monkeypatch):
+def test_no_page_says_store_in_dfu_mode(stage_cache, monkeypatch, store):
+    from clustering import tracking
     from ui import memory
+    from ui.state import run_result, track
 
     monkeypatch.setattr(memory, "_shared_cache", lambda: stage_cache)
     monkeypatch.setenv("CLUSTERING_DEMO", "dfu")  # the server starts on the demo DFUs, segmented
     at = new_app().run()
     no_exceptions(at)
+    ws = at.session_state["ws"]
+    while len(tracking.list_runs(store)) < 2:  # two DFU runs, so the Runs page compares them
+        ws.tracked.clear()
+        track(ws, run_result(ws))
     said = {}
     for page in PAGES:
         at.switch_page(page).run()
         no_exceptions(at)
+        if page == "pages/runs.py":  # the comparison of two DFU runs is on the page
+            assert "DFUs that moved" in [m.label for m in at.metric]
         found = [
             text
             for text in page_words(at)

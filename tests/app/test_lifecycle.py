@@ -59,7 +59,7 @@ def test_runs_page_lists_compares_and_approves(app, store):
     assert [m.label for m in app.metric] == [
         "ARI between the runs",
         "NMI between the runs",
-        "Entities that moved",
+        "Stores that moved",
     ]
     assert 0 < float(app.metric[0].value) < 1
     button(app, "Approve this run").click().run()

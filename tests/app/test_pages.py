@@ -150,6 +150,16 @@ def test_merge_page_compares_before_and_after(app):
     combined = workspace(app).stages["merged"].value
     assignments, merge = combined.assignments, combined.merge
     assert assignments["final_cluster"].value_counts().min() >= merge.min_size
+    # the quality table as people read it: names in words, values formatted, what each means
+    quality = next(d.value for d in app.dataframe if "what it means" in d.value.columns).set_index("metric")
+    assert not any("_" in name for name in quality.index)
+    assert quality.loc["segments", "after"] == f"{assignments['final_cluster'].nunique():,}"
+    assert (
+        "-1 to 1"
+        in quality.loc[next(m for m in quality.index if m.startswith("silhouette")), "what it means"]
+    )
+    changed = quality["change"][quality["change"] != ""]
+    assert changed.str.match(r"^[+-]").all()
 
 
 def test_merge_page_minimum_larger_than_the_data_warns(app):
@@ -356,6 +366,8 @@ def test_cluster_page_gives_the_clusterability_verdict_and_warnings(app):
     load_demo_stores(app)
     run_to(app, "clustered")
     assert any(s.value.startswith("**Clear cluster structure") for s in app.success)
+    clear_tests = next(d.value for d in app.dataframe if "p_value" in d.value.columns)
+    assert clear_tests["p_value"].iloc[0] == "< 0.001"  # not 0: a p-value is never zero
     flat = pd.DataFrame(np.random.default_rng(0).normal(size=(400, 3)), columns=["a", "b", "c"])
     flat.insert(0, "store_id", [f"S{i}" for i in range(400)])
     app.switch_page("pages/data.py").run()
@@ -373,7 +385,8 @@ def test_cluster_page_gives_the_clusterability_verdict_and_warnings(app):
         "gap statistic, one group against two",
     ]
     assert not tests["groups"].any()
-    assert (tests["p_value"].dropna() > 0.025).all()
+    shown = tests["p_value"].replace("", None).dropna()
+    assert (pd.to_numeric(shown) > 0.025).all()  # shown as text with three significant digits
 
 
 def test_profiles_page_edits_the_dfu_label_thresholds(monkeypatch):
@@ -481,7 +494,10 @@ def test_results_page_says_what_weak_structure_means_for_the_decision(app):
     table = app.dataframe[0]
     assert list(table.value.columns[:5]) == ["segment", "code", "stores", "share of stores", "stability"]
     assert table.proto.columns  # the column formats travel with the table
-    assert '"share of stores"' in table.proto.columns and "percent" in table.proto.columns
+    formats = {c: v.get("type_config", {}).get("format") for c, v in json.loads(table.proto.columns).items()}
+    assert formats["share of stores"] == "%.1f%%" and formats["stores"] == "localized"
+    shares = table.value["share of stores"]
+    assert abs(shares.sum() - 100) < 1e-6  # shown as percentages: 12.6%, not 0.126
 
 
 def test_cluster_page_k_scenarios_fit_the_picked_k_and_it_round_trips(app):
@@ -496,6 +512,10 @@ def test_cluster_page_k_scenarios_fit_the_picked_k_and_it_round_trips(app):
         m.value.startswith("**What if: every k of the sweep.** Recommended: k = ") for m in app.markdown
     )
     chosen = ws.stages["clustered:internal"].value.k
+    listed = next(d for d in app.dataframe if "names_preview" in d.value.columns)
+    helps = {c: v.get("help", "") for c, v in json.loads(listed.proto.columns).items()}
+    assert "0.75 or more is a stable segment" in helps["jaccard_min"]  # each statistic explained
+    assert "-1 to 1" in helps["silhouette"]
     other = 7 if chosen != 7 else 6
     app.selectbox(key=ws.widget_key("internal", "scenario")).set_value(other).run()
     button(app, f"Fit k = {other}").click().run()
@@ -503,10 +523,26 @@ def test_cluster_page_k_scenarios_fit_the_picked_k_and_it_round_trips(app):
     assert ws.config.datasets["internal"].cluster.k == other
     assert ws.stages["clustered:internal"].value.k == other
     assert config_from_yaml(ws.config.to_yaml()).datasets["internal"].cluster.k == other
+    # the sweep stays on screen: its scenarios, its k chart, and the two side by side
+    assert any(m.value.startswith("**What if: every k of the sweep.**") for m in app.markdown)
+    assert any(m.value.startswith(f"**k = {other}**, fixed by you") for m in app.markdown)
+    assert any(m.value.startswith(f"**k = {chosen}**: least stable segment") for m in app.markdown)
+    assert any(m.value.startswith(f"**k = {other}**: least stable segment") for m in app.markdown)
+    moves = [m.value for m in app.markdown if m.value.startswith("- '")]
+    assert moves and all("splits into" in m or "join in" in m for m in moves)
+    pair = next(c for c in app.get("plotly_chart") if c.proto.id and "pair_internal" in c.proto.id)
+    assert json.loads(pair.proto.spec)["data"][0]["type"] == "heatmap"
     run_to(app, "merged")
     scenarios = result_sheets(run_result(ws))["k_scenarios"]
     assert set(scenarios["dataset"]) == {"external"}  # internal's k is fixed now: no sweep to show
     assert {"jaccard_min", "names_preview", "recommended"} <= set(scenarios.columns)
+    # and back to the sweep's choice without fitting again (the sweep was kept)
+    app.switch_page("pages/cluster.py").run()
+    fits = ws.fits
+    button(app, f"Back to the sweep's choice (k = {chosen})").click().run()
+    no_exceptions(app)
+    assert ws.config.datasets["internal"].cluster.k is None
+    assert ws.stages["clustered:internal"].value.k == chosen and ws.fits == fits
 
 
 def test_cluster_page_segments_within_each_format_and_names_carry_it(app):

@@ -197,6 +197,7 @@ def test_one_click_from_demo_to_results_in_the_browser(browser_page, app_url):
     me.sees("Can these segments be trusted?")
     me.sees("fall into natural groups")
     me.sees("segments of 2,000 stores")  # the headline opens Results
+    me.sees("Two levels: internal × external segments")  # the merged result as a grid
     me.shot("results")
     me.open("Runs & scenarios")
     me.sees("Compare two runs")
@@ -215,7 +216,10 @@ def test_one_click_from_demo_to_results_in_the_browser(browser_page, app_url):
 
     deck = Presentation(downloaded)
     assert [s.shapes.title.text for s in deck.slides][1] == "The segments"
-    assert page.blocked_requests == [], f"the app tried to reach: {page.blocked_requests}"
+    page.set_content(report)  # the report as a browser shows it: it asks for nothing outside
+    me.sees("How far to trust it")
+    me.shot("report")
+    assert page.blocked_requests == [], f"the app or the report tried to reach: {page.blocked_requests}"
 
 
 def pick(page, label: str, option: str | re.Pattern) -> None:

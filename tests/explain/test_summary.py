@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 import openpyxl
 import pandas as pd
 import pytest
 
 from clustering.demo import dfu_demo, store_demo
-from clustering.explain.summary import headline, summary_table
+from clustering.explain.labels import column_words
+from clustering.explain.profiling import TOP_FEATURES
+from clustering.explain.summary import headline, summary_table, what_sets_apart
 from clustering.formats import COUNT, NUMBER, P_VALUE, SHARE, TEXT, column_kind, count, number, percent
 from clustering.io.export import result_sheets, write_workbook
 from clustering.model.stability import stability_word
@@ -28,8 +32,8 @@ def test_the_headline_says_how_many_of_what_how_natural_how_stable_and_what_sepa
     assert f"({internal} internal × {external} external segments)" in text
     assert "natural groups" in text or "continuum" in text
     assert "resampled" in text or "provisional" in text
-    top = store_result.explanation.feature_tests["feature"].iloc[0].replace("_", " ")
-    assert f"What most separates them: {top}" in text
+    top = column_words(store_result.explanation.feature_tests["feature"].iloc[0], store_result.config.columns)
+    assert f"What most separates them: {top}" in text  # in the data dictionary's words
 
 
 def test_a_dfu_run_speaks_of_dfus():
@@ -115,3 +119,17 @@ def test_one_dataset_has_no_grid():
     )
     result = run(config, {"internal": store_demo(200, 3)["internal"]})
     assert segment_grid(result).empty
+
+
+def test_what_sets_a_segment_apart_is_said_in_the_data_dictionarys_words(store_result):
+    apart = what_sets_apart(store_result)
+    assert set(apart.index) == set(store_result.assignments["final_cluster"])
+    columns = store_result.config.columns
+    for text in apart:
+        parts = text.split(", ")
+        assert 1 <= len(parts) <= TOP_FEATURES and all(
+            re.search(r"\([+−]\d+\.\d SD\)$", part) for part in parts
+        )
+        assert "_" not in text  # names in words, not snake_case
+    said = " ".join(apart)
+    assert any(info.label in said for info in columns.values() if info.label)
