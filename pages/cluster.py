@@ -253,7 +253,7 @@ def side_by_side(name: str, ks: list[int], recommended: int, fitted_k: int, desc
             where.markdown(
                 f"**k = {k}**: least stable segment {stability_word(jaccard)} (Jaccard {jaccard:.2f})"
             )
-            table(pair.segments[k][["name", "share"]], where=where)
+            table(pair.segments[k][["share", "name"]], where=where)
         st.markdown("**What moves between them** (rows of the sweep's sample)")
         for sentence in pair.moves:
             st.markdown(f"- {sentence}")

@@ -16,20 +16,21 @@ FORMATS = {SHARE: "%.1f%%", COUNT: "localized"}  # a share is shown times 100 (`
 
 
 def _column_config(frame: pd.DataFrame) -> dict[str, object]:
-    """``column_config`` for ``st.dataframe``: shares as percentages, counts with thousands
-    separators, p-values and measures with decimals by magnitude; a statistic's column carries
-    what it means as its help."""
+    """``column_config`` for ``st.dataframe``: headers in words (no underscores), shares as
+    percentages, counts with thousands separators, measures with decimals by magnitude; a
+    statistic's column carries what it means as its help."""
     config: dict[str, object] = {}
     for column in frame.columns:
-        kind = column_kind(str(column), frame[column])
-        explained = meaning(str(column))
+        name = str(column)
+        kind = column_kind(name, frame[column])
+        shown = {"label": name.replace("_", " "), "help": meaning(name)}
         if kind == P_VALUE:
-            config[str(column)] = st.column_config.TextColumn(help=explained)
+            config[name] = st.column_config.TextColumn(**shown)
         elif kind in FORMATS or kind == NUMBER:
-            shown = FORMATS.get(kind) or f"%.{decimals_for(frame[column])}f"
-            config[str(column)] = st.column_config.NumberColumn(format=shown, help=explained)
-        elif explained:
-            config[str(column)] = st.column_config.Column(help=explained)
+            number_format = FORMATS.get(kind) or f"%.{decimals_for(frame[column])}f"
+            config[name] = st.column_config.NumberColumn(format=number_format, **shown)
+        else:
+            config[name] = st.column_config.Column(**shown)
     return config
 
 

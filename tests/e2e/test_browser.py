@@ -277,7 +277,8 @@ def test_weights_nested_segments_and_a_k_scenario_in_the_browser(browser_page, a
     me.sees("What if: every k of the sweep.")
     pick(page, "Scenario to fit", re.compile(r"^k = 7 ·"))
     me.press("Fit k = 7")
-    me.sees("fixed k = 7 (set in the config)")
+    me.sees("fixed by you; the sweep recommends")  # the sweep stays on screen
+    me.sees("What moves between them")  # the fitted k beside the recommended one
     me.shot("cluster_scenario")
 
     me.open("Merge & compare")
