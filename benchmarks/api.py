@@ -1,10 +1,12 @@
 """The cluster summary API under load: 16 concurrent clients on loopback, latency and errors.
 
-Usage: python benchmarks/api.py [--dfus 20000] [--clients 16] [--requests 200] [--database sqlite]
+Usage: python benchmarks/api.py [--dfus 20000] [--clients 16] [--requests 200] [--seconds 35]
+[--database sqlite|postgresql]
 
 A demo DFU warehouse (SQLite file, or a throwaway PostgreSQL server with ``--database
 postgresql``) gets labels written back; ``python -m clustering serve`` starts on a free
-loopback port with a bearer token, and each client thread sends ``--requests`` requests:
+loopback port with a bearer token, and each client thread sends ``--requests`` requests and
+goes on for ``--seconds`` (so the run crosses the summary's 10 s expiry several times):
 the cluster summary, pages of one cluster at random offsets, pages of every DFU, and a bad
 parameter (must be 400) and an unknown cluster (must be 404). Prints p50/p95/p99 latency per
 kind, requests per second, and every answer that was not the expected status (errors), with
@@ -14,6 +16,7 @@ the floor (benchmarks/floor.py) measured in the same run.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import random
 import socket
@@ -79,10 +82,15 @@ def request_plan(rng: random.Random, total: int, dfus: int) -> list[tuple[str, d
     return plan
 
 
-def client(base: str, plan: list, results: dict, errors: list, lock: threading.Lock) -> None:
+def client(base: str, plan: list, results: dict, errors: list, lock: threading.Lock, until: float) -> None:
+    """Send the plan's requests, over again until ``until`` (a run that crosses the summary's
+    expiry more than once)."""
     headers = {"Authorization": f"Bearer {TOKEN}"}
     with httpx.Client(base_url=base, headers=headers, timeout=60) as session:
-        for kind, params, expected in plan:
+        for i in itertools.count():
+            if i >= len(plan) and time.perf_counter() >= until:
+                return
+            kind, params, expected = plan[i % len(plan)]
             path = "/domains/dfu/clusters" if kind == "summary" else "/domains/dfu"
             started = time.perf_counter()
             response = session.get(path, params=params)
@@ -93,13 +101,14 @@ def client(base: str, plan: list, results: dict, errors: list, lock: threading.L
                     errors.append(f"{kind}: {response.status_code} {response.text[:100]}")
 
 
-def load(base: str, clients: int, requests: int, dfus: int) -> tuple[dict, list, float]:
+def load(base: str, clients: int, requests: int, dfus: int, seconds: float) -> tuple[dict, list, float]:
     results: dict[str, list[float]] = defaultdict(list)
     errors: list[str] = []
     lock = threading.Lock()
     plans = [request_plan(random.Random(i), requests, dfus) for i in range(clients)]
-    threads = [threading.Thread(target=client, args=(base, p, results, errors, lock)) for p in plans]
     started = time.perf_counter()
+    until = started + seconds
+    threads = [threading.Thread(target=client, args=(base, p, results, errors, lock, until)) for p in plans]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -134,7 +143,8 @@ def run(url: str, args: argparse.Namespace, floor: float) -> None:
     port = free_port()
     server = serve(url, port)
     try:
-        results, errors, wall = load(f"http://127.0.0.1:{port}", args.clients, args.requests, args.dfus)
+        base = f"http://127.0.0.1:{port}"
+        results, errors, wall = load(base, args.clients, args.requests, args.dfus, args.seconds)
     finally:
         server.terminate()
         server.wait(timeout=20)
@@ -159,7 +169,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
     parser.add_argument("--dfus", type=int, default=20_000)
     parser.add_argument("--clients", type=int, default=16)
-    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--requests", type=int, default=200, help="at least this many per client")
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=35.0,
+        help="and for at least this long (the summary expires every 10 s)",
+    )
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
     args = parser.parse_args()
     floor = measure_floor()

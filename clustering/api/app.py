@@ -4,11 +4,13 @@ call, no traceback in any answer.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +45,8 @@ SUMMARY_SECONDS = 10.0  # the cluster summary changes only with a write-back: re
 
 
 OPEN_PATHS = ("/health",)
+MAX_URL_BYTES = 2048  # the longest path and query string the routes need is under 200 bytes
+MAX_BODY_BYTES = 0  # every route is a GET: a request with a body is refused
 
 
 log = logging.getLogger("clustering.api")
@@ -56,8 +60,11 @@ def _guard(app: FastAPIOffline, token: str | None) -> None:
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         started = time.perf_counter()
-        if token and request.url.path not in OPEN_PATHS and not _authorized(request, token):
-            response: Response = JSONResponse(
+        oversized = _oversized(request)
+        if oversized is not None:
+            response: Response = oversized
+        elif token and request.url.path not in OPEN_PATHS and not _authorized(request, token):
+            response = JSONResponse(
                 status_code=401,
                 content={"detail": "Missing or wrong bearer token: send 'Authorization: Bearer <token>'."},
                 headers={"WWW-Authenticate": "Bearer"},
@@ -80,20 +87,83 @@ def _guard(app: FastAPIOffline, token: str | None) -> None:
 
 
 class Recent:
-    """The last answer of an expensive read, reused for ``seconds``; callers that arrive while
-    it is computed wait for that one computation instead of starting their own."""
+    """The last answer of an expensive read (the cluster summary, one aggregation over the
+    whole fact table), so that no caller waits for it once it exists: ``start`` computes it
+    in the background when the API starts; once older than ``seconds`` it is still served
+    while one background thread computes the next. Only callers that come before the very
+    first answer wait (for that one computation). A failed refresh keeps the last answer and
+    is logged; a failed first answer is raised to the callers waiting for it, and the next
+    caller tries again."""
 
-    def __init__(self, seconds: float) -> None:
-        self.seconds, self._lock = seconds, threading.Lock()
+    def __init__(self, seconds: float, compute: Callable[[], Any]) -> None:
+        self.seconds, self._compute = seconds, compute
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
         self._value: Any = None
+        self._has_value = False
         self._until = 0.0
+        self._refreshing = False
+        self._error: Exception | None = None
 
-    def get(self, compute: Callable[[], Any]) -> Any:
+    def start(self) -> None:
+        """Begin computing the answer in the background (a cold start answers from it)."""
+        with self._lock:
+            self._refresh_in_background()
+
+    def wait_first(self, seconds: float) -> bool:
+        """Wait up to ``seconds`` for the first computation to end; whether an answer exists."""
+        with self._lock:
+            self._changed.wait_for(lambda: self._has_value or not self._refreshing, timeout=seconds)
+            return self._has_value
+
+    def get(self) -> Any:
         with self._lock:
             if time.monotonic() >= self._until:
-                self._value = compute()
-                self._until = time.monotonic() + self.seconds
+                self._refresh_in_background()
+            while not self._has_value:
+                if self._error is not None and not self._refreshing:
+                    error, self._error = self._error, None
+                    raise error
+                if not self._refreshing:  # the last try failed and was reported: try again
+                    self._refresh_in_background()
+                self._changed.wait()
             return self._value
+
+    def _refresh_in_background(self) -> None:
+        """Start the one refresh (the lock is held)."""
+        if not self._refreshing:
+            self._refreshing = True
+            threading.Thread(target=self._refresh, name="summary-refresh", daemon=True).start()
+
+    def _refresh(self) -> None:
+        try:
+            value, error = self._compute(), None
+        except Exception as failure:  # kept for the waiting callers; a stale answer stays served
+            value, error = None, failure
+            log.error(report_unexpected(failure, "refreshing the cluster summary"))
+        with self._lock:
+            if error is None:
+                self._value, self._has_value = value, True
+                self._until = time.monotonic() + self.seconds
+            else:
+                self._until = time.monotonic() + min(self.seconds, 1.0)  # retry soon, not at once
+            self._error, self._refreshing = error, False
+            self._changed.notify_all()
+
+
+def _oversized(request: Request) -> JSONResponse | None:
+    """The app's JSON error for a request larger than any route takes: a URL over
+    ``MAX_URL_BYTES`` (414), or a body (413: the API only reads); None when it fits."""
+    target = request.url.path + ("?" + request.url.query if request.url.query else "")
+    if len(target.encode()) > MAX_URL_BYTES:
+        detail = f"The URL is longer than {MAX_URL_BYTES:,} bytes; the routes take short query strings."
+        return JSONResponse(status_code=414, content={"detail": detail})
+    length = request.headers.get("content-length")
+    chunked = "chunked" in request.headers.get("transfer-encoding", "").lower()
+    if chunked or (length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES)):
+        detail = "This API only reads (GET): a request with a body is refused."
+        return JSONResponse(status_code=413, content={"detail": detail})
+    return None
 
 
 def _authorized(request: Request, token: str) -> bool:
@@ -155,7 +225,16 @@ def create_app(
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    _summary_route(app, warehouse, Recent(summary_seconds))
+    recent = _summary_route(app, warehouse, summary_seconds)
+
+    @asynccontextmanager
+    async def _first_summary_before_serving(_: Any) -> AsyncIterator[None]:
+        """The server takes its first request once the summary exists (or failed, to be said to
+        its callers): a cold start answers from it instead of making every caller wait."""
+        await asyncio.to_thread(recent.wait_first, warehouse.timeout + 5)
+        yield
+
+    app.router.lifespan_context = _first_summary_before_serving
     _dfu_route(app, warehouse)
     return app
 
@@ -173,7 +252,7 @@ def _error_answers(app: FastAPIOffline) -> None:
         return JSONResponse(status_code=400, content={"detail": str(error)})
 
 
-def _summary_route(app: FastAPIOffline, warehouse: Warehouse, recent: Recent) -> None:
+def _summary_route(app: FastAPIOffline, warehouse: Warehouse, seconds: float) -> Recent:
     features, label = warehouse.features, warehouse.uncovered_label
     demand = demand_query(warehouse.fact, features)
     query = summary_query(warehouse.dim, demand, warehouse.key, features.id_column, warehouse.column, label)
@@ -184,11 +263,14 @@ def _summary_route(app: FastAPIOffline, warehouse: Warehouse, recent: Recent) ->
             rows = [dict(row) for row in connection.execute(query).mappings().all()]
             return {"rows": rows, "unassigned": connection.execute(unassigned).scalar_one()}
 
+    recent = Recent(seconds, summary)
+    recent.start()
+
     @app.get("/domains/dfu/clusters", response_model=ClustersAnswer)
     def clusters() -> ClustersAnswer:
         """Every cluster of dim_dfu with its DFU count, mean demand and mean cv (the features'
         definitions), and how many DFUs have no cluster."""
-        answer = recent.get(summary)
+        answer = recent.get()
         rows = [
             ClusterSummary(**{**row, "cluster_assignment": str(row["cluster_assignment"])})
             for row in answer["rows"]
@@ -196,6 +278,8 @@ def _summary_route(app: FastAPIOffline, warehouse: Warehouse, recent: Recent) ->
         return ClustersAnswer(
             clusters=rows, unassigned=answer["unassigned"], uncovered_label=label, definition=DEFINITION
         )
+
+    return recent
 
 
 def _dfu_route(app: FastAPIOffline, warehouse: Warehouse) -> None:

@@ -4,6 +4,9 @@ tables, and DFUs without a cluster are counted as unassigned."""
 
 from __future__ import annotations
 
+import threading
+import time
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,7 +15,7 @@ import sqlalchemy as sa
 pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient
 
-from clustering.api import create_app
+from clustering.api import Recent, create_app
 from clustering.config import load_config
 from clustering.demo import dfu_demo
 from clustering.errors import UserInputError
@@ -241,8 +244,7 @@ def test_serve_refuses_other_addresses_without_a_token(tmp_path, sheets, monkeyp
     assert error.startswith("error: Refusing to serve 0.0.0.0 without a token: set $CLUSTERING_API_TOKEN")
 
 
-@pytest.mark.parametrize(("seconds", "queries"), [(10.0, 1), (0.0, 3)])
-def test_the_summary_is_reused_for_a_few_seconds(tmp_path, sheets, monkeypatch, seconds, queries):
+def test_the_summary_is_computed_at_start_and_reused_for_a_few_seconds(tmp_path, sheets, monkeypatch):
     from clustering.api import app as module
 
     url = f"sqlite:///{tmp_path / 'w.db'}"
@@ -252,7 +254,67 @@ def test_the_summary_is_reused_for_a_few_seconds(tmp_path, sheets, monkeypatch, 
     monkeypatch.setattr(
         module, "read_only", lambda engine, timeout: opened.append(1) or real(engine, timeout)
     )
-    api = TestClient(create_app(url, summary_seconds=seconds))
-    answers = [api.get("/domains/dfu/clusters").json() for _ in range(3)]
+    with TestClient(create_app(url, summary_seconds=10.0)) as api:
+        assert opened == [1]  # the server takes its first request once the summary exists
+        answers = [api.get("/domains/dfu/clusters").json() for _ in range(3)]
     assert answers[0] == answers[1] == answers[2]
-    assert len(opened) == queries
+    assert len(opened) == 1
+
+
+def test_an_expired_summary_is_served_while_one_background_refresh_runs():
+    release, calls = threading.Event(), []
+
+    def compute():
+        calls.append(1)
+        if len(calls) > 1:
+            release.wait(10)  # the refresh is slow (a cold aggregation)
+        return len(calls)
+
+    recent = Recent(0.0, compute)
+    assert recent.get() == 1  # the first answer is awaited
+    started = time.perf_counter()
+    answers = [recent.get() for _ in range(20)]  # expired at once: a refresh starts, nobody waits
+    assert answers == [1] * 20 and time.perf_counter() - started < 1.0
+    assert len(calls) == 2  # one refresh, not one per caller
+    release.set()
+    for _ in range(200):
+        if recent.get() == 2:
+            break
+        time.sleep(0.02)
+    assert recent.get() >= 2
+
+
+def test_a_failed_first_summary_is_raised_and_tried_again_and_a_failed_refresh_keeps_the_last():
+    outcomes = [UserInputError("the statement timed out"), "first", RuntimeError("database gone")]
+
+    def compute():
+        outcome = outcomes.pop(0) if outcomes else "later"
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    recent = Recent(0.0, compute)
+    with pytest.raises(UserInputError, match="timed out"):
+        recent.get()
+    assert recent.get() == "first"  # the next caller tries again
+    for _ in range(50):  # the refresh fails: the last answer stays served
+        assert recent.get() in ("first", "later")
+        time.sleep(0.02)
+
+
+@pytest.mark.parametrize(
+    ("request_", "status", "says"),
+    [
+        (lambda api: api.get("/domains/dfu", params={"cluster_assignment": "x" * 5000}), 414, "2,048 bytes"),
+        (lambda api: api.request("GET", "/domains/dfu/clusters", content=b"x" * 100_000), 413, "body"),
+        (lambda api: api.post("/domains/dfu/clusters", content=b"{}"), 413, "body"),
+    ],
+)
+def test_an_oversized_request_gets_the_apps_json_error(tmp_path, sheets, request_, status, says):
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    labeled_warehouse(url, sheets)
+    answer = request_(TestClient(create_app(url)))
+    assert answer.status_code == status
+    assert (
+        set(answer.json()) == {"detail"} and "bytes" in answer.json()["detail"]
+    ) or "body" in answer.json()["detail"]
