@@ -39,7 +39,7 @@ else:
         "Files",
         type=[suffix.lstrip(".") for suffix in SUPPORTED_SUFFIXES],
         accept_multiple_files=True,
-        key="uploads",
+        key=f"uploads_{ws.token}",  # a new session's uploader: never a lost session's file names
         help="Two datasets can be two files or two sheets of one workbook.",
     )
     options = attempt(lambda: upload_options(files or [])) or {}

@@ -26,10 +26,11 @@ def main() -> None:
     dfus = right.button("Start with demo DFUs", icon=":material/inventory_2:", width="stretch")
 
     from ui.state import checked_tables, load_demo, workspace
-    from ui.widgets import attempt, run_all_button, segment_demo, status_strip
+    from ui.widgets import attempt, lost_notice, run_all_button, segment_demo, status_strip
 
     ws = workspace()
     ws.page = "home"
+    lost_notice(ws)
     if stores or dfus:
         load_demo(ws, "store" if stores else "dfu")
         st.switch_page("pages/data.py")

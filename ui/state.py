@@ -11,6 +11,8 @@ frames). Nothing here computes analytics: it calls the engine.
 from __future__ import annotations
 
 import os
+import secrets
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +42,7 @@ from ui.access import current_user
 from ui.memory import Box, shared
 
 WORKSPACE = "ws"
+SESSION_PARAM = "session"  # in the page's URL: which session the tab belongs to
 DEMO_VARIABLE = "CLUSTERING_DEMO"  # "store" or "dfu": every new session starts on that demo data
 STEPS = ("loaded", "prepared", "clustered", "merged", "labeled", "exported")
 
@@ -71,6 +74,8 @@ class Workspace:
     database_url: str | None = None  # in memory only: never shown, logged or exported
     tracked: dict[str, str] = field(default_factory=dict)  # result key -> tracked run ID
     demo_pending: bool = False  # demo data loaded at session start, not segmented yet
+    token: str = field(default_factory=lambda: secrets.token_urlsafe(9))  # this session, in the URL
+    lost: bool = False  # the tab belonged to a session this server no longer has
 
     def widget_key(self, *parts: object) -> str:
         """Widget keys change when data or config are replaced, so widgets show the new values."""
@@ -90,6 +95,7 @@ class Workspace:
         self.stages.clear()
         self.previous, self.explore_spec, self.explore_snapshot, self.exported = None, "", "", False
         self.generation += 1
+        self.lost = False
 
 
 def load_checked(
@@ -125,16 +131,31 @@ def load_demo(ws: Workspace, kind: str, size: int | None = None, seed: int = 7) 
     ws.load(sheets, sources, kind, load_config(kind))
 
 
+@st.cache_resource
+def _live_workspaces() -> weakref.WeakValueDictionary[str, Workspace]:
+    """This server's sessions by token, for as long as their workspace lives (a closed
+    session's is freed by the reaper, ``ui.memory``)."""
+    return weakref.WeakValueDictionary()
+
+
 def workspace() -> Workspace:
-    """This session's workspace (created on first use)."""
+    """This session's workspace (created on first use). A tab whose URL names a session this
+    server does not have (it restarted, or the session expired) gets an empty workspace marked
+    lost, never the demo under the name of the analyst's file."""
     if WORKSPACE not in st.session_state:
         ws = Workspace()
+        earlier = st.query_params.get(SESSION_PARAM)
+        ws.lost = bool(earlier) and earlier not in _live_workspaces()
         demo = os.environ.get(DEMO_VARIABLE, "").strip()
-        if demo in ("store", "dfu"):
+        if demo in ("store", "dfu") and not ws.lost:
             load_demo(ws, demo)  # segmented by the first page, after it is drawn (ui.widgets.page)
             ws.demo_pending = True
+        _live_workspaces()[ws.token] = ws
         st.session_state[WORKSPACE] = ws
-    return st.session_state[WORKSPACE]
+    ws = st.session_state[WORKSPACE]
+    if st.query_params.get(SESSION_PARAM) != ws.token:  # page switches drop the query string
+        st.query_params[SESSION_PARAM] = ws.token
+    return ws
 
 
 # -- keys -----------------------------------------------------------------------------------

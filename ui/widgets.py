@@ -32,9 +32,20 @@ def page(name: str, title: str, intro: str) -> Workspace:
     ws.page = name
     st.title(title)
     st.caption(intro)
+    lost_notice(ws)
     if ws.demo_pending:
         segment_demo(ws)
     return ws
+
+
+def lost_notice(ws: Workspace) -> None:
+    """One line on every page while a tab whose session the server lost has loaded nothing."""
+    if ws.lost:
+        st.warning(
+            "**This session was lost**: the server restarted or the session expired, so what was loaded "
+            "and computed here is gone. Load the data again on Data, or open a tracked run on Runs & scenarios.",
+            icon=":material/sync_problem:",
+        )
 
 
 def segment_demo(ws: Workspace) -> None:

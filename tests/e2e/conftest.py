@@ -44,16 +44,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@contextmanager
-def running_app(
-    extra: list[str] | None = None, env: dict[str, str] | None = None, port: int | None = None
-) -> Iterator[str]:
-    """The real app (streamlit run app.py) on a loopback port (free, unless given); its URL."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)")
-    port = port or free_port()
-    environment = {**os.environ, "XDG_CONFIG_HOME": tempfile.mkdtemp(prefix="xdg-e2e-"), **(env or {})}
-    command = [
+def app_command(port: int, extra: list[str] | None = None) -> list[str]:
+    """``streamlit run app.py`` on a loopback port, headless, with no usage statistics."""
+    return [
         sys.executable,
         "-m",
         "streamlit",
@@ -69,7 +62,22 @@ def running_app(
         "false",
         *(extra or []),
     ]
-    with serving(command, port, "/_stcore/health", environment) as url:
+
+
+def app_environment(env: dict[str, str] | None = None) -> dict[str, str]:
+    """The test's environment with a config folder of the app's own."""
+    return {**os.environ, "XDG_CONFIG_HOME": tempfile.mkdtemp(prefix="xdg-e2e-"), **(env or {})}
+
+
+@contextmanager
+def running_app(
+    extra: list[str] | None = None, env: dict[str, str] | None = None, port: int | None = None
+) -> Iterator[str]:
+    """The real app (streamlit run app.py) on a loopback port (free, unless given); its URL."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)")
+    port = port or free_port()
+    with serving(app_command(port, extra), port, "/_stcore/health", app_environment(env)) as url:
         yield url
 
 
