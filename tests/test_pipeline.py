@@ -237,3 +237,32 @@ def test_on_a_continuum_the_run_says_what_weak_structure_means_for_the_decision(
 
 def test_clear_structure_needs_no_decision_note(demo_result):
     assert not [f for f in demo_result.findings if f.source == "decision"]
+
+
+def test_loading_checks_a_large_table_on_a_sample_and_confirms_a_refusal_on_every_row(monkeypatch):
+    from clustering.io.validation import validate_table
+    from clustering.pipeline import prepare as stage
+
+    config = load_config("store")
+    sheets = store_demo(600, 3)
+    table = validate_table(sheets["internal"], "store_id")
+    dataset = config.datasets["internal"]
+    small = stage.check_preparation("internal", table, dataset, 0)
+    rows = len(table.frame)
+    assert small is not None and len(small.matrix) == rows  # small: prepared, and kept
+    monkeypatch.setattr(stage, "PREPARE_CHECK_ROWS", 200)
+    fitted = []
+    real = stage.prepare_dataset
+
+    def prepare(name, part, config, seed):
+        fitted.append(len(part.frame))
+        if len(part.frame) < rows:  # as if the sample missed what makes the table usable
+            raise UserInputError("nothing left to cluster")
+        return real(name, part, config, seed)
+
+    monkeypatch.setattr(stage, "prepare_dataset", prepare)
+    assert stage.check_preparation("internal", table, dataset, 0) is None  # large: nothing kept
+    assert fitted == [200, rows]  # the sample's refusal was tried on every row, which passed
+    fitted.clear()
+    monkeypatch.setattr(stage, "prepare_dataset", lambda *a: fitted.append(len(a[1].frame)) or real(*a))
+    assert stage.check_preparation("internal", table, dataset, 0) is None and fitted == [200]

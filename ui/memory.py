@@ -180,8 +180,12 @@ def shared(key: str, compute: Callable[[], Any]) -> Box:
 
 
 def trim_heap() -> None:
-    """Collect garbage, then return freed heap pages to the operating system (glibc only)."""
+    """Collect garbage, then return freed heap pages to the operating system (glibc only) and
+    Arrow's pool's unused memory (pandas' text columns live there)."""
     gc.collect()
+    arrow = sys.modules.get("pyarrow")
+    if arrow is not None:
+        arrow.default_memory_pool().release_unused()
     name = ctypes.util.find_library("c")
     if name and sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):  # musl and others have no malloc_trim

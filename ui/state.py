@@ -30,6 +30,7 @@ from clustering.io.inputs import run_sheets
 from clustering.io.validation import Finding, ValidatedTable
 from clustering.pipeline import (
     assemble_result,
+    check_preparation,
     check_sheets,
     check_stability,
     cluster_dataset,
@@ -39,7 +40,7 @@ from clustering.pipeline import (
 )
 from clustering.results import ClusteredDataset, Combined, Explanation, PreparedDataset, RunResult
 from ui.access import current_user
-from ui.memory import Box, shared
+from ui.memory import Box, shared, trim_heap
 
 WORKSPACE = "ws"
 SESSION_PARAM = "session"  # in the page's URL: which session the tab belongs to
@@ -106,22 +107,25 @@ def load_checked(
     config: RunConfig,
     report: Callable[[str], object] = lambda _: None,
 ) -> None:
-    """Check new data and prepare every dataset before it replaces what the analyst has: a
-    problem (bad file, nothing to cluster...) raises here and the workspace stays as it was.
-    The checked tables and prepared matrices are kept as the first stages of the new data.
-    ``report`` hears each step as it starts (the page shows them)."""
+    """Check new data and whether every dataset can be prepared before it replaces what the
+    analyst has: a problem (bad file, nothing to cluster...) raises here and the workspace stays
+    as it was. The checked tables (and the prepared matrices of small ones) are kept as the
+    first stages of the new data; a large table is prepared when its step runs, so loading
+    holds it once (``pipeline.check_preparation``). ``report`` hears each step as it starts."""
     rows = sum(len(frame) for frame in sheets.values())
     report(f"Checking {rows:,} rows: IDs, columns and values…")
     checked = check_sheets(config, sheets)
     seed = config.random_state
     ready = {}
     for name, table in checked[0].items():
-        report(f"Preparing {name}: {len(table.frame):,} rows…")
-        ready[name] = prepare_dataset(name, table, config.datasets[name], seed)
+        report(f"Checking that {name} can be prepared: {len(table.frame):,} rows…")
+        ready[name] = check_preparation(name, table, config.datasets[name], seed)
     ws.load(sheets, sources, kind, config)
     ws.stages["checked"] = Stage(data_key(ws), checked)
     for name, data in ready.items():
-        ws.stages[f"prepared:{name}"] = Stage(prepare_key(ws, name), data)
+        if data is not None:
+            ws.stages[f"prepared:{name}"] = Stage(prepare_key(ws, name), data)
+    trim_heap()  # the check's passing copies go back to the system at once
 
 
 def load_demo(ws: Workspace, kind: str, size: int | None = None, seed: int = 7) -> None:

@@ -76,8 +76,10 @@ def normalize_ids(values: pd.Series) -> pd.Series:
     return text.mask(text == "")
 
 
-def _check_ids(frame: pd.DataFrame, id_column: str, source: str) -> list[Finding]:
-    if id_column not in frame.columns:
+def _check_ids(frame: pd.DataFrame, id_column: str, source: str, ids: pd.Series | None) -> list[Finding]:
+    """Findings about the ID column: missing, blank or duplicated IDs (``ids``: the column
+    normalized, None when it is missing)."""
+    if ids is None:
         near = [c for c in frame.columns if c.lower().replace(" ", "_") == id_column.lower()]
         hint = f" A column named '{near[0]}' exists: rename it or set the ID column to it." if near else ""
         columns = _examples(list(frame.columns))
@@ -89,7 +91,6 @@ def _check_ids(frame: pd.DataFrame, id_column: str, source: str) -> list[Finding
                 column=id_column,
             )
         ]
-    ids = normalize_ids(frame[id_column])
     findings = []
     blank = np.flatnonzero(ids.isna().to_numpy())
     if blank.size:
@@ -104,6 +105,9 @@ def _check_ids(frame: pd.DataFrame, id_column: str, source: str) -> list[Finding
                 rows=rows,
             )
         )
+    uniques = pd.factorize(ids)[1]  # Arrow's hashing: no Python string per ID
+    if len(uniques) == len(ids) - blank.size:
+        return findings  # every ID once: the usual case, and the cheap one
     duplicated = ids.duplicated(keep=False) & ids.notna()
     if duplicated.any():
         groups = ids[duplicated].groupby(ids[duplicated], sort=True).groups
@@ -206,7 +210,8 @@ def check_table(frame: pd.DataFrame, id_column: str, source: str | None = None) 
             message = "is empty: no header and no data. Pick the sheet that holds the data."
         return ValidatedTable(frame, [], [], source, [Finding("error", source, message)])
     findings = [Finding("info", source, note) for note in frame.attrs.get("notes", [])]
-    findings += _check_ids(frame, id_column, source)
+    ids = normalize_ids(frame[id_column]) if id_column in frame.columns else None
+    findings += _check_ids(frame, id_column, source, ids)
     numeric: dict[str, pd.Series] = {}
     categorical, identifiers = [], []
     for name in frame.columns:
@@ -233,9 +238,18 @@ def check_table(frame: pd.DataFrame, id_column: str, source: str | None = None) 
         )
     typed = frame
     if not any(f.level == "error" for f in findings):
-        typed = _typed_frame(frame, id_column, numeric, [*categorical, *identifiers])
+        typed = _typed_frame(frame, ids, numeric, [*categorical, *identifiers])
         findings += _empty_rows(typed.drop(columns=identifiers), source)
     return ValidatedTable(typed, list(numeric), categorical, source, findings, identifiers)
+
+
+def _trimmed_text(column: pd.Series) -> pd.Series:
+    """Text without surrounding spaces, a blank cell missing; the column itself when it is
+    already that (the trimmed copy is only made, and kept, when a cell changes)."""
+    text = column.astype("string")
+    trimmed = text.str.strip()
+    trimmed = trimmed.mask(trimmed == "")
+    return text if trimmed.equals(text) else trimmed
 
 
 def _identifier_like(column: pd.Series) -> bool:
@@ -256,15 +270,21 @@ def _identifier_note(column: pd.Series, name: str, source: str) -> Finding:
     return Finding("info", source, message, column=name)
 
 
+SHARED_COLUMNS = 100
+
+
 def _typed_frame(
-    frame: pd.DataFrame, id_column: str, numeric: dict[str, pd.Series], categorical: list[str]
+    frame: pd.DataFrame, ids: pd.Series, numeric: dict[str, pd.Series], categorical: list[str]
 ) -> pd.DataFrame:
-    data = {name: values.to_numpy(dtype=np.float64) for name, values in numeric.items()}
+    """The checked table: numbers as floats, text trimmed (blank is missing), indexed by ID. A
+    column that needed no change is the parsed one itself, not a copy (a 100 MB upload is
+    then held once, not twice); a wide table (over SHARED_COLUMNS columns) is one block of
+    numbers instead, since thousands of one-column blocks make every later step slow."""
+    data = {name: values.astype(np.float64) for name, values in numeric.items()}
     for name in categorical:
-        text = frame[name].astype("string").str.strip()
-        data[name] = text.mask(text == "")
-    typed = pd.DataFrame(data, index=frame.index)
-    typed.index = pd.Index(normalize_ids(frame[id_column]), name=id_column)
+        data[name] = _trimmed_text(frame[name])
+    typed = pd.DataFrame(data, index=frame.index, copy=len(data) > SHARED_COLUMNS)
+    typed.index = pd.Index(ids, name=ids.name)
     typed.attrs = {k: v for k, v in frame.attrs.items() if k != "notes"}
     return typed
 

@@ -7,7 +7,13 @@ input tables is ``clustering.io.inputs``. This module only re-exports.
 from clustering.pipeline.cluster import cluster_dataset, cluster_warnings, dataset_metrics, final_model
 from clustering.pipeline.combine import combine_segments
 from clustering.pipeline.describe import explain_segments, one_feature_segments, with_segment_names
-from clustering.pipeline.prepare import check_sheets, dataset_tables, prepare_dataset, validate_tables
+from clustering.pipeline.prepare import (
+    check_preparation,
+    check_sheets,
+    dataset_tables,
+    prepare_dataset,
+    validate_tables,
+)
 from clustering.pipeline.run import assemble_result, run
 from clustering.pipeline.stability import (
     assess_stability,
@@ -19,6 +25,7 @@ from clustering.pipeline.stability import (
 __all__ = [
     "assemble_result",
     "assess_stability",
+    "check_preparation",
     "check_sheets",
     "check_stability",
     "cluster_dataset",

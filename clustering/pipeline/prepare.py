@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from clustering.config import (
@@ -21,6 +23,7 @@ from clustering.io.validation import (
     check_table,
     compare_ids,
 )
+from clustering.model.metrics import sample_rows
 from clustering.prep.features import demand_features, join_attributes
 from clustering.prep.preprocessing import Preprocessor
 
@@ -110,6 +113,28 @@ def prepare_dataset(
         matrix = preprocessor.fit_transform(table.frame)
     frame = pd.DataFrame(matrix, index=table.frame.index, columns=preprocessor.feature_names_out_)
     return PreparedDataset(name, table, preprocessor, frame, preprocessor.outliers_)
+
+
+PREPARE_CHECK_ROWS = 20_000  # a sample this large shows whether a dataset can be prepared
+
+
+def check_preparation(
+    name: str, table: ValidatedTable, config: DatasetConfig, random_state: int | None
+) -> PreparedDataset | None:
+    """Raise the user error ``prepare_dataset`` would (nothing left to cluster, options that do
+    not fit the columns) before new data replaces what the analyst has, without holding a
+    second copy of a large table: a table of at most PREPARE_CHECK_ROWS rows is prepared (and
+    returned, to keep); a larger one is tried on a fixed-seed sample of that many rows, and on
+    every row only to confirm a refusal (a sample never refuses what the whole table allows).
+    None when the table was checked on a sample (its matrix is made when it is prepared)."""
+    if len(table.frame) <= PREPARE_CHECK_ROWS:
+        return prepare_dataset(name, table, config, random_state)
+    rows = np.sort(sample_rows(len(table.frame), PREPARE_CHECK_ROWS, random_state))
+    try:
+        prepare_dataset(name, replace(table, frame=table.frame.iloc[rows]), config, random_state)
+    except UserInputError:
+        prepare_dataset(name, table, config, random_state)  # raises unless the sample misled
+    return None
 
 
 def _without_absent_attributes(config: DatasetConfig, table: ValidatedTable) -> PreprocessConfig:

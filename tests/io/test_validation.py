@@ -210,3 +210,26 @@ def test_a_text_column_with_few_levels_stays_categorical():
     table = validate_table(data, "store_id")
     assert table.identifiers == []
     assert table.categorical == ["item_code", "format"]
+
+
+def test_the_checked_table_holds_the_parsed_columns_not_copies():
+    rows = 5_000
+    raw = pd.DataFrame(
+        {
+            "store_id": [f"S{i}" for i in range(rows)],
+            "revenue": np.linspace(1, 2, rows),
+            "margin": np.linspace(0, 1, rows),
+            "format": pd.array(["hyper", "super"] * (rows // 2), dtype="string"),
+            "region": pd.array([" North ", "South"] * (rows // 2), dtype="string"),
+        }
+    )
+    typed = validate_table(raw, "store_id").frame
+    for column in ("revenue", "margin"):  # a 100 MB upload is held once, not twice
+        assert np.shares_memory(typed[column].to_numpy(), raw[column].to_numpy())
+    assert typed["format"].array is raw["format"].array  # nothing to trim: the same text
+    assert typed["region"].iloc[0] == "North"  # trimmed where a cell needed it
+    wide = pd.DataFrame(np.ones((4, 150)), columns=[f"c{i}" for i in range(150)]).assign(
+        store_id=list("abcd")
+    )
+    wide_typed = validate_table(wide, "store_id").frame
+    assert not np.shares_memory(wide_typed["c0"].to_numpy(), wide["c0"].to_numpy())  # one block, not 150
