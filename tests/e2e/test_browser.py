@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from urllib.parse import urljoin, urlsplit
 
 import pandas as pd
 import pytest
@@ -42,11 +43,11 @@ class Analyst:
         """Follow the navigation link once the app is idle (again if a rerun swallowed the click)."""
         self.idle()
         link = self.page.get_by_role("link", name=name, exact=True).first
-        href = link.get_attribute("href")
+        path = urlsplit(urljoin(self.page.url, link.get_attribute("href"))).path
         for _ in range(3):
             link.click()
-            try:
-                self.page.wait_for_url(href, timeout=10_000)
+            try:  # the page adds its session to the query string: compare the paths
+                self.page.wait_for_url(lambda url: urlsplit(url).path == path, timeout=10_000)
                 break
             except Exception:  # the page was redrawing: click again
                 pass
