@@ -105,7 +105,7 @@ for name, checked in tables.items():
         f"{name}: {len(checked.frame):,} rows, {len(checked.numeric)} numeric and {len(checked.categorical)} text columns",
         expanded=True,
     ):
-        table(column_summary(checked.frame.reset_index()))
+        table(column_summary(checked.frame.reset_index(), unique=(checked.frame.index.name,)))
         table(checked.frame.head(20), hide_index=False)
 left, right = st.columns(2)
 with left:

@@ -243,6 +243,11 @@ def check_table(frame: pd.DataFrame, id_column: str, source: str | None = None) 
     return ValidatedTable(typed, list(numeric), categorical, source, findings, identifiers)
 
 
+def _unchanged(column: pd.Series, values: pd.Series) -> bool:
+    """Whether a numeric column's checked values are its parsed floats, not a converted copy."""
+    return column.dtype == np.float64 and np.shares_memory(column.to_numpy(), values.to_numpy())
+
+
 def _trimmed_text(column: pd.Series) -> pd.Series:
     """Text without surrounding spaces, a blank cell missing; the column itself when it is
     already that (the trimmed copy is only made, and kept, when a cell changes)."""
@@ -276,14 +281,22 @@ SHARED_COLUMNS = 100
 def _typed_frame(
     frame: pd.DataFrame, ids: pd.Series, numeric: dict[str, pd.Series], categorical: list[str]
 ) -> pd.DataFrame:
-    """The checked table: numbers as floats, text trimmed (blank is missing), indexed by ID. A
-    column that needed no change is the parsed one itself, not a copy (a 100 MB upload is
-    then held once, not twice); a wide table (over SHARED_COLUMNS columns) is one block of
-    numbers instead, since thousands of one-column blocks make every later step slow."""
-    data = {name: values.astype(np.float64) for name, values in numeric.items()}
-    for name in categorical:
-        data[name] = _trimmed_text(frame[name])
-    typed = pd.DataFrame(data, index=frame.index, copy=len(data) > SHARED_COLUMNS)
+    """The checked table: numbers as floats, text trimmed (blank is missing), indexed by ID.
+    Float columns that needed no change are the parsed ones themselves, in the parsed block
+    (a 100 MB upload is held once, not twice); the converted ones are one new block, so the
+    table stays a few blocks, as fast to slice as before (a table of over SHARED_COLUMNS
+    columns is copied into one)."""
+    same = [name for name, values in numeric.items() if _unchanged(frame[name], values)]
+    converted = {name: v.to_numpy(dtype=np.float64) for name, v in numeric.items() if name not in same}
+    parts = [frame[same]]
+    if converted:
+        parts.append(pd.DataFrame(converted, index=frame.index))
+    if categorical:
+        texts = {name: _trimmed_text(frame[name]) for name in categorical}
+        parts.append(pd.DataFrame(texts, index=frame.index, copy=False))
+    typed = pd.concat(parts, axis=1)[[*numeric, *categorical]]
+    if len(typed.columns) > SHARED_COLUMNS:  # a wide sheet may come column by column: one block
+        typed = typed.copy()
     typed.index = pd.Index(ids, name=ids.name)
     typed.attrs = {k: v for k, v in frame.attrs.items() if k != "notes"}
     return typed
@@ -366,12 +379,15 @@ def compare_ids(tables: dict[str, ValidatedTable], entity: str = "stores") -> li
     return findings
 
 
-def column_summary(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per column: type, missing %, distinct values and an example, for a data preview."""
+def column_summary(frame: pd.DataFrame, unique: tuple[str, ...] = ()) -> pd.DataFrame:
+    """One row per column: type, missing %, distinct values and an example, for a data preview.
+    The ``unique`` columns (a checked table's IDs) are known to hold every value once: their
+    distinct count is not hashed again (for a million text IDs that took 200 MB)."""
     rows = []
     for name in frame.columns:
         column = frame[name]
         present = column.dropna()
+        distinct = len(present) if name in unique else int(present.nunique())
         kind = (
             "number"
             if pd.api.types.is_numeric_dtype(column)
@@ -384,7 +400,7 @@ def column_summary(frame: pd.DataFrame) -> pd.DataFrame:
                 "column": str(name),
                 "type": kind,
                 "missing %": round(100 * column.isna().mean(), 2) if len(column) else 0.0,
-                "distinct": int(present.nunique()),
+                "distinct": distinct,
                 "example": str(present.iloc[0]) if len(present) else "",
             }
         )

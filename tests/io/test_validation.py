@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from clustering.errors import UserInputError
-from clustering.io.validation import check_table, compare_ids, validate_table
+from clustering.io.validation import check_table, column_summary, compare_ids, validate_table
 
 
 def frame(**columns):
@@ -226,10 +226,18 @@ def test_the_checked_table_holds_the_parsed_columns_not_copies():
     typed = validate_table(raw, "store_id").frame
     for column in ("revenue", "margin"):  # a 100 MB upload is held once, not twice
         assert np.shares_memory(typed[column].to_numpy(), raw[column].to_numpy())
-    assert typed["format"].array is raw["format"].array  # nothing to trim: the same text
+    assert typed["format"].equals(raw["format"].set_axis(typed.index))  # nothing to trim: kept as is
     assert typed["region"].iloc[0] == "North"  # trimmed where a cell needed it
-    wide = pd.DataFrame(np.ones((4, 150)), columns=[f"c{i}" for i in range(150)]).assign(
-        store_id=list("abcd")
-    )
-    wide_typed = validate_table(wide, "store_id").frame
-    assert not np.shares_memory(wide_typed["c0"].to_numpy(), wide["c0"].to_numpy())  # one block, not 150
+    counts = raw.assign(visits=np.arange(rows), revenue=raw["revenue"].where(raw.index > 0, np.inf))
+    converted = validate_table(counts, "store_id").frame
+    assert converted["visits"].dtype == np.float64 and converted["visits"].iloc[-1] == rows - 1
+    assert np.isnan(converted["revenue"].iloc[0])  # an infinite cell is empty: a converted copy
+    assert list(converted.columns) == ["revenue", "margin", "visits", "format", "region"]
+
+
+def test_the_column_summary_counts_distinct_values_and_trusts_checked_ids():
+    checked = validate_table(frame(format=["a", "b", "a", None]), "store_id").frame.reset_index()
+    summary = column_summary(checked, unique=("store_id",)).set_index("column")
+    assert summary.loc["store_id", "distinct"] == 4 and summary.loc["format", "distinct"] == 2
+    assert summary.loc["format", "missing %"] == 25.0 and summary.loc["revenue", "type"] == "number"
+    assert column_summary(checked).set_index("column").loc["store_id", "distinct"] == 4  # the same, hashed
