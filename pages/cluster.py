@@ -6,7 +6,7 @@ import numpy as np
 import streamlit as st
 
 from clustering.config import ClusterConfig, HdbscanConfig, Selection
-from clustering.explain.labels import column_words
+from clustering.explain.labels import column_unit, column_words
 from clustering.explain.scenarios import recommendation
 from clustering.glossary import readable_metrics
 from clustering.model.density import warm_up
@@ -147,8 +147,7 @@ def more_views(name: str, data, labels: np.ndarray, colors: dict, rows: np.ndarr
         feature = left.selectbox("Distribution of", list(original.columns), key=k + "feat")
         violin = right.toggle("Violin", key=k + "violin")
         values = original[feature].reindex(data.matrix.index).iloc[rows]
-        info = ws.config.columns.get(feature)
-        words, unit = column_words(feature, ws.config.columns), info.unit if info is not None else None
+        words, unit = column_words(feature, ws.config.columns), column_unit(feature, ws.config.columns)
         st.plotly_chart(
             charts.distribution(values, labels[rows], colors, violin, words, unit), key=f"dist_{name}"
         )

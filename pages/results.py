@@ -3,6 +3,7 @@
 import streamlit as st
 
 from clustering.explain.summary import headline, level_names, segment_grid, summary_table, what_sets_apart
+from clustering.formats import first_upper
 from ui import charts
 from ui.numbers import table
 from ui.state import progress, run_result, track, tracked_run_id
@@ -20,8 +21,8 @@ if result is None:
 final = result.assignments["final_cluster"]
 st.info(headline(result), icon=":material/lightbulb:")
 a, b, c, d = st.columns(4)
-entity, noun = ws.config.entities()
-a.metric("Stores" if entity == "store" else noun, f"{len(final):,}")
+noun = ws.config.entities()[1]
+a.metric(first_upper(noun), f"{len(final):,}")
 b.metric("Segments", final.nunique())
 c.metric("Smallest segment", f"{final.value_counts().min():,}")
 d.metric("Moved by the analyst", int(result.assignments.get("override", final.isna()).sum()))

@@ -225,6 +225,12 @@ def column_words(column: str, columns: dict[str, ColumnInfo]) -> str:
     return column.replace("_", " ").strip()
 
 
+def column_unit(column: str, columns: dict[str, ColumnInfo]) -> str | None:
+    """A column's unit in the data dictionary ('$', 'm²'), or None."""
+    info = columns.get(column)
+    return info.unit if info is not None and info.unit else None
+
+
 def profiles_in_words(
     profiles: pd.DataFrame, columns: dict[str, ColumnInfo], weights: dict[str, float] | None = None
 ) -> pd.DataFrame:
@@ -236,7 +242,7 @@ def profiles_in_words(
     if weights:
         described.insert(at, "weight", base.map(lambda c: weights.get(c, 1.0)).astype(float))
     if columns:
-        described.insert(at, "unit", base.map(lambda c: columns[c].unit if c in columns else None))
+        described.insert(at, "unit", base.map(lambda c: column_unit(c, columns)))
         described.insert(at, "label", base.map(lambda c: column_words(c, columns)))
     return described
 

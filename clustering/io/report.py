@@ -23,7 +23,7 @@ import yaml
 
 from clustering.config import ColumnInfo
 from clustering.errors import UserInputError
-from clustering.explain.labels import column_words
+from clustering.explain.labels import column_unit, column_words
 from clustering.formats import count, number, percent, with_unit
 from clustering.model.stability import PATTERN, STABLE
 
@@ -128,12 +128,6 @@ def _title(name: str) -> str:
     return name[:1].upper() + name[1:]
 
 
-def _label(feature: str, units: dict[str, ColumnInfo]) -> tuple[str, str]:
-    """A feature's words and unit from the run's data dictionary."""
-    info = units.get(feature)
-    return column_words(feature, units), (info.unit if info is not None and info.unit else "")
-
-
 def _profile_lines(profiles: pd.DataFrame, code: str, units: dict, entities: str) -> list[str]:
     """The segment's features that set it apart most (largest |effect size|), each in real
     units against the average of all."""
@@ -147,12 +141,12 @@ def _profile_lines(profiles: pd.DataFrame, code: str, units: dict, entities: str
         direction = "higher" if row.effect > 0 else "lower"
         if " = " in str(row.feature):  # a level of a text column: the share of the segment in it
             column, level = str(row.feature).split(" = ", 1)
-            label, _ = _label(column, units)
+            label = column_words(column, units)
             lines.append(
                 f"{label} {level}: {percent(mean, 0)} of its {entities} (of all: {percent(overall, 0)})"
             )
             continue
-        label, unit = _label(str(row.feature), units)
+        label, unit = column_words(str(row.feature), units), column_unit(str(row.feature), units)
         shown = (
             (lambda v: percent(v, 1))
             if str(row.feature).startswith("share") and 0 <= overall <= 1
