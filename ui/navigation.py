@@ -15,6 +15,7 @@ from PIL import Image
 from ui.access import app_navigation, require_login, use_app_navigation
 
 ICON = Path(__file__).parent / "icon.png"
+RECONNECT_TIMER_SECONDS = 3600
 PAGES = {
     "Start": [
         st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
@@ -35,6 +36,14 @@ PAGES = {
 }
 
 
+@st.fragment(run_every=RECONNECT_TIMER_SECONDS)
+def redraw_after_reconnect() -> None:
+    """Draws nothing; its timer is what counts. Streamlit's browser reruns an idle page after
+    it reconnects only when the page has a fragment on a timer: without one, a tab whose server
+    restarted keeps showing data that server no longer has, until the next click. With it, the
+    tab redraws at once and says that its session was lost (ui.widgets.lost_notice)."""
+
+
 def main() -> None:
     """Check the login, draw the navigation, then run the chosen page behind the last error guard."""
     # the tab's icon is a file of the app: an emoji needs a font, a Material icon here would be fetched
@@ -43,6 +52,7 @@ def main() -> None:
     try:
         require_login()  # a team's server: nothing is drawn before the analyst has logged in
         navigation = st.navigation(PAGES)
+        redraw_after_reconnect()
         with app_navigation():  # pages run only from here (ui.access.through_the_app)
             navigation.run()
     except Exception as error:  # the last guard: one line and a log file, never a traceback

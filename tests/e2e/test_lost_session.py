@@ -41,10 +41,12 @@ def test_a_tab_under_a_restarted_server_says_its_session_was_lost(tmp_path):
             me.sees("Loaded data")
             me.sees("wb_300.xlsx")
             assert "session=" in page.url  # the tab names its session
+            me.idle()  # the tab sits idle, as a tab does when its server restarts: Streamlit's
+            page.wait_for_timeout(3000)  # browser then reruns nothing by itself on reconnecting
             server.send_signal(signal.SIGKILL)  # kill -9, then the same server again
             server.wait(timeout=20)
             server = start(port, log)
-            me.sees("This session was lost", 90_000)  # the tab reconnects to a new session
+            me.sees("This session was lost", 90_000)  # the tab reconnects and redraws, untouched
             me.shot("lost_session")
             body = page.locator("body").inner_text()
             assert "demo store data" not in body  # no demo in place of the analyst's data
