@@ -13,7 +13,9 @@ from ui.loading import (
     default_option,
     guess_id_column,
     read_choices,
+    release_uploads,
     upload_options,
+    uploader_key,
 )
 from ui.numbers import table
 from ui.state import checked_tables, load_checked, load_demo
@@ -39,7 +41,7 @@ else:
         "Files",
         type=[suffix.lstrip(".") for suffix in SUPPORTED_SUFFIXES],
         accept_multiple_files=True,
-        key=f"uploads_{ws.token}",  # a new session's uploader: never a lost session's file names
+        key=uploader_key(ws.token, ws.generation),
         help="Two datasets can be two files or two sheets of one workbook.",
     )
     options = attempt(lambda: upload_options(files or [])) or {}
@@ -83,6 +85,9 @@ else:
                         state="complete" if done else "error",
                         expanded=not done,  # a problem stays in sight
                     )
+                if done:  # the files are read: the server keeps the tables, not the bytes too
+                    release_uploads(files)
+                    st.rerun()
     elif not files:
         st.info("Drop one workbook with sheets `internal` and `external`, or one file per dataset.")
 

@@ -12,7 +12,7 @@ from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ct
 from clustering.config import RunConfig, config_from_dict, load_config
 from clustering.io.sources import Progress, list_sheets, read_table
 from clustering.model.threads import in_parallel
-from ui.memory import BOUNDED, shared
+from ui.memory import BOUNDED, shared, trim_heap
 
 MODES = {
     "store": "Stores: internal performance + external market data",
@@ -35,7 +35,14 @@ def _sheets_of(data: bytes, name: str) -> list[str]:
 def _table(data: bytes, name: str, sheet: str | None, progress: Progress | None = None) -> pd.DataFrame:
     """A parsed upload, shared by content (read once, never copied whole)."""
     key = f"table:{hashlib.blake2b(data, digest_size=16).hexdigest()}:{name}:{sheet}"
-    return shared(key, lambda: read_table(data, sheet, filename=name, progress=progress)).value
+
+    def read() -> pd.DataFrame:
+        trim_heap()  # the upload's passing buffers (the request's chunks) go back before parsing
+        frame = read_table(data, sheet, filename=name, progress=progress)
+        trim_heap()  # and the parser's passing chunks, before the check
+        return frame
+
+    return shared(key, read).value
 
 
 def upload_options(files: list) -> dict[str, tuple[bytes, str, str | None]]:
@@ -48,6 +55,23 @@ def upload_options(files: list) -> dict[str, tuple[bytes, str, str | None]]:
             label = f"{file.name} › {sheet}" if sheet else file.name
             options[label] = (data, file.name, sheet)
     return options
+
+
+def release_uploads(files: list) -> None:
+    """Hand the uploaded files' bytes back once their tables are loaded: Streamlit keeps every
+    upload for as long as the session lasts, so a 100 MB CSV would stay held twice, as bytes
+    and as its parsed table. The page then shows an empty uploader (``uploader_key``)."""
+    context = get_script_run_ctx()
+    if context is None:
+        return
+    for file in files:
+        context.uploaded_file_mgr.remove_file(context.session_id, file.file_id)
+
+
+def uploader_key(token: str, generation: int) -> str:
+    """The uploader of this session (a new session's never shows a lost one's file names) and
+    of this data: loading new data gives an empty uploader, its files already read."""
+    return f"uploads_{token}_{generation}"
 
 
 def default_option(options: list[str], role: str, fallback: int) -> int:

@@ -230,10 +230,38 @@ _started = threading.Lock()
 _reaper: list[threading.Thread] = []
 
 
+def allocate_arrow_with_malloc() -> None:
+    """Arrow's own allocator (mimalloc) keeps the pages that pandas' text columns free for its
+    next allocation: checking a 100 MB upload stacked 1.3x the file of freed pages under its
+    peak. The server's Arrow allocates with malloc instead, whose freed pages go back to the
+    system (large blocks at once, the rest at ``trim_heap``): that check peaks 0.7x lower."""
+    import pyarrow as pa
+
+    if pa.default_memory_pool().backend_name != "system":
+        pa.set_memory_pool(pa.system_memory_pool())
+
+
+def share_uploaded_bytes() -> None:
+    """Streamlit hands every widget's value to the page as a deep copy, on every run: for the
+    file uploader that copied each uploaded file's bytes, so a 100 MB upload was held twice
+    while a page ran (1x more under the parse's peak). The bytes never change: the copy
+    shares them, and still reads from its own position."""
+    from streamlit.runtime.uploaded_file_manager import UploadedFile, UploadedFileRec
+
+    def copy_sharing_the_bytes(file: UploadedFile, memo: dict) -> UploadedFile:
+        record = UploadedFileRec(file.file_id, file.name, file.type, file.getvalue())
+        return UploadedFile(record, file._file_urls)
+
+    UploadedFile.__deepcopy__ = copy_sharing_the_bytes
+
+
 def start_reaper() -> None:
-    """Start the background reaper once per server process."""
+    """Start the background reaper once per server process (and, from then on, allocate
+    Arrow's memory with malloc and share uploaded bytes instead of copying them)."""
     with _started:
         if not _reaper:
+            allocate_arrow_with_malloc()
+            share_uploaded_bytes()
             thread = threading.Thread(target=_reap_forever, name="session-reaper", daemon=True)
             thread.start()
             _reaper.append(thread)

@@ -11,6 +11,8 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from clustering.errors import UserInputError
 from clustering.io.numbers import MISSING_MARKERS, ParsedNumbers, parse_numbers
@@ -72,8 +74,23 @@ def normalize_ids(values: pd.Series) -> pd.Series:
         finite = values.dropna()
         if (finite == np.floor(finite)).all():
             values = values.astype("Int64")
-    text = values.astype("string").str.strip()
-    return text.mask(text == "")
+    return _trimmed_text(values)
+
+
+def distinct_texts(values: pd.Series) -> int:
+    """How many distinct present values a column holds, read as text, by sorting them and
+    counting where neighbours differ: hashing a million text IDs (factorize, nunique) takes
+    240 MB for its table, a sort 44 MB, for 0.25 s more; no Python string is made per value."""
+    present = pc.drop_null(pa.array(values.astype("string").array))
+    if len(present) < 2:
+        return len(present)
+    ordered = present.take(pc.sort_indices(present))
+    return 1 + pc.sum(pc.not_equal(ordered[1:], ordered[:-1])).as_py()
+
+
+def all_distinct(ids: pd.Series) -> bool:
+    """Whether no present ID repeats (``distinct_texts``' sort, not a hash table)."""
+    return distinct_texts(ids) == ids.notna().sum()
 
 
 def _check_ids(frame: pd.DataFrame, id_column: str, source: str, ids: pd.Series | None) -> list[Finding]:
@@ -105,8 +122,7 @@ def _check_ids(frame: pd.DataFrame, id_column: str, source: str, ids: pd.Series 
                 rows=rows,
             )
         )
-    uniques = pd.factorize(ids)[1]  # Arrow's hashing: no Python string per ID
-    if len(uniques) == len(ids) - blank.size:
+    if all_distinct(ids):
         return findings  # every ID once: the usual case, and the cheap one
     duplicated = ids.duplicated(keep=False) & ids.notna()
     if duplicated.any():
@@ -261,12 +277,12 @@ def _identifier_like(column: pd.Series) -> bool:
     """A text column with more than IDENTIFIER_LEVELS distinct values and more than
     IDENTIFIER_SHARE of them per row (codes, names, addresses): one-hot encoding or a
     chi-square test of it says nothing and costs much."""
-    distinct = column.nunique(dropna=True)
+    distinct = distinct_texts(column)
     return distinct > IDENTIFIER_LEVELS and distinct > IDENTIFIER_SHARE * column.notna().sum()
 
 
 def _identifier_note(column: pd.Series, name: str, source: str) -> Finding:
-    distinct = column.nunique(dropna=True)
+    distinct = distinct_texts(column)
     message = (
         f"column '{name}' has {distinct:,} distinct values, like a code or a name: it is kept to describe "
         f"entities, but not encoded for clustering or tested across segments (name it in "
@@ -382,12 +398,11 @@ def compare_ids(tables: dict[str, ValidatedTable], entity: str = "stores") -> li
 def column_summary(frame: pd.DataFrame, unique: tuple[str, ...] = ()) -> pd.DataFrame:
     """One row per column: type, missing %, distinct values and an example, for a data preview.
     The ``unique`` columns (a checked table's IDs) are known to hold every value once: their
-    distinct count is not hashed again (for a million text IDs that took 200 MB)."""
+    distinct count is not counted again; text is counted by sorting, not hashing."""
     rows = []
     for name in frame.columns:
         column = frame[name]
         present = column.dropna()
-        distinct = len(present) if name in unique else int(present.nunique())
         kind = (
             "number"
             if pd.api.types.is_numeric_dtype(column)
@@ -395,12 +410,19 @@ def column_summary(frame: pd.DataFrame, unique: tuple[str, ...] = ()) -> pd.Data
             if pd.api.types.is_datetime64_any_dtype(column)
             else "text"
         )
+        distinct = (
+            len(present)
+            if name in unique
+            else distinct_texts(present)
+            if kind == "text"
+            else present.nunique()
+        )
         rows.append(
             {
                 "column": str(name),
                 "type": kind,
                 "missing %": round(100 * column.isna().mean(), 2) if len(column) else 0.0,
-                "distinct": distinct,
+                "distinct": int(distinct),
                 "example": str(present.iloc[0]) if len(present) else "",
             }
         )

@@ -8,7 +8,13 @@ import time
 import numpy as np
 import pandas as pd
 
-from ui.memory import BudgetCache, budget_bytes, estimate_bytes
+from ui.memory import (
+    BudgetCache,
+    allocate_arrow_with_malloc,
+    budget_bytes,
+    estimate_bytes,
+    share_uploaded_bytes,
+)
 
 
 class Clock:
@@ -97,3 +103,30 @@ def test_a_value_a_session_holds_outlives_its_time_but_an_unheld_one_leaves():
     assert cache.box("held", lambda: computed.append(1)) is held  # ... but the session still has it
     cache.box("dropped", lambda: computed.append(2))
     assert computed == [2]
+
+
+def test_a_widgets_copy_of_an_upload_shares_its_bytes_and_reads_on_its_own():
+    import copy
+
+    from streamlit.proto.Common_pb2 import FileURLs
+    from streamlit.runtime.uploaded_file_manager import UploadedFile, UploadedFileRec
+
+    data = b"store_id,sales\nS1,10\n" * 1000
+    original = UploadedFile(UploadedFileRec("f1", "stores.csv", "text/csv", data), FileURLs())
+    share_uploaded_bytes()
+    copied = copy.deepcopy([original])[0]  # what Streamlit hands a page on every run
+    assert copied is not original and copied.getvalue() is data  # no second copy of the bytes
+    assert (copied.file_id, copied.name, copied.type, copied.size) == (
+        "f1",
+        "stores.csv",
+        "text/csv",
+        len(data),
+    )
+    assert copied.read(8) == b"store_id" and original.read(3) == b"sto"  # each reads from its own place
+
+
+def test_the_servers_arrow_allocates_with_malloc():
+    import pyarrow as pa
+
+    allocate_arrow_with_malloc()
+    assert pa.default_memory_pool().backend_name == "system"

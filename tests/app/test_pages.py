@@ -46,6 +46,31 @@ def test_data_page_uploads_a_workbook_and_reports_findings(app):
     assert any(e.label.startswith("internal: ") for e in app.expander)
 
 
+def test_loaded_uploads_leave_the_server_and_the_uploader_empties(app, monkeypatch):
+    from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
+
+    released = []
+    remove = MemoryUploadedFileManager.remove_file
+
+    def spy(manager, session_id, file_id):  # the real removal, then what is left for the session
+        remove(manager, session_id, file_id)
+        released.append((file_id, file_id in manager.file_storage.get(session_id, {})))
+
+    monkeypatch.setattr(MemoryUploadedFileManager, "remove_file", spy)
+    app.switch_page("pages/data.py").run()
+    sheets = store_demo(300, seed=2)
+    app.file_uploader[0].set_value(("stores.xlsx", workbook_bytes(sheets), XLSX)).run()
+    assert app.file_uploader[0].value  # the file is there until it is loaded
+    button(app, "Load and check").click().run()
+    no_exceptions(app)
+    assert len(released) == 1 and released[0][1] is False  # its bytes left Streamlit's file store
+    assert not app.file_uploader[0].value  # an empty uploader: the next files are new data
+    assert workspace(app).sources["internal"] == "stores.xlsx, sheet 'internal'"
+    assert [e.label.split(",")[0] for e in app.expander][:2] == [
+        f"{name}: {len(sheets[name]):,} rows" for name in ("internal", "external")
+    ]  # the tables stay
+
+
 def test_data_page_bad_uploads_keep_the_loaded_data(app):
     load_demo_stores(app)
     before = workspace(app).sheets["internal"]

@@ -3,7 +3,14 @@ import pandas as pd
 import pytest
 
 from clustering.errors import UserInputError
-from clustering.io.validation import check_table, column_summary, compare_ids, validate_table
+from clustering.io.validation import (
+    all_distinct,
+    check_table,
+    column_summary,
+    compare_ids,
+    distinct_texts,
+    validate_table,
+)
 
 
 def frame(**columns):
@@ -241,3 +248,20 @@ def test_the_column_summary_counts_distinct_values_and_trusts_checked_ids():
     assert summary.loc["store_id", "distinct"] == 4 and summary.loc["format", "distinct"] == 2
     assert summary.loc["format", "missing %"] == 25.0 and summary.loc["revenue", "type"] == "number"
     assert column_summary(checked).set_index("column").loc["store_id", "distinct"] == 4  # the same, hashed
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["S1", "S2", "S1", None, "S3", "", "s1"],
+        [],
+        [None, None],
+        ["only"],
+        ["b", "a", "b", "a"],
+        [f"S{i % 997:05d}" for i in range(5_000)],
+    ],
+)
+def test_distinct_texts_counts_as_hashing_does(values):
+    column = pd.Series(values, dtype="string")
+    assert distinct_texts(column) == column.nunique(dropna=True)
+    assert all_distinct(column) == (column.nunique(dropna=True) == column.notna().sum())
