@@ -45,6 +45,17 @@ def column_kind(name: str, values: pd.Series) -> str:
     return NUMBER
 
 
+def format_name(frame: pd.DataFrame, column: object) -> str:
+    """The name a frame's column is formatted by: the column that ``frame.attrs['format_as']``
+    names for it when there is one (the 25th percentile of a share is a share), else its own."""
+    return frame.attrs.get("format_as", {}).get(column, str(column))
+
+
+def frame_column_kind(frame: pd.DataFrame, column: object) -> str:
+    """The kind of a frame's column (``format_name``)."""
+    return column_kind(format_name(frame, column), frame[column])
+
+
 def decimals_for(values: pd.Series) -> int:
     """Decimals that show a column's typical value with three significant digits, at most 3:
     0 from 100 up, 1 from 10, 2 from 1, else 3."""

@@ -93,6 +93,7 @@ class Explanation:
     names: pd.DataFrame
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    distributions: pd.DataFrame = field(default_factory=pd.DataFrame)  # per feature and segment: percentiles
 
     def overview(self, stability: pd.DataFrame | None = None) -> pd.DataFrame:
         """One row per segment: name, size, share, top features, rule, and stability where the

@@ -6,6 +6,7 @@ from clustering.explain.labels import profiles_in_words
 from clustering.explain.profiling import zscore_matrix
 from clustering.model.stability import PATTERN, STABLE, stability_word
 from ui import charts
+from ui.distributions import distribution_view
 from ui.label_rules import label_rules
 from ui.numbers import table
 from ui.overrides import move_entities
@@ -79,6 +80,9 @@ profiles = explanation.profiles
 zscores = zscore_matrix(profiles).dropna(axis=1, how="all")
 zscores.index = [f"{s} · {names.set_index('segment').loc[s, 'label']}" for s in zscores.index]
 st.plotly_chart(charts.heatmap(zscores, "", zmax=3.0))
+
+st.subheader("Distributions in real units")
+distribution_view(ws, names, explanation.distributions)
 
 left, right = st.columns(2)
 with left:

@@ -7,6 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from clustering.explain.distributions import Histogram
 from clustering.formats import CURRENCIES, plotly_format
 
 CRITERIA = [
@@ -208,6 +209,59 @@ def distribution(
     if unit in CURRENCIES:
         axis["tickprefix"] = unit
     figure.update_layout(height=420, showlegend=False, yaxis=axis, margin=dict(t=20, b=20))
+    return figure
+
+
+def segment_histogram(
+    histogram: Histogram,
+    colors: dict[str, str],
+    names: dict[str, str],
+    panels: bool,
+    title: str | None = None,
+    unit: str | None = None,
+) -> go.Figure:
+    """Each segment's share of its entities per bin, as steps over the bins every segment
+    shares, all in one panel or one panel per segment; the axis in the feature's real units
+    (log when the histogram is), outliers already counted in the end bins."""
+    segments = list(histogram.shares.index)
+    rows = len(segments) if panels else 1
+    figure = make_subplots(rows=rows, cols=1, shared_xaxes=True, vertical_spacing=0.015 if panels else 0)
+    edges = histogram.edges
+    for i, segment in enumerate(segments):
+        shares, counts = histogram.shares.loc[segment].to_numpy(), histogram.counts.loc[segment].to_numpy()
+        figure.add_trace(
+            go.Scatter(
+                x=edges,
+                y=np.append(shares, shares[-1]),  # the last step runs to the last edge
+                customdata=np.column_stack([np.append(counts, counts[-1]), np.append(edges[1:], edges[-1])]),
+                mode="lines",
+                line_shape="hv",
+                line_color=colors.get(segment, "#888"),
+                fill="tozeroy" if panels else None,
+                name=names.get(segment, segment),
+                hovertemplate="%{x:,.4~g} to %{customdata[1]:,.4~g}: %{customdata[0]:,d} (%{y:.1%})",
+            ),
+            row=i + 1 if panels else 1,
+            col=1,
+        )
+    name = histogram.feature
+    fmt = plotly_format(name, pd.Series(edges, name=name))
+    axis = dict(title=(title or name) + (f" ({unit})" if unit else ""), tickformat=fmt)
+    if histogram.log:
+        axis |= dict(type="log", tickformat=fmt if fmt.endswith("%") else "~s")
+    if unit in CURRENCIES:
+        axis["tickprefix"] = unit
+    figure.update_xaxes(**axis, row=rows, col=1)
+    if panels:
+        figure.update_xaxes(type="log" if histogram.log else "linear")
+    figure.update_yaxes(tickformat=".0%", rangemode="tozero")
+    figure.update_layout(
+        height=max(360, 70 * rows + 80) if panels else 420,
+        showlegend=True,
+        legend=dict(orientation="h", y=-0.15 if not panels else -0.02, yanchor="top"),
+        margin=dict(t=20, b=20),
+        yaxis_title="share of the segment" if not panels else None,
+    )
     return figure
 
 

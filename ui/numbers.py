@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from clustering.formats import COUNT, NUMBER, P_VALUE, SHARE, column_kind, decimals_for, p_cell
+from clustering.formats import COUNT, NUMBER, P_VALUE, SHARE, decimals_for, frame_column_kind, p_cell
 from clustering.glossary import meaning
 
 FORMATS = {SHARE: "%.1f%%", COUNT: "localized"}  # a share is shown times 100 (``table``)
@@ -22,7 +22,7 @@ def _column_config(frame: pd.DataFrame) -> dict[str, object]:
     config: dict[str, object] = {}
     for column in frame.columns:
         name = str(column)
-        kind = column_kind(name, frame[column])
+        kind = frame_column_kind(frame, column)
         shown = {"label": name.replace("_", " "), "help": meaning(name)}
         if kind == P_VALUE:
             config[name] = st.column_config.TextColumn(**shown)
@@ -44,7 +44,7 @@ def table(frame: pd.DataFrame, where: Any = st, **options: Any) -> Any:
     config = _column_config(frame)
     shown = frame.copy()
     for column in frame.columns:
-        kind = column_kind(str(column), frame[column])
+        kind = frame_column_kind(frame, column)
         if kind == P_VALUE:
             shown[column] = frame[column].map(p_cell)
         elif kind == SHARE:

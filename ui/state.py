@@ -14,7 +14,7 @@ import os
 import secrets
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pandas as pd
@@ -320,14 +320,7 @@ def explained(ws: Workspace) -> Explanation:
         )
         ws.previous = None
     names = segment_names(final, automatic, ws.config.labels.overrides)
-    return Explanation(
-        explanation.profiles,
-        explanation.feature_tests,
-        explanation.surrogate,
-        names,
-        explanation.notes,
-        explanation.warnings,
-    )
+    return replace(explanation, names=names)
 
 
 def stability(ws: Workspace) -> pd.DataFrame:

@@ -24,6 +24,7 @@ READING_GUIDE = [
         "every entity's segment (one row each), with flags for reassigned, near-boundary and moved ones",
     ),
     ("profiles", "each segment's mean, median and spread of every feature against the average"),
+    ("distributions", "each feature's 5th to 95th percentiles in every segment, in its own units"),
     ("stability", "how often each segment comes back when the data is resampled (bootstrap Jaccard)"),
     ("k_scenarios", "the other numbers of segments considered, and why this one was recommended"),
     ("findings", "what to watch: warnings about the data and the result"),

@@ -18,9 +18,10 @@ import pandas as pd
 from rustpy_xlsxwriter import FastExcel, Format
 
 from clustering.errors import UserInputError
+from clustering.explain.distributions import distributions_sheet
 from clustering.explain.labels import ANALYST, PreviousRun, profiles_in_words
 from clustering.explain.summary import summary_sheet
-from clustering.formats import excel_format
+from clustering.formats import excel_format, format_name
 from clustering.io.sources import read_table
 
 if TYPE_CHECKING:
@@ -119,7 +120,7 @@ def _number_formats(frame: pd.DataFrame) -> dict[str, Format]:
     decimals by magnitude."""
     formats = {}
     for column in frame.columns:
-        number_format = excel_format(str(column), frame[column])
+        number_format = excel_format(format_name(frame, column), frame[column])
         if number_format is not None:
             formats[str(column)] = Format().set_num_format(number_format)
     return formats
@@ -178,6 +179,9 @@ def result_sheets(result: RunResult) -> dict[str, pd.DataFrame]:
         "segments": result.explanation.overview(result.stability if single else None),
         "labels": result.names,
         "profiles": profiles_in_words(result.profiles, result.config.columns, result.config.weights()),
+        "distributions": distributions_sheet(
+            result.explanation.distributions, result.names, result.config.entities()[1]
+        ),
         "feature_tests": result.explanation.feature_tests,
         "rules": result.explanation.surrogate.rules,
         "stability": result.stability,

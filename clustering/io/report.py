@@ -30,7 +30,7 @@ from clustering.model.stability import PATTERN, STABLE
 SUMMARY_BANNER_ROWS = 3  # the summary sheet's lines above its header (clustering.explain.summary)
 PROFILE_LINES = 5  # features per segment: the ones that set it apart most
 NEEDED = ("summary", "profiles", "quality", "config")
-OPTIONAL = ("k_selection",)  # the chosen k of each dataset, for the method's lines
+OPTIONAL = ("k_selection", "distributions")  # the method's chosen k; each segment's middle half
 
 
 @dataclass
@@ -98,6 +98,7 @@ def _content(sheets: dict[str, pd.DataFrame]) -> Report:
     config = yaml.safe_load("\n".join(sheets["config"].iloc[1:, 0].fillna("").astype(str))) or {}
     units = {c: ColumnInfo(**(info or {})) for c, info in (config.get("columns") or {}).items()}
     profiles = _with_header(sheets["profiles"])
+    ranges = _middle_halves(sheets.get("distributions"))
     columns = ["segment", "code", entities, f"share of {entities}", "stability"]
     segments = [
         SegmentSection(
@@ -106,7 +107,7 @@ def _content(sheets: dict[str, pd.DataFrame]) -> Report:
             int(size),
             float(share),
             "" if pd.isna(word) else str(word),
-            _profile_lines(profiles, str(code), units, entities),
+            _profile_lines(profiles, str(code), units, entities, ranges),
         )
         for name, code, size, share, word in table[columns].itertuples(index=False, name=None)
     ]
@@ -128,9 +129,30 @@ def _title(name: str) -> str:
     return name[:1].upper() + name[1:]
 
 
-def _profile_lines(profiles: pd.DataFrame, code: str, units: dict, entities: str) -> list[str]:
+def _middle_halves(sheet: pd.DataFrame | None) -> dict[tuple[str, str], tuple[float, float]]:
+    """(segment code, feature) -> its 25th and 75th percentiles, from the ``distributions``
+    sheet (a workbook written before it existed has none)."""
+    if sheet is None or sheet.empty:
+        return {}
+    table = _with_header(sheet).set_index("code")
+    ends = [c[: -len(" p25")] for c in table.columns if str(c).endswith(" p25")]
+    return {
+        (str(code), feature): (float(row[f"{feature} p25"]), float(row[f"{feature} p75"]))
+        for code, row in table.iterrows()
+        for feature in ends
+        if pd.notna(row[f"{feature} p25"]) and pd.notna(row[f"{feature} p75"])
+    }
+
+
+def _profile_lines(
+    profiles: pd.DataFrame,
+    code: str,
+    units: dict,
+    entities: str,
+    ranges: dict[tuple[str, str], tuple[float, float]] | None = None,
+) -> list[str]:
     """The segment's features that set it apart most (largest |effect size|), each in real
-    units against the average of all."""
+    units against the average of all, with the range of its middle half of entities."""
     mine = profiles[profiles["segment"].astype(str) == str(code)].copy()
     mine["effect"] = pd.to_numeric(mine["effect_size"], errors="coerce")
     mine = mine.dropna(subset=["effect"])
@@ -152,9 +174,16 @@ def _profile_lines(profiles: pd.DataFrame, code: str, units: dict, entities: str
             if str(row.feature).startswith("share") and 0 <= overall <= 1
             else number
         )
+        middle = (ranges or {}).get((code, str(row.feature)))
+        spread = (
+            f"; the middle half of its {entities} from {with_unit(shown(middle[0]), unit)} "
+            f"to {with_unit(shown(middle[1]), unit)}"
+            if middle
+            else ""
+        )
         lines.append(
             f"{label}: {with_unit(shown(mean), unit)} against {with_unit(shown(overall), unit)} on average "
-            f"({direction}, {abs(row.effect):.1f} standard deviations)"
+            f"({direction}, {abs(row.effect):.1f} standard deviations){spread}"
         )
     return lines
 

@@ -11,6 +11,7 @@ import pandas as pd
 from clustering.config import (
     RunConfig,
 )
+from clustering.explain.distributions import segment_quantiles
 from clustering.explain.labels import PreviousRun, automatic_labels, segment_names
 from clustering.explain.profiling import (
     feature_tests,
@@ -47,6 +48,7 @@ def explain_segments(
             "surrogate": partial(surrogate_rules, final, indicators, config.random_state),
             "tests": partial(feature_tests, final, features),
             "profiles": partial(segment_profiles, final, indicators),
+            "distributions": partial(segment_quantiles, final, features),
         }
     )
     profiles, tests, surrogate = parts["profiles"], parts["tests"], parts["surrogate"]
@@ -64,7 +66,9 @@ def explain_segments(
     else:
         automatic = pd.Series(sorted(final.unique()), index=sorted(final.unique()), dtype="string")
     names = segment_names(final, automatic, labels.overrides, previous)
-    return Explanation(profiles, tests, surrogate, names, notes, one_feature_segments(profiles))
+    return Explanation(
+        profiles, tests, surrogate, names, notes, one_feature_segments(profiles), parts["distributions"]
+    )
 
 
 def with_groups(

@@ -16,6 +16,7 @@ SHEETS = [
     "segments",
     "labels",
     "profiles",
+    "distributions",
     "feature_tests",
     "rules",
     "stability",

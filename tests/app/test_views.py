@@ -1,0 +1,75 @@
+"""The views and moves analysts expect, with AppTest: a feature's distribution per segment in
+real units, and the other views of issue 32 as they land."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import numpy as np
+
+from clustering.demo import store_demo
+from clustering.io.export import workbook_bytes
+from tests.app.conftest import button, no_exceptions, run_to, workspace
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def numbers(array: dict | list) -> np.ndarray:
+    """A trace's values: Plotly's JSON writes numpy arrays as base64 with their dtype."""
+    if isinstance(array, dict):
+        return np.frombuffer(base64.b64decode(array["bdata"]), dtype=array["dtype"])
+    return np.asarray(array, dtype=float)
+
+
+def plotly_specs(at) -> dict[str, dict]:
+    return {el.proto.id: json.loads(el.proto.spec) for el in at.get("plotly_chart")}
+
+
+def upload_stores_with_one_giant(at) -> None:
+    """600 demo stores, one of them with 700M revenue (the store that flattened every box)."""
+    sheets = store_demo(600, seed=2)
+    sheets["internal"].loc[sheets["internal"].index[0], "revenue"] = 7e8
+    at.switch_page("pages/data.py").run()
+    at.file_uploader[0].set_value(("stores.xlsx", workbook_bytes(sheets), XLSX)).run()
+    button(at, "Load and check").click().run()
+    no_exceptions(at)
+
+
+def distribution_chart(at) -> dict:
+    return next(
+        spec
+        for spec in plotly_specs(at).values()
+        if spec["data"] and spec["data"][0].get("line", {}).get("shape") == "hv"
+    )
+
+
+def test_a_features_distribution_per_segment_is_in_real_units_with_the_outlier_named(app):
+    upload_stores_with_one_giant(app)
+    run_to(app, "merged")
+    app.switch_page("pages/profiles.py").run()
+    no_exceptions(app)
+    app.selectbox(key="dist_feature").set_value("revenue").run()
+    no_exceptions(app)
+    segments = workspace(app).stages["merged"].value.assignments["final_cluster"].nunique()
+    log_toggle = app.toggle(key="dist_log_revenue")
+    assert log_toggle.value is True  # skewed by the giant: a log axis is proposed
+    chart = distribution_chart(app)
+    assert len(chart["data"]) == segments  # one line per segment, named first, code after
+    assert all(trace["name"].endswith(")") and "(" in trace["name"] for trace in chart["data"])
+    assert chart["layout"]["xaxis"]["type"] == "log"
+    assert chart["layout"]["xaxis"]["title"]["text"] == "revenue ($)"
+    assert chart["layout"]["xaxis"]["tickprefix"] == "$"
+
+    log_toggle.set_value(False).run()  # on a plain axis the giant is counted in the last bar, named
+    chart = distribution_chart(app)
+    assert numbers(chart["data"][0]["x"]).max() < 1e8
+    captions = " ".join(c.value for c in app.caption)
+    assert "every one of the 600 stores counted, none sampled" in captions
+    assert "(up to $700,000,000) are counted in the last bar" in captions
+
+    app.toggle(key="dist_panels").set_value(True).run()  # one panel per segment
+    layout = distribution_chart(app)["layout"]
+    assert sum(key.startswith("yaxis") for key in layout) == segments
+    percentiles = next(d.value for d in app.dataframe if "p25" in d.value.columns)
+    assert percentiles.iloc[-1]["name"] == "all stores" and percentiles["max"].max() == 7e8
