@@ -102,6 +102,16 @@ def seen(page, text: str, timeout: float = 300_000) -> None:
     page.locator(f"text={text} >> visible=true").first.wait_for(timeout=timeout)
 
 
+def idle(page, timeout: float = 300_000) -> None:
+    """Wait until no script run is going (Streamlit's running icon is gone): the page that
+    loaded a file redraws once more (its uploader empties), and a click made while it
+    redraws can be swallowed."""
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=stStatusWidgetRunningIcon]')", timeout=timeout
+    )
+    page.wait_for_timeout(300)
+
+
 def analyst_session(page, url: str, workbook: Path) -> None:
     """Upload a workbook, load and check it, run every step, open Export."""
     page.goto(url)
@@ -109,6 +119,7 @@ def analyst_session(page, url: str, workbook: Path) -> None:
     page.locator("input[type=file]").set_input_files(str(workbook))
     page.get_by_role("button", name="Load and check").click()
     seen(page, "Loaded data")
+    idle(page)
     page.get_by_role("button", name="Run all steps").first.click()
     page.wait_for_url(re.compile(r"/results(\?|$)"), timeout=300_000)  # every step ran, the run tracked
     seen(page, "Segments")

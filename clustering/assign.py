@@ -34,6 +34,8 @@ from sklearn.neighbors import KNeighborsClassifier
 
 from clustering.config import RunConfig
 from clustering.errors import UserInputError
+from clustering.explain.profiling import original_features
+from clustering.explain.why import WhyHere, find_entity, why_here
 from clustering.io.validation import Finding
 from clustering.merging import (
     SpaceScaling,
@@ -137,6 +139,26 @@ class Segmentation:
         ``sheets`` (read as the run read its input); also the findings. The run's overrides
         apply to training entities whose data are unchanged, or to every training ID when
         ``same_entities`` says they are the same entities with updated data."""
+        assignments, findings, _, _ = self._assigned(sheets, same_entities)
+        return assignments.reset_index(), findings
+
+    def why(self, sheets: dict[str, pd.DataFrame], entity: str) -> WhyHere:
+        """Why one entity of ``sheets`` (read as the run read its input) sits in its final
+        segment, against the run's own segment centres; its segment's and the runner-up's
+        typical values are those of their entities in ``sheets``."""
+        assignments, _, space, checked = self._assigned(sheets)
+        final = assignments["final_cluster"].astype(str)
+        wanted = find_entity(entity, final.index, self.config.entities()[0])
+        centres = pd.DataFrame(self.segment_centroids, index=self.segments, columns=space.columns)
+        features = original_features({name: table.features for name, table in checked.items()})
+        point = space.loc[wanted]
+        return why_here(wanted, final[wanted], point, centres, features, final, self.config.columns)
+
+    def _assigned(
+        self, sheets: dict[str, pd.DataFrame], same_entities: bool = False
+    ) -> tuple[pd.DataFrame, list, pd.DataFrame, dict]:
+        """``assign``'s assignments by ID and findings, with every entity's point in the
+        assignment space (named columns) and the checked tables."""
         from clustering.pipeline import check_sheets
 
         checked, findings = check_sheets(self.config, sheets)
@@ -160,7 +182,9 @@ class Segmentation:
         assignments["distance_to_segment"] = distance.round(6)
         assignments["far_from_segments"] = distance > self.far_distance
         assignments.index.name = self.config.id_column
-        return assignments.reset_index(), findings
+        used = matrices.values() if self.merge else [next(iter(matrices.values()))]
+        columns = [c for matrix in used for c in matrix.columns]
+        return assignments, findings, pd.DataFrame(space, index=assignments.index, columns=columns), checked
 
     def entity_status(self, ids: pd.Index, space: np.ndarray) -> pd.Series:
         """``trained`` (an ID of the training run with the same data), ``changed`` (a training

@@ -122,6 +122,16 @@ def with_unit(text: str, unit: str | None) -> str:
     return f"{text} {unit}"
 
 
+def formatted(value: float, name: str, values: pd.Series, unit: str | None = None) -> str:
+    """One value as its column reads (``values``: the column), with its unit: a share as
+    '9.0%', a count as '3', a measure by its magnitude, '' when missing."""
+    if value is None or pd.isna(value):
+        return ""
+    kind = column_kind(name, values)
+    shown = percent(value, 1) if kind == SHARE else count(value) if kind == COUNT else number(float(value))
+    return with_unit(shown, unit)
+
+
 def plotly_format(name: str, values: pd.Series) -> str:
     """The d3 format of a column's axis and hover: '.1%' for shares, ',d' for counts, ',.2f'
     by magnitude otherwise ('' for text)."""

@@ -17,7 +17,13 @@ import pandas as pd
 
 from clustering.config import MergeConfig, resolve_size
 from clustering.errors import UserInputError
-from clustering.model.metrics import agreement, group_sums, separation_scores, silhouette_many
+from clustering.model.metrics import (
+    BOUNDARY_MARGIN,
+    agreement,
+    group_sums,
+    separation_scores,
+    silhouette_many,
+)
 
 
 @dataclass
@@ -247,9 +253,6 @@ def distances_to_centroids(space: np.ndarray, centroids: np.ndarray, codes: np.n
     gap = np.where(np.isnan(space[known]), 0.0, space[known] - centroids[codes[known]])
     distance[known] = np.sqrt((gap**2).sum(axis=1))
     return distance
-
-
-BOUNDARY_MARGIN = 0.1  # near a boundary: the second-nearest centre is under 10% farther than its own
 
 
 def near_boundary(space: np.ndarray, centroids: np.ndarray, codes: np.ndarray) -> np.ndarray:

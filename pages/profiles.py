@@ -11,6 +11,7 @@ from ui.label_rules import label_rules
 from ui.numbers import table
 from ui.overrides import move_entities
 from ui.state import checked_tables, explained, stability
+from ui.why import why_view
 from ui.widgets import attempt, page, require
 
 ws = page(
@@ -83,6 +84,9 @@ st.plotly_chart(charts.heatmap(zscores, "", zmax=3.0))
 
 st.subheader("Distributions in real units")
 distribution_view(ws, names, explanation.distributions)
+
+st.subheader(f"Why is this {ws.config.entities()[0]} here?")
+why_view(ws, names, str(tables[next(iter(tables))].frame.index[0]))
 
 left, right = st.columns(2)
 with left:

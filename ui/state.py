@@ -25,6 +25,7 @@ from clustering.demo import dfu_demo, store_demo
 from clustering.explain.labels import ANALYST, PreviousRun, segment_names
 from clustering.explain.scenarios import COLUMNS as SCENARIO_COLUMNS
 from clustering.explain.scenarios import ScenarioPair, compare_scenarios, k_scenarios
+from clustering.explain.why import WhyHere
 from clustering.io.fingerprint import content_hash
 from clustering.io.inputs import run_sheets
 from clustering.io.validation import Finding, ValidatedTable
@@ -38,6 +39,8 @@ from clustering.pipeline import (
     explain_segments,
     prepare_dataset,
 )
+from clustering.pipeline.combine import assignment_space
+from clustering.pipeline.describe import why_entity
 from clustering.results import ClusteredDataset, Combined, Explanation, PreparedDataset, RunResult
 from ui.access import current_user
 from ui.memory import Box, shared, trim_heap
@@ -321,6 +324,15 @@ def explained(ws: Workspace) -> Explanation:
         ws.previous = None
     names = segment_names(final, automatic, ws.config.labels.overrides)
     return replace(explanation, names=names)
+
+
+def why(ws: Workspace, entity: str) -> WhyHere:
+    """Why one entity sits in its final segment (``pipeline.describe.why_entity``), in this
+    session's assignment space."""
+    combined = merged(ws)
+    space = assignment_space(combined.merge, {name: prepared(ws, name) for name in ws.config.datasets})
+    tables, _ = checked_tables(ws)
+    return why_entity(entity, space, combined.assignments["final_cluster"], tables, ws.config)
 
 
 def stability(ws: Workspace) -> pd.DataFrame:

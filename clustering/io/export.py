@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 import pandas as pd
+import yaml
 from rustpy_xlsxwriter import FastExcel, Format
 
+from clustering.config import RunConfig, config_from_dict
 from clustering.errors import UserInputError
 from clustering.explain.distributions import distributions_sheet
 from clustering.explain.labels import ANALYST, PreviousRun, profiles_in_words
@@ -271,11 +273,13 @@ def read_csv(path: str | Path) -> pd.DataFrame:
     return frame
 
 
-def write_assignments(assignments: pd.DataFrame, path: str | Path, fmt: str | None = None) -> Path:
-    """One table of assignments as xlsx (sheet 'assignments'), csv or parquet."""
+def write_assignments(
+    assignments: pd.DataFrame, path: str | Path, fmt: str | None = None, sheet: str = "assignments"
+) -> Path:
+    """One table (of assignments, unless ``sheet`` says) as xlsx (that sheet), csv or parquet."""
     path, fmt = _output(path, fmt)
     if fmt == "xlsx":
-        write_workbook({"assignments": assignments}, path)
+        write_workbook({sheet: assignments}, path)
     elif fmt == "csv":
         write_csv(assignments, path)
     else:
@@ -290,6 +294,18 @@ def write_result(result: RunResult, path: str | Path, fmt: str | None = None) ->
         write_workbook(result_sheets(result), path)
         return path
     return write_assignments(result.assignments, path, fmt)
+
+
+def read_run_config(path: str | Path) -> RunConfig:
+    """The exact config of the run that wrote a results workbook (its ``config`` sheet)."""
+    name = Path(path).name
+    sheet = read_table(path, "config")
+    if "config" not in sheet.columns:
+        raise UserInputError(
+            f"{name}, sheet 'config' has no 'config' column: is it a results workbook of this tool?"
+        )
+    text = "\n".join(sheet["config"].fillna("").astype(str))
+    return config_from_dict(yaml.safe_load(text) or {}, f"{name}, sheet 'config'")
 
 
 def read_previous_run(path: str | Path, id_column: str) -> PreviousRun:

@@ -83,6 +83,18 @@ def _assignment_space(merge, prepared: dict[str, PreparedDataset]) -> tuple[np.n
     return matrix.to_numpy(), matrix.index
 
 
+def assignment_space(merge, prepared: dict[str, PreparedDataset]) -> pd.DataFrame:
+    """The space the final segments live in, by ID, its columns named as the prepared ones
+    (the merge's space stacks each dataset's, in order)."""
+    space, index = _assignment_space(merge, prepared)
+    columns = [
+        c
+        for p in (prepared.values() if merge is not None else [next(iter(prepared.values()))])
+        for c in p.matrix.columns
+    ]
+    return pd.DataFrame(space, index=index, columns=columns)
+
+
 def _after_final(assignments: pd.DataFrame) -> int:
     """Where ``distance_to_segment`` goes: after the merge's columns (or the final segment)."""
     last = "reassigned" if "reassigned" in assignments else "final_cluster"

@@ -20,6 +20,7 @@ from clustering.explain.profiling import (
     segment_profiles,
     surrogate_rules,
 )
+from clustering.explain.why import WhyHere, find_entity, why_here
 from clustering.io.validation import (
     ValidatedTable,
 )
@@ -136,3 +137,52 @@ def with_segment_names(assignments: pd.DataFrame, names: pd.DataFrame) -> pd.Dat
     labels = named["final_cluster"].map(names.set_index("segment")["label"])
     named.insert(named.columns.get_loc("final_cluster") + 1, "segment_name", labels)
     return named
+
+
+def why_entity(
+    entity: str, space: pd.DataFrame, final: pd.Series, checked: dict[str, ValidatedTable], config: RunConfig
+) -> WhyHere:
+    """Why one entity (by its ID) sits in its final segment: the segments' centres are their
+    members' means in the assignment ``space``, as for ``distance_to_segment``; the real
+    units come from the checked tables."""
+    wanted = find_entity(entity, final.index.intersection(space.index), config.entities()[0])
+    centres = space.groupby(final.reindex(space.index).astype(str)).mean()
+    features = original_features({name: table.features for name, table in checked.items()})
+    segment = str(final[wanted])
+    return why_here(wanted, segment, space.loc[wanted], centres, features, final.astype(str), config.columns)
+
+
+def why_in_workbook(
+    path: str, sheets: dict[str, pd.DataFrame], entity: str
+) -> tuple[WhyHere, RunConfig, dict]:
+    """Why one entity sits in its segment of a results workbook: the workbook's config
+    prepares ``sheets`` (the run's input) again, which gives the run's assignment space
+    (preparation is deterministic), and its ``assignments`` give every entity's segment; also
+    the config and the segments' names."""
+    from clustering.io.export import read_previous_run, read_run_config
+    from clustering.merging import combined_space, space_scaling
+    from clustering.pipeline.prepare import check_sheets, prepare_dataset
+
+    config = read_run_config(path)
+    previous = read_previous_run(path, config.id_column)
+    checked, _ = check_sheets(config, sheets)
+    prepared = {
+        name: prepare_dataset(name, table, config.datasets[name], config.random_state)
+        for name, table in checked.items()
+        if name in config.datasets
+    }
+    matrices = {name: p.matrix for name, p in prepared.items()}
+    if len(matrices) > 1:
+        present = [m.index for m in matrices.values()]
+        ids = previous.assignments.index.intersection(present[0].union(present[1]))
+        space = combined_space(matrices, ids, space_scaling(matrices, config.merge.balance_datasets))
+        columns = [c for m in matrices.values() for c in m.columns]
+        frame = pd.DataFrame(space, index=ids, columns=columns)
+    else:
+        frame = next(iter(matrices.values()))
+    names = pd.read_excel(path, sheet_name="labels", engine="calamine")
+    return (
+        why_entity(entity, frame, previous.assignments, checked, config),
+        config,
+        dict(zip(names["segment"].astype(str), names["label"].astype(str), strict=True)),
+    )

@@ -73,3 +73,28 @@ def test_a_features_distribution_per_segment_is_in_real_units_with_the_outlier_n
     assert sum(key.startswith("yaxis") for key in layout) == segments
     percentiles = next(d.value for d in app.dataframe if "p25" in d.value.columns)
     assert percentiles.iloc[-1]["name"] == "all stores" and percentiles["max"].max() == 7e8
+
+
+def test_why_here_names_the_segment_the_runner_up_and_what_pulls_the_store_there(app):
+    from tests.app.conftest import errors, load_demo_stores
+
+    load_demo_stores(app)
+    run_to(app, "merged")
+    app.switch_page("pages/profiles.py").run()
+    ws = workspace(app)
+    assignments = ws.stages["merged"].value.assignments
+    store = str(assignments.index[3])
+    fits = ws.fits
+    app.text_input(key=ws.widget_key("why_id")).set_value(f" {store} ").run()
+    no_exceptions(app)
+    sentence = next(m.value for m in [*app.info, *app.warning] if m.value.startswith(f"Store {store} is in "))
+    segment = assignments.loc[store, "final_cluster"]
+    assert f"({segment}); the next nearest segment is" in sentence and "farther away" in sentence
+    reasons = next(d.value for d in app.dataframe if "share of the pull" in d.value.columns)
+    assert list(reasons.columns)[:3] == ["feature", "this store", f"typical of {segment}"]
+    assert (reasons["pulls toward"].iloc[0] == segment) and len(reasons) == 5
+    assert ws.fits == fits  # nothing refitted to explain a placement
+
+    app.text_input(key=ws.widget_key("why_id")).set_value("S00000").run()
+    no_exceptions(app)
+    assert any("No store with ID 'S00000' in this run. IDs like it: S000001" in e for e in errors(app))

@@ -56,6 +56,18 @@ def test_run_runs_assign_compare_approve_and_write_back(store, tmp_path, capsys,
         assigned.set_index("store_id")["final_cluster"], trained.set_index("store_id")["final_cluster"]
     )
 
+    store_id = str(trained["store_id"].iloc[10])
+    why = ["why", "--input", str(demo_workbook), "--id", store_id]
+    assert main([*why, "--run", first, "--output", str(tmp_path / "why.xlsx")]) == 0
+    by_run = capsys.readouterr().out
+    assert main([*why, "--workbook", str(tmp_path / "a.xlsx")]) == 0
+    by_workbook = capsys.readouterr().out
+    segment = trained.set_index("store_id").loc[store_id, "final_cluster"]
+    assert by_run.startswith(f"Store {store_id} is in ") and f"({segment}); the next nearest" in by_run
+    assert by_run.splitlines()[:7] == by_workbook.splitlines()[:7]  # the model and the workbook agree
+    reasons = pd.read_excel(tmp_path / "why.xlsx", sheet_name="why", engine="calamine")
+    assert list(reasons.columns)[:2] == ["feature", "this store"] and len(reasons) == 5
+
     assert main(["compare", first, second, "--output", str(tmp_path / "compare.xlsx")]) == 0
     compared = capsys.readouterr().out
     assert "ARI between the runs" in compared
