@@ -3,9 +3,11 @@
 from typing import get_args
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 from clustering.config import ClusterConfig, HdbscanConfig, Selection
+from clustering.explain.dendrogram import fit_tree
 from clustering.explain.labels import column_unit, column_words
 from clustering.explain.scenarios import recommendation
 from clustering.glossary import readable_metrics
@@ -59,6 +61,25 @@ def _embedding(key: str, method: str, dims: int, _matrix: np.ndarray, seed: int)
 @st.cache_data(show_spinner=False, max_entries=16, **BOUNDED)
 def _silhouettes(key: str, _matrix: np.ndarray, _labels: np.ndarray, seed: int):
     return silhouette_values(_matrix, _labels, PLOT_SAMPLE, seed)
+
+
+@st.cache_data(show_spinner=False, max_entries=16, **BOUNDED)
+def _fit_tree(key: str, _matrix: np.ndarray, _labels: np.ndarray, k: int, max_rows: int, seed: int):
+    return fit_tree(_matrix, pd.Series(_labels), k, max_rows, seed)
+
+
+def dendrogram_view(name: str, key: str, matrix: np.ndarray, labels: np.ndarray, colors: dict) -> None:
+    """The hierarchical fit's Ward tree, on the fit's own sample, cut at the chosen k."""
+    cluster = ws.config.datasets[name].cluster
+    tree = _fit_tree(
+        key, matrix, labels, len(set(labels)), cluster.agglomerative_max_rows, ws.config.random_state
+    )
+    sample_note(tree.rows, tree.total, ws.config.entities()[1])
+    st.caption(
+        "Each leaf is a group of entities merged below it, named by the segment most of them are in; the "
+        "dashed line cuts the tree into the segments. A high merge joins groups that are far apart."
+    )
+    st.plotly_chart(charts.dendrogram_chart(tree, colors, {}, ws.config.entities()[1]), key=f"tree_{name}")
 
 
 def options(name: str, cluster: ClusterConfig) -> dict:
@@ -311,7 +332,11 @@ def show_results(name: str, result, data) -> None:
     # The views as lazy tabs: only the tab on screen draws. Each is thousands of points for
     # the browser; drawn together on every visit they made a page switch take a second.
     k = ws.widget_key(name, "plot_")
-    projection, silhouette, more = st.tabs(list(VIEWS), key=k + "view", on_change="rerun")
+    hierarchical = (
+        ws.config.datasets[name].cluster.algorithm == "agglomerative" and result.group_table is None
+    )
+    views = [*VIEWS, "Dendrogram"] if hierarchical else list(VIEWS)
+    projection, silhouette, more, *tree = st.tabs(views, key=k + "view", on_change="rerun")
     with projection:
         if projection.open is not False:
             projection_view(name, key, matrix, labels, colors, data, k)
@@ -324,6 +349,10 @@ def show_results(name: str, result, data) -> None:
         if more.open:
             rows = sample_rows(len(matrix), PLOT_SAMPLE, ws.config.random_state)  # the projection's
             more_views(name, data, labels, colors, rows, k)
+    for tab in tree:
+        with tab:
+            if tab.open:
+                dendrogram_view(name, key, matrix, labels, colors)
 
 
 def projection_view(

@@ -10,9 +10,9 @@ from ui.distributions import distribution_view
 from ui.label_rules import label_rules
 from ui.numbers import table
 from ui.overrides import move_entities
-from ui.state import checked_tables, explained, stability
+from ui.state import checked_tables, explained, segments_tree, stability
 from ui.why import why_view
-from ui.widgets import attempt, page, require
+from ui.widgets import attempt, page, require, segment_colors
 
 ws = page(
     "profiles",
@@ -84,6 +84,19 @@ st.plotly_chart(charts.heatmap(zscores, "", zmax=3.0))
 
 st.subheader("Distributions in real units")
 distribution_view(ws, names, explanation.distributions)
+
+st.subheader("How the segments relate")
+st.caption(
+    "Ward's tree of the segments' centres (in the space they were assigned in): segments joined low "
+    "are alike, and would merge first if there were fewer segments."
+)
+tree = attempt(lambda: segments_tree(ws))
+if tree is not None:
+    labels = names.set_index("segment")["label"].astype(str).to_dict()
+    colors = segment_colors(list(labels))
+    st.plotly_chart(
+        charts.dendrogram_chart(tree, colors, labels, ws.config.entities()[1]), key="segments_tree"
+    )
 
 st.subheader(f"Why is this {ws.config.entities()[0]} here?")
 why_view(ws, names, str(tables[next(iter(tables))].frame.index[0]))

@@ -7,6 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from clustering.explain.dendrogram import Tree
 from clustering.explain.distributions import Histogram
 from clustering.formats import CURRENCIES, plotly_format
 
@@ -261,6 +262,42 @@ def segment_histogram(
         legend=dict(orientation="h", y=-0.15 if not panels else -0.02, yanchor="top"),
         margin=dict(t=20, b=20),
         yaxis_title="share of the segment" if not panels else None,
+    )
+    return figure
+
+
+def dendrogram_chart(tree: Tree, colors: dict[str, str], names: dict[str, str], noun: str) -> go.Figure:
+    """A dendrogram as the engine drew it: links below the cut in their segment's colour,
+    those above it grey, the cut as a dashed line, each leaf named by its segment (and how
+    many entities it holds when it is a group)."""
+    figure = go.Figure()
+    for xs, ys in zip(tree.icoord, tree.dcoord, strict=True):
+        segment = tree.link_segment(xs, ys)
+        figure.add_trace(
+            go.Scatter(
+                x=xs,
+                y=ys,
+                mode="lines",
+                line=dict(color=colors.get(segment, "#9CA3AF") if segment else "#9CA3AF", width=1.5),
+                hoverinfo="skip",
+                showlegend=False,
+            )
+        )
+    grouped = any(size > 1 for size in tree.leaf_sizes) and tree.rows > len(tree.leaf_sizes)
+    labels = [
+        (f"{names[s]} ({s})" if s in names else s) + (f" · {size:,} {noun}" if grouped else "")
+        for s, size in zip(tree.leaf_segments, tree.leaf_sizes, strict=True)
+    ]
+    ticks = [5 + 10 * i for i in range(len(labels))]
+    if tree.cut is not None:
+        figure.add_hline(
+            y=tree.cut, line_dash="dash", line_color="#374151", annotation_text="cut into the segments"
+        )
+    figure.update_layout(
+        height=max(420, 260 + 9 * max((len(label) for label in labels), default=0)),
+        xaxis=dict(tickvals=ticks, ticktext=labels, tickangle=-60, showgrid=False, zeroline=False),
+        yaxis=dict(title="Ward distance (how unalike the groups merged there are)", rangemode="tozero"),
+        margin=dict(t=20, b=20),
     )
     return figure
 

@@ -22,6 +22,7 @@ import streamlit as st
 
 from clustering.config import RunConfig, load_config
 from clustering.demo import dfu_demo, store_demo
+from clustering.explain.dendrogram import Tree, segment_tree
 from clustering.explain.labels import ANALYST, PreviousRun, segment_names
 from clustering.explain.scenarios import COLUMNS as SCENARIO_COLUMNS
 from clustering.explain.scenarios import ScenarioPair, compare_scenarios, k_scenarios
@@ -326,13 +327,26 @@ def explained(ws: Workspace) -> Explanation:
     return replace(explanation, names=names)
 
 
+def final_space(ws: Workspace) -> tuple[pd.DataFrame, pd.Series]:
+    """The space the final segments were assigned in (by ID) and every entity's segment."""
+    combined = merged(ws)
+    space = assignment_space(combined.merge, {name: prepared(ws, name) for name in ws.config.datasets})
+    return space, combined.assignments["final_cluster"].astype(str)
+
+
 def why(ws: Workspace, entity: str) -> WhyHere:
     """Why one entity sits in its final segment (``pipeline.describe.why_entity``), in this
     session's assignment space."""
-    combined = merged(ws)
-    space = assignment_space(combined.merge, {name: prepared(ws, name) for name in ws.config.datasets})
+    space, final = final_space(ws)
     tables, _ = checked_tables(ws)
-    return why_entity(entity, space, combined.assignments["final_cluster"], tables, ws.config)
+    return why_entity(entity, space, final, tables, ws.config)
+
+
+def segments_tree(ws: Workspace) -> Tree:
+    """How the final segments relate: the Ward tree of their centres in the assignment space."""
+    space, final = final_space(ws)
+    centres = space.groupby(final.reindex(space.index)).mean()
+    return segment_tree(centres, final.value_counts())
 
 
 def stability(ws: Workspace) -> pd.DataFrame:

@@ -98,3 +98,42 @@ def test_why_here_names_the_segment_the_runner_up_and_what_pulls_the_store_there
     app.text_input(key=ws.widget_key("why_id")).set_value("S00000").run()
     no_exceptions(app)
     assert any("No store with ID 'S00000' in this run. IDs like it: S000001" in e for e in errors(app))
+
+
+def test_a_hierarchical_fit_shows_its_dendrogram_cut_at_k_and_profiles_show_how_segments_relate(app):
+    from tests.app.conftest import load_demo_stores
+
+    load_demo_stores(app)
+    run_to(app, "prepared")
+    ws = workspace(app)
+    ws.config.datasets["internal"].cluster.algorithm = "agglomerative"
+    app.switch_page("pages/cluster.py").run()
+    button(app, "Run clustering on internal").click().run()
+    no_exceptions(app)
+    app.session_state[f"{ws.generation}_internal_plot_view"] = "Dendrogram"
+    app.run()
+    no_exceptions(app)
+    tree = next(
+        spec
+        for spec in plotly_specs(app).values()
+        if "cut into the segments" in json.dumps(spec.get("layout", {}))
+    )
+    segments = ws.stages["clustered:internal"].value.labels.nunique()
+    ticks = tree["layout"]["xaxis"]["ticktext"]
+    assert {t.split(" · ")[0] for t in ticks} == {f"I{i}" for i in range(1, segments + 1)}
+
+    run_to(app, "merged")
+    app.switch_page("pages/profiles.py").run()
+    no_exceptions(app)
+    names = ws.stages["explained"].value.names
+    relate = next(
+        spec
+        for spec in plotly_specs(app).values()
+        if spec.get("layout", {})
+        .get("yaxis", {})
+        .get("title", {})
+        .get("text", "")
+        .startswith("Ward distance")
+    )
+    shown = relate["layout"]["xaxis"]["ticktext"]
+    assert sorted(shown) == sorted(f"{row.label} ({row.segment})" for row in names.itertuples())
