@@ -94,6 +94,7 @@ class Explanation:
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     distributions: pd.DataFrame = field(default_factory=pd.DataFrame)  # per feature and segment: percentiles
+    demand: pd.DataFrame = field(default_factory=pd.DataFrame)  # DFU segments: demand index by month
 
     def overview(self, stability: pd.DataFrame | None = None) -> pd.DataFrame:
         """One row per segment: name, size, share, top features, rule, and stability where the

@@ -85,6 +85,28 @@ st.plotly_chart(charts.heatmap(zscores, "", zmax=3.0))
 st.subheader("Distributions in real units")
 distribution_view(ws, names, explanation.distributions)
 
+if not explanation.demand.empty:
+    st.subheader("Typical demand over the months")
+    st.caption(
+        "Each DFU's monthly units over its own average month (1 = an average month for that DFU, from its "
+        "first sale), so DFUs of every volume share one scale: the line is the segment's median DFU, the "
+        "band its middle half. A rising line is growth, a wave is seasonality."
+    )
+    demand = explanation.demand
+    codes = sorted(demand["segment"].unique())
+    chosen = st.multiselect(
+        "Segments",
+        codes,
+        default=codes,
+        format_func=lambda c: f"{names.set_index('segment')['label'].get(c, c)} ({c})",
+        key="demand_segments",
+    )
+    labels = names.set_index("segment")["label"].astype(str).to_dict()
+    st.plotly_chart(
+        charts.demand_chart(demand[demand["segment"].isin(chosen)], segment_colors(codes), labels),
+        key="demand_chart",
+    )
+
 st.subheader("How the segments relate")
 st.caption(
     "Ward's tree of the segments' centres (in the space they were assigned in): segments joined low "

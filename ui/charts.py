@@ -302,6 +302,50 @@ def dendrogram_chart(tree: Tree, colors: dict[str, str], names: dict[str, str], 
     return figure
 
 
+def demand_chart(demand: pd.DataFrame, colors: dict[str, str], names: dict[str, str]) -> go.Figure:
+    """Each DFU segment's median demand index by month (a line) and its 25th to 75th
+    percentiles (a band of the same colour), with 1 (an average month) marked."""
+    figure = go.Figure()
+    for segment, curve in demand.groupby("segment", sort=True):
+        color = colors.get(str(segment), "#888")
+        name = f"{names[segment]} ({segment})" if segment in names else str(segment)
+        months = list(curve["month"])
+        figure.add_trace(
+            go.Scatter(
+                x=months + months[::-1],
+                y=list(curve["p75"]) + list(curve["p25"])[::-1],
+                fill="toself",
+                fillcolor=_rgba(color, 0.15),
+                line=dict(width=0),
+                hoverinfo="skip",
+                showlegend=False,
+                legendgroup=str(segment),
+            )
+        )
+        figure.add_trace(
+            go.Scatter(
+                x=months,
+                y=curve["median"],
+                mode="lines",
+                line=dict(color=color, width=2.5),
+                name=name,
+                legendgroup=str(segment),
+                customdata=np.column_stack([curve["p25"], curve["p75"], curve["dfus"]]),
+                hovertemplate="%{x}: %{y:.2f} (middle half %{customdata[0]:.2f} to %{customdata[1]:.2f}, "
+                "%{customdata[2]:,d} DFUs)",
+            )
+        )
+    figure.add_hline(y=1.0, line_dash="dot", line_color="#6B7280")
+    figure.update_layout(
+        height=440,
+        yaxis=dict(title="demand index (1 = the DFU's average month)", rangemode="tozero"),
+        xaxis=dict(title="month"),
+        legend=dict(orientation="h", y=-0.25, yanchor="top"),
+        margin=dict(t=20, b=20),
+    )
+    return figure
+
+
 def silhouette_plot(values: np.ndarray, labels: np.ndarray, colors: dict[str, str]) -> go.Figure:
     """Sorted silhouette values per segment, stacked: the classic silhouette plot, each segment
     one filled shape (thousands of bars would each be an element for the browser to draw)."""

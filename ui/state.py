@@ -41,7 +41,7 @@ from clustering.pipeline import (
     prepare_dataset,
 )
 from clustering.pipeline.combine import assignment_space
-from clustering.pipeline.describe import why_entity
+from clustering.pipeline.describe import segment_demand, why_entity
 from clustering.results import ClusteredDataset, Combined, Explanation, PreparedDataset, RunResult
 from ui.access import current_user
 from ui.memory import Box, shared, trim_heap
@@ -309,7 +309,10 @@ def explained(ws: Workspace) -> Explanation:
         ws,
         "explained",
         explain_key(ws),
-        lambda: explain_segments(assignments["final_cluster"], tables, config),
+        lambda: replace(
+            explain_segments(assignments["final_cluster"], tables, config),
+            demand=segment_demand(ws.config, ws.sheets, assignments["final_cluster"]),
+        ),
     )
     automatic = explanation.names.set_index("segment")["auto_label"]
     final = assignments["final_cluster"]

@@ -13,7 +13,10 @@
 - ``cluster_labels.csv`` and ``cluster_profiles.json`` (label stage): names, sizes,
   shares, distinguishing features and per-feature statistics of each cluster;
 - ``k_selection.png`` and ``clusters.png`` (matplotlib, offline): every criterion against
-  k with the chosen k marked, and the clusters on the first two principal components.
+  k with the chosen k marked, and the clusters on the first two principal components;
+- ``cluster_demand.csv`` and ``demand_curves.png`` (DFU runs with the monthly sales in
+  memory): each cluster's median demand index by month of the window (1: the DFU's own
+  average month) and its 25th to 75th percentiles, one panel per cluster.
 
 The files hold no clock: the same data and config give the same bytes (PNG included).
 """
@@ -36,6 +39,7 @@ CENTROIDS = "cluster_centroids.csv"
 METADATA = "cluster_metadata.json"
 LABELS = "cluster_labels.csv"
 PROFILES = "cluster_profiles.json"
+DEMAND = "cluster_demand.csv"
 PLOT_SAMPLE = 5_000
 
 
@@ -215,6 +219,40 @@ def _plots(
     return paths
 
 
+def _demand_plot(demand: pd.DataFrame, names: dict[str, str], folder: Path) -> Path:
+    """``demand_curves.png``: one small panel per cluster, its median demand index by month
+    with the 25th to 75th percentiles shaded, on one shared scale."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams["svg.hashsalt"] = "clustering-studio"
+    clusters = sorted(demand["segment"].unique())
+    columns = min(3, len(clusters))
+    rows = -(-len(clusters) // columns)
+    figure, axes = plt.subplots(
+        rows, columns, figsize=(4.5 * columns, 2.8 * rows), sharey=True, squeeze=False
+    )
+    for axis, cluster in zip(axes.flat, clusters, strict=False):
+        curve = demand[demand["segment"] == cluster]
+        x = np.arange(len(curve))
+        axis.fill_between(x, curve["p25"], curve["p75"], alpha=0.25)
+        axis.plot(x, curve["median"], linewidth=2)
+        axis.axhline(1.0, color="grey", linewidth=0.8, linestyle="--")
+        axis.set_title(f"{names.get(cluster, cluster)} ({cluster})", fontsize=8)
+        step = max(1, len(curve) // 6)
+        axis.set_xticks(x[::step], curve["month"].iloc[::step], fontsize=7, rotation=45)
+    for axis in list(axes.flat)[len(clusters) :]:
+        axis.set_visible(False)
+    figure.supylabel("demand index (1 = the DFU's average month)", fontsize=9)
+    figure.tight_layout()
+    path = folder / "demand_curves.png"
+    figure.savefig(path, dpi=100, metadata={"Software": None})
+    plt.close(figure)
+    return path
+
+
 def write_labels(explanation: Any, folder: Path) -> list[Path]:
     """Names and profiles; the assignments file gains its ``label`` column."""
     names = explanation.names.set_index("segment")
@@ -246,6 +284,11 @@ def write_labels(explanation: Any, folder: Path) -> list[Path]:
         }
     paths.append(folder / PROFILES)
     paths[-1].write_text(json.dumps(_json(profiles), indent=2, ensure_ascii=False), encoding="utf-8")
+    demand = getattr(explanation, "demand", None)
+    if demand is not None and not demand.empty:
+        paths.append(folder / DEMAND)
+        write_csv(demand.rename(columns={"segment": "cluster"}), paths[-1])
+        paths.append(_demand_plot(demand, names["label"].to_dict(), folder))
     assignments_path = folder / ASSIGNMENTS
     if assignments_path.is_file():
         assignments = read_csv(assignments_path)

@@ -11,6 +11,8 @@ import pandas as pd
 from clustering.config import (
     RunConfig,
 )
+from clustering.explain.demand import COLUMNS as DEMAND_COLUMNS
+from clustering.explain.demand import demand_curves
 from clustering.explain.distributions import segment_quantiles
 from clustering.explain.labels import PreviousRun, automatic_labels, segment_names
 from clustering.explain.profiling import (
@@ -26,6 +28,7 @@ from clustering.io.validation import (
 )
 from clustering.model.models import group_values
 from clustering.model.threads import in_parallel
+from clustering.prep.features import demand_grid
 
 if TYPE_CHECKING:  # the database layer (SQLAlchemy, sqlglot) loads only for a database run
     pass
@@ -186,3 +189,15 @@ def why_in_workbook(
         config,
         dict(zip(names["segment"].astype(str), names["label"].astype(str), strict=True)),
     )
+
+
+def segment_demand(config: RunConfig, sheets: dict[str, pd.DataFrame], final: pd.Series) -> pd.DataFrame:
+    """Each DFU segment's typical demand index by month of the window
+    (``explain.demand``); empty for stores, or when the monthly sales are not in memory (a
+    database run that pushed the features down)."""
+    for dataset in config.datasets.values():
+        features = dataset.features
+        if features is not None and features.sales_sheet in sheets:
+            grid = demand_grid(sheets[features.sales_sheet], features, features.sales_sheet)
+            return demand_curves(grid, final)
+    return pd.DataFrame(columns=DEMAND_COLUMNS)

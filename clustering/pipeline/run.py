@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -21,7 +22,7 @@ if TYPE_CHECKING:  # the database layer (SQLAlchemy, sqlglot) loads only for a d
     pass
 from clustering.pipeline.cluster import cluster_dataset
 from clustering.pipeline.combine import combine_segments
-from clustering.pipeline.describe import explain_segments, with_segment_names
+from clustering.pipeline.describe import explain_segments, segment_demand, with_segment_names
 from clustering.pipeline.prepare import check_sheets, prepare_dataset
 from clustering.pipeline.stability import check_stability, stability_findings
 from clustering.results import ClusteredDataset, Combined, Explanation, PreparedDataset, RunResult
@@ -114,6 +115,8 @@ def run(config: RunConfig, sheets: dict[str, pd.DataFrame], previous: PreviousRu
         {"explained": merge_and_explain, "stability": partial(check_stability, prepared, clustered, config)}
     )
     combined, explanation = after["explained"]
+    demand = segment_demand(config, sheets, combined.assignments["final_cluster"])
+    explanation = replace(explanation, demand=demand)
     return assemble_result(config, prepared, clustered, combined, explanation, after["stability"], findings)
 
 

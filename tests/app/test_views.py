@@ -137,3 +137,28 @@ def test_a_hierarchical_fit_shows_its_dendrogram_cut_at_k_and_profiles_show_how_
     )
     shown = relate["layout"]["xaxis"]["ticktext"]
     assert sorted(shown) == sorted(f"{row.label} ({row.segment})" for row in names.itertuples())
+
+
+def test_dfu_segments_show_their_typical_demand_over_the_months(app):
+    app.switch_page("pages/data.py").run()
+    app.radio(key="data_source").set_value("Demo data").run()
+    app.selectbox(key="demo_kind").set_value("dfu").run()
+    app.number_input[0].set_value(1500).run()
+    button(app, "Generate demo data").click().run()
+    no_exceptions(app)
+    run_to(app, "merged")
+    app.switch_page("pages/profiles.py").run()
+    no_exceptions(app)
+    assert "Typical demand over the months" in [h.value for h in app.subheader]
+    chart = next(
+        spec
+        for spec in plotly_specs(app).values()
+        if spec.get("layout", {}).get("yaxis", {}).get("title", {}).get("text", "").startswith("demand index")
+    )
+    segments = workspace(app).stages["merged"].value.assignments["final_cluster"].nunique()
+    lines = [trace for trace in chart["data"] if trace.get("mode") == "lines"]
+    assert len(lines) == segments and all(len(numbers(t["y"])) == 24 for t in lines)  # the 24-month window
+    first = app.multiselect(key="demand_segments")
+    first.set_value(first.value[:1]).run()  # one segment alone
+    chart = next(s for s in plotly_specs(app).values() if "demand index" in json.dumps(s.get("layout", {})))
+    assert len([t for t in chart["data"] if t.get("mode") == "lines"]) == 1
