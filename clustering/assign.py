@@ -112,6 +112,7 @@ class Segmentation:
     training_rows: int = 0
     notes: list[str] = field(default_factory=list)
     fingerprints: pd.Series | None = None  # training ID -> fingerprint of its point (entity_fingerprints)
+    splits: dict[str, list[str]] = field(default_factory=dict)  # split segment -> its sub-segments
 
     def sheets_from_frame(self, frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
         """The sheets ``assign`` reads, cut from one wide frame: each plain dataset takes the ID
@@ -168,6 +169,7 @@ class Segmentation:
                 raise UserInputError(f"The input has no table for dataset '{name}'.")
             labels[name], matrices[name] = fitted.labels(checked[name].frame)
         assignments, space = self._final(labels, matrices)
+        assignments = self._split(assignments, space)
         status = self.entity_status(assignments.index, space)
         followed = {"trained", "changed", "unknown"} if same_entities else {"trained", "unknown"}
         overrides = {i: s for i, s in self.config.overrides.items() if status.get(i) in followed}
@@ -185,6 +187,24 @@ class Segmentation:
         used = matrices.values() if self.merge else [next(iter(matrices.values()))]
         columns = [c for matrix in used for c in matrix.columns]
         return assignments, findings, pd.DataFrame(space, index=assignments.index, columns=columns), checked
+
+    def _split(self, assignments: pd.DataFrame, space: np.ndarray) -> pd.DataFrame:
+        """The run's splits (``config.splits``): an entity of a split segment joins the nearest
+        of its sub-segments' centres, over the columns it has (a model saved before splits
+        existed has none)."""
+        splits = getattr(self, "splits", {})
+        if not splits:
+            return assignments
+        final = assignments["final_cluster"].to_numpy(dtype=object).copy()
+        position = {segment: i for i, segment in enumerate(self.segments)}
+        for segment, parts in splits.items():
+            rows = np.flatnonzero(final == segment)
+            if rows.size:
+                nearest, _ = nearest_centroid(
+                    space[rows], self.segment_centroids[[position[p] for p in parts]]
+                )
+                final[rows] = np.asarray(parts, dtype=object)[nearest]
+        return assignments.assign(final_cluster=pd.array(final, dtype="string"))
 
     def entity_status(self, ids: pd.Index, space: np.ndarray) -> pd.Series:
         """``trained`` (an ID of the training run with the same data), ``changed`` (a training
@@ -260,6 +280,12 @@ def fit_segmentation(result: object) -> Segmentation:
         far_distance=float(np.quantile(distances, FAR_QUANTILE)),
         training_rows=len(final),
         fingerprints=pd.Series(entity_fingerprints(space), index=index.astype(str)),
+        splits={
+            segment: sorted(
+                s for s in segments if s.startswith(f"{segment}.") and "." not in s[len(segment) + 1 :]
+            )
+            for segment in config.splits
+        },
     )
 
 

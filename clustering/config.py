@@ -199,6 +199,13 @@ class DemandFeatureConfig(StrictModel):
         return self
 
 
+class SegmentSplit(StrictModel):
+    """One final segment clustered again on its own members: ``k`` sub-segments, or k chosen
+    by the dataset's rule when None; codes extend the segment's (``I3`` -> ``I3.1``, ``I3.2``)."""
+
+    k: int | None = Field(None, ge=2, le=12)
+
+
 class DatasetConfig(StrictModel):
     """One table of entities: where it comes from and how it is prepared and clustered."""
 
@@ -380,6 +387,10 @@ class RunConfig(StrictModel):
     scale: ScaleConfig = Field(default_factory=ScaleConfig)
     overrides: dict[str, str] = Field(
         default_factory=dict, description="Entity ID -> final segment: the analyst's manual moves."
+    )
+    splits: dict[str, SegmentSplit] = Field(
+        default_factory=dict,
+        description="Final segment -> how to split it further (its members clustered again on their own).",
     )
 
     @field_validator("datasets")

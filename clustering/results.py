@@ -247,3 +247,4 @@ class Combined:
     merge: MergeResult | None
     notes: list[str] = field(default_factory=list)
     metrics: pd.DataFrame = field(default_factory=pd.DataFrame)
+    splits: dict = field(default_factory=dict)  # split segment -> its sub-segments (pipeline.split)

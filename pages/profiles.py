@@ -10,6 +10,7 @@ from ui.distributions import distribution_view
 from ui.label_rules import label_rules
 from ui.numbers import table
 from ui.overrides import move_entities
+from ui.split import split_view
 from ui.state import checked_tables, explained, segments_tree, stability
 from ui.why import why_view
 from ui.widgets import attempt, page, require, segment_colors
@@ -57,6 +58,12 @@ overrides = {
 if overrides != ws.config.labels.overrides:
     ws.config.labels.overrides = overrides
     st.rerun()
+
+with st.expander(
+    "Split a segment further" + (f" ({len(ws.config.splits)} split)" if ws.config.splits else ""),
+    expanded=bool(ws.config.splits),
+):
+    split_view(ws, names)
 
 with st.expander(
     "Move entities to another segment"

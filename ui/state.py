@@ -192,7 +192,10 @@ def sweep_key(ws: Workspace, name: str) -> str:
 
 def merge_key(ws: Workspace) -> str:
     return content_hash(
-        *[cluster_key(ws, n) for n in ws.config.datasets], ws.config.merge, ws.config.overrides
+        *[cluster_key(ws, n) for n in ws.config.datasets],
+        ws.config.merge,
+        ws.config.splits,
+        ws.config.overrides,
     )
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -34,7 +35,8 @@ READING_GUIDE = [
 
 def segment_stability(result: RunResult) -> pd.Series:
     """Each final segment's least stable part: the mean bootstrap Jaccard of its dataset
-    segment, the lower of the two for a merged segment (``I1-E2``: I1's and E2's)."""
+    segment, the lower of the two for a merged segment (``I1-E2``: I1's and E2's); a
+    sub-segment of a split (``I1-E2.1``) also counts its own."""
     table = result.stability
     if table.empty:
         return pd.Series(dtype=float)
@@ -43,7 +45,9 @@ def segment_stability(result: RunResult) -> pd.Series:
     finals = result.names["segment"].astype(str)
     values = {}
     for final in finals:
-        parts = [part for part in final.split(separator) if part in by_code.index]
+        pieces = final.split(separator)
+        codes = {final, *pieces, *(re.sub(r"\.\d+$", "", piece) for piece in pieces)}
+        parts = [part for part in codes if part in by_code.index]
         values[final] = min(by_code[part] for part in parts) if parts else float("nan")
     return pd.Series(values, dtype=float)
 

@@ -10,6 +10,7 @@ from clustering.io.validation import check_shared_ids
 from clustering.merging import apply_overrides, distance_to_segment, merge_segments
 from clustering.model.metrics import silhouette_many
 from clustering.pipeline.cluster import LOW_SILHOUETTE, dataset_metrics
+from clustering.pipeline.split import split_segments
 from clustering.results import ClusteredDataset, Combined, PreparedDataset
 
 
@@ -46,6 +47,7 @@ def combine_segments(
                 f"{LOW_SILHOUETTE}: in the combined space, stores sit about as close to other segments "
                 f"as to their own."
             )
+    assignments, splits = split_segments(assignments, assignment_space(merge, prepared), prepared, config)
     assignments, notes = apply_overrides(assignments, config.overrides)
     space, index = _assignment_space(merge, prepared)
     final = assignments["final_cluster"].reindex(index).to_numpy(dtype=str)
@@ -71,7 +73,7 @@ def combine_segments(
             silhouette,
             min(int(present.sum()), config.merge.metrics_sample),
         )
-    return Combined(assignments, merge, notes, metrics)
+    return Combined(assignments, merge, notes, metrics, splits)
 
 
 def _assignment_space(merge, prepared: dict[str, PreparedDataset]) -> tuple[np.ndarray, pd.Index]:

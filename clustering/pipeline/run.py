@@ -46,6 +46,12 @@ def assemble_result(
     notes += [Finding("warning", "overrides", note) for note in combined.notes]
     notes += [Finding("warning", "labels", note) for note in explanation.notes]
     notes += [Finding("warning", "segments", note) for note in explanation.warnings]
+    entities = config.entities()[1]
+    notes += [Finding("info", "splits", split.summary(entities)) for split in combined.splits.values()]
+    stability = pd.concat(
+        [stability, *[s.stability.assign(dataset=f"split of {code}") for code, s in combined.splits.items()]],
+        ignore_index=True,
+    )
     notes += stability_findings(stability, config.stability)
     notes += weak_structure_consequence(clustered, named)
     return RunResult(

@@ -162,3 +162,38 @@ def test_dfu_segments_show_their_typical_demand_over_the_months(app):
     first.set_value(first.value[:1]).run()  # one segment alone
     chart = next(s for s in plotly_specs(app).values() if "demand index" in json.dumps(s.get("layout", {})))
     assert len([t for t in chart["data"] if t.get("mode") == "lines"]) == 1
+
+
+def test_a_segment_splits_on_profiles_round_trips_through_the_config_and_undoes(app):
+    from tests.app.conftest import load_demo_stores
+
+    load_demo_stores(app)
+    run_to(app, "merged")
+    app.switch_page("pages/profiles.py").run()
+    ws = workspace(app)
+    before = ws.stages["merged"].value.assignments["final_cluster"].copy()
+    segment = str(before.value_counts().index[0])
+    app.selectbox(key=ws.widget_key("split_segment")).set_value(segment).run()
+    app.toggle(key=ws.widget_key("split_rule")).set_value(False).run()
+    app.number_input(key=ws.widget_key("split_k")).set_value(2).run()
+    button(app, "Split").click().run()
+    no_exceptions(app)
+    after = ws.stages["merged"].value.assignments["final_cluster"]
+    members = before.index[before == segment]
+    assert set(after[members]) == {f"{segment}.1", f"{segment}.2"}
+    assert (after.drop(members) == before.drop(members)).all()  # the rest untouched
+    assert ws.config.splits[segment].k == 2  # recorded in the run's config
+    said = " ".join(m.value for m in app.markdown)
+    assert f"{segment} split into 2: {segment}.1 (" in said
+    assert any({"segment", "jaccard_mean"} <= set(d.value.columns) and f"{segment}.1" in set(d.value["segment"])
+               for d in app.dataframe)  # fmt: skip
+
+    exported = ws.config.to_yaml()  # the Export page's "Run config (.yml)"
+    button(app, f"Undo the split of {segment}").click().run()
+    no_exceptions(app)
+    assert not ws.config.splits and (ws.stages["merged"].value.assignments["final_cluster"] == before).all()
+    app.switch_page("pages/export.py").run()
+    app.file_uploader[0].set_value(("run.yml", exported.encode(), "application/x-yaml")).run()
+    button(app, "Use this config").click().run()
+    no_exceptions(app)
+    assert (ws.stages["merged"].value.assignments["final_cluster"] == after).all()  # the split again
