@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from sklearn.neighbors import KNeighborsClassifier
 
-from clustering.config import RunConfig
+from clustering.config import PlacementConfig, RunConfig
 from clustering.errors import UserInputError
 from clustering.explain.profiling import original_features
 from clustering.explain.why import WhyHere, find_entity, why_here
@@ -49,6 +49,7 @@ from clustering.merging import (
     segment_centroids,
 )
 from clustering.model.models import GroupedModel, SegmentModel
+from clustering.placement import RULE_WORDS, Reference, placements
 from clustering.prep.preprocessing import Preprocessor
 
 FAR_QUANTILE = 0.99
@@ -113,6 +114,7 @@ class Segmentation:
     notes: list[str] = field(default_factory=list)
     fingerprints: pd.Series | None = None  # training ID -> fingerprint of its point (entity_fingerprints)
     splits: dict[str, list[str]] = field(default_factory=dict)  # split segment -> its sub-segments
+    reference: Reference | None = None  # the run's entities' segments and cohesion, for placing by rule
 
     def sheets_from_frame(self, frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
         """The sheets ``assign`` reads, cut from one wide frame: each plain dataset takes the ID
@@ -134,13 +136,18 @@ class Segmentation:
         return sheets
 
     def assign(
-        self, sheets: dict[str, pd.DataFrame], same_entities: bool = False
+        self,
+        sheets: dict[str, pd.DataFrame],
+        same_entities: bool = False,
+        placement: PlacementConfig | None = None,
     ) -> tuple[pd.DataFrame, list]:
         """Final segment, name, distance, far flag and entity status of every entity in
         ``sheets`` (read as the run read its input); also the findings. The run's overrides
         apply to training entities whose data are unchanged, or to every training ID when
-        ``same_entities`` says they are the same entities with updated data."""
-        assignments, findings, _, _ = self._assigned(sheets, same_entities)
+        ``same_entities`` says they are the same entities with updated data. Entities the run
+        did not segment are placed by ``placement`` (default: the run's config's): a
+        like-entity mapping, then its rule; ``placed_by`` says how."""
+        assignments, findings, _, _ = self._assigned(sheets, same_entities, placement)
         return assignments.reset_index(), findings
 
     def why(self, sheets: dict[str, pd.DataFrame], entity: str) -> WhyHere:
@@ -156,7 +163,10 @@ class Segmentation:
         return why_here(wanted, final[wanted], point, centres, features, final, self.config.columns)
 
     def _assigned(
-        self, sheets: dict[str, pd.DataFrame], same_entities: bool = False
+        self,
+        sheets: dict[str, pd.DataFrame],
+        same_entities: bool = False,
+        placement: PlacementConfig | None = None,
     ) -> tuple[pd.DataFrame, list, pd.DataFrame, dict]:
         """``assign``'s assignments by ID and findings, with every entity's point in the
         assignment space (named columns) and the checked tables."""
@@ -176,10 +186,13 @@ class Segmentation:
         findings += _changed_entities(status, self.config.overrides, same_entities)
         assignments, _ = apply_overrides(assignments, overrides)
         assignments["entity_status"] = status
+        assignments, space, placed = self._placed(assignments, space, placement or self.config.placement)
+        findings += placed
         final = assignments["final_cluster"].to_numpy(dtype=object)
         position = {segment: i for i, segment in enumerate(self.segments)}
         codes = np.array([position.get(segment, -1) for segment in final], dtype=np.int64)
         distance = distances_to_centroids(space, self.segment_centroids, codes)
+        distance[np.isnan(space).all(axis=1)] = np.nan  # an entity without data has no distance
         assignments["segment_name"] = assignments["final_cluster"].map(self.names)
         assignments["distance_to_segment"] = distance.round(6)
         assignments["far_from_segments"] = distance > self.far_distance
@@ -205,6 +218,27 @@ class Segmentation:
                 )
                 final[rows] = np.asarray(parts, dtype=object)[nearest]
         return assignments.assign(final_cluster=pd.array(final, dtype="string"))
+
+    def _placed(
+        self, assignments: pd.DataFrame, space: np.ndarray, placement: PlacementConfig
+    ) -> tuple[pd.DataFrame, np.ndarray, list]:
+        """``placement`` applied (``clustering.placement``): entities of the like mapping take
+        their like-entities' segment, new ones (``entity_status`` new) the rule's; entities
+        of the mapping without data are added, with no point in the space."""
+        reference = getattr(self, "reference", None)  # a model saved before placement has none
+        if reference is None or (not placement.like and placement.rule == "nearest"):
+            return assignments.assign(placed_by=RULE_WORDS["nearest"]), space, []
+        eligible = assignments["entity_status"] == "new"
+        segment, how, findings = placements(
+            assignments.index, assignments["final_cluster"], placement, reference, eligible
+        )
+        added = len(segment) - len(assignments)
+        assignments = assignments.reindex(segment.index)
+        assignments["final_cluster"], assignments["placed_by"] = segment, how
+        assignments["entity_status"] = assignments["entity_status"].fillna("new")
+        assignments["override"] = assignments["override"].fillna(False).astype(bool)
+        space = np.vstack([space, np.full((added, space.shape[1]), np.nan)]) if added else space
+        return assignments, space, findings
 
     def entity_status(self, ids: pd.Index, space: np.ndarray) -> pd.Series:
         """``trained`` (an ID of the training run with the same data), ``changed`` (a training
@@ -280,6 +314,7 @@ def fit_segmentation(result: object) -> Segmentation:
         far_distance=float(np.quantile(distances, FAR_QUANTILE)),
         training_rows=len(final),
         fingerprints=pd.Series(entity_fingerprints(space), index=index.astype(str)),
+        reference=Reference.of(result.assignments.set_index(config.id_column)),
         splits={
             segment: sorted(
                 s for s in segments if s.startswith(f"{segment}.") and "." not in s[len(segment) + 1 :]

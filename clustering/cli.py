@@ -139,6 +139,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     assign.add_argument("--output", required=True, help="assignments file (.xlsx, .csv or .parquet)")
     assign.add_argument(
+        "--like",
+        help="a like-entity mapping (.csv or .xlsx: the new ID, 'like', optional 'weight'): each new entity "
+        "takes the segment its like-entities carry the most weight in",
+    )
+    assign.add_argument(
+        "--rule",
+        choices=["nearest", "largest", "cohesive"],
+        help="for new entities the mapping does not place: the nearest centre (default), the largest "
+        "segment, or the most cohesive one (default: the run's config, placement.rule)",
+    )
+    assign.add_argument(
         "--same-entities",
         action="store_true",
         help="the input's IDs that the run knows are its entities with updated data: they keep the run's overrides",
@@ -476,17 +487,34 @@ def _assign(args: argparse.Namespace) -> int:
     uri = _uri(args)
     segmentation = tracking.load_segmentation(uri, args.tracked_run)
     sheets = load_tables(segmentation.config, args.input)
-    assignments, findings = segmentation.assign(sheets, same_entities=args.same_entities)
+    placement = _placement(args, segmentation.config)
+    assignments, findings = segmentation.assign(sheets, same_entities=args.same_entities, placement=placement)
     for finding in findings:
         print(f"{finding.level}: {finding.text()}", file=sys.stderr)
     path = write_assignments(assignments, args.output)
     far = int(assignments["far_from_segments"].sum())
+    placed = assignments["placed_by"].value_counts()
     print(
         f"{len(assignments)} entities -> {assignments['final_cluster'].nunique()} segments of run "
-        f"{args.tracked_run}; {far} far from every segment"
+        f"{args.tracked_run}; {far} far from every segment; placed by "
+        + ", ".join(f"{how}: {count}" for how, count in placed.items())
     )
     print(f"wrote {path}")
     return 0
+
+
+def _placement(args: argparse.Namespace, config):
+    """The run's placement rules, with the mapping and the rule the command line gives."""
+    from clustering.io.sources import read_table
+    from clustering.placement import like_mapping
+
+    placement = config.placement.model_copy()
+    if args.like:
+        mapping = like_mapping(read_table(args.like), config.id_column, Path(args.like).name)
+        placement = placement.model_copy(update={"like": mapping})
+    if args.rule:
+        placement = placement.model_copy(update={"rule": args.rule})
+    return placement
 
 
 def _runs(args: argparse.Namespace) -> int:

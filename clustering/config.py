@@ -199,6 +199,24 @@ class DemandFeatureConfig(StrictModel):
         return self
 
 
+class LikeEntity(StrictModel):
+    """An existing entity a new one resembles, and how much (weights of one new entity's
+    like-entities are relative: 3 and 1 count as 75% and 25%)."""
+
+    like: str = Field(min_length=1, max_length=200)
+    weight: float = Field(1.0, gt=0)
+
+
+class PlacementConfig(StrictModel):
+    """How ``assign`` places entities the run did not segment: a like-entity mapping first,
+    then ``rule``; with ``short_history``, DFUs with too short a history are placed by them
+    too (by the mapping, else the largest or most cohesive segment) instead of left out."""
+
+    like: dict[str, list[LikeEntity]] = Field(default_factory=dict)
+    rule: Literal["nearest", "largest", "cohesive"] = "nearest"
+    short_history: bool = False
+
+
 class SegmentSplit(StrictModel):
     """One final segment clustered again on its own members: ``k`` sub-segments, or k chosen
     by the dataset's rule when None; codes extend the segment's (``I3`` -> ``I3.1``, ``I3.2``)."""
@@ -388,6 +406,7 @@ class RunConfig(StrictModel):
     overrides: dict[str, str] = Field(
         default_factory=dict, description="Entity ID -> final segment: the analyst's manual moves."
     )
+    placement: PlacementConfig = Field(default_factory=PlacementConfig)
     splits: dict[str, SegmentSplit] = Field(
         default_factory=dict,
         description="Final segment -> how to split it further (its members clustered again on their own).",

@@ -7,9 +7,11 @@ from __future__ import annotations
 import streamlit as st
 
 from clustering.assign import Segmentation, fit_segmentation
+from clustering.config import PlacementConfig
 from clustering.io.export import workbook_bytes
 from clustering.io.inputs import load_tables
-from clustering.io.sources import SUPPORTED_SUFFIXES
+from clustering.io.sources import SUPPORTED_SUFFIXES, read_table
+from clustering.placement import RULE_WORDS, like_mapping
 from clustering.results import RunResult
 from ui.memory import TTL_SECONDS
 from ui.numbers import table
@@ -54,6 +56,43 @@ def _model_source(ws: Workspace) -> str:
     )
 
 
+def placement_rules(ws: Workspace) -> PlacementConfig | None:
+    """A like-entity mapping (optional upload) and the rule for the new entities it does not
+    place; kept in the run's config, so the downloaded YAML and a tracked run place alike.
+    None while the uploaded mapping is unreadable (its message is shown)."""
+    entity, entities = ws.config.entities()
+    mapping = st.file_uploader(
+        f"Like-{entity} mapping (optional): a new {entity}'s ID, the existing {entity} it resembles ('like'), "
+        "and an optional 'weight'",
+        type=["csv", "xlsx"],
+        key=ws.widget_key("assign_like"),
+    )
+    rules = list(RULE_WORDS)
+    rule = st.radio(
+        f"New {entities} the mapping does not place go to",
+        rules,
+        index=rules.index(ws.config.placement.rule),
+        format_func=lambda r: f"the {RULE_WORDS[r]}",
+        horizontal=True,
+        key=ws.widget_key("assign_rule"),
+        help="The nearest centre uses their data; the largest segment, or the most cohesive one (the smallest "
+        f"mean distance of its {entities} to its centre), places them whatever their data.",
+    )
+    like = ws.config.placement.like
+    if mapping is not None:
+        read = attempt(
+            lambda: like_mapping(
+                read_table(mapping.getvalue(), filename=mapping.name), ws.config.id_column, mapping.name
+            )
+        )
+        if read is None:
+            return None
+        like = read
+    placement = ws.config.placement.model_copy(update={"like": like, "rule": rule})
+    ws.config.placement = placement
+    return placement
+
+
 def assign_new_entities(ws: Workspace, result: RunResult) -> None:
     """Pick a model, upload entities laid out as for the run, assign and download."""
     from clustering import tracking
@@ -71,7 +110,8 @@ def assign_new_entities(ws: Workspace, result: RunResult) -> None:
         help=f"A {entity} whose ID the run knows keeps the run's override only when its data are unchanged, "
         "unless you tick this.",
     )
-    if upload is None or not st.button("Assign", key=ws.widget_key("assign_go")):
+    placement = placement_rules(ws)
+    if placement is None or upload is None or not st.button("Assign", key=ws.widget_key("assign_go")):
         return
     model = attempt(
         lambda: (
@@ -85,7 +125,9 @@ def assign_new_entities(ws: Workspace, result: RunResult) -> None:
     sheets = attempt(lambda: load_tables(model.config, upload.name, upload.getvalue()), spinner="Reading…")
     if sheets is None:
         return
-    outcome = attempt(lambda: model.assign(sheets, same_entities=same), spinner="Assigning…")
+    outcome = attempt(
+        lambda: model.assign(sheets, same_entities=same, placement=placement), spinner="Assigning…"
+    )
     if outcome is None:
         return
     assignments, findings = outcome

@@ -55,6 +55,7 @@ def dataset_tables(
             table, dropped = demand_features(sheets, dataset.features)
         skipped = table.attrs.get("skipped_attributes", [])
         table.attrs["source"] = f"{name} (features from '{dataset.features.sales_sheet}')"
+        table.attrs["short_history"] = [str(i) for i in dropped]  # placed by rule if the analyst asks
         tables[name] = table
         if skipped:
             findings.append(

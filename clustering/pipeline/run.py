@@ -25,6 +25,7 @@ from clustering.pipeline.combine import combine_segments
 from clustering.pipeline.describe import explain_segments, segment_demand, with_segment_names
 from clustering.pipeline.prepare import check_sheets, prepare_dataset
 from clustering.pipeline.stability import check_stability, stability_findings
+from clustering.placement import place_short_history
 from clustering.results import ClusteredDataset, Combined, Explanation, PreparedDataset, RunResult
 
 
@@ -39,6 +40,11 @@ def assemble_result(
 ) -> RunResult:
     """A RunResult from the stages' outputs: named assignments, every stage's warnings among the findings."""
     named = with_segment_names(combined.assignments, explanation.names).reset_index()
+    short = [i for p in prepared.values() for i in p.table.frame.attrs.get("short_history", [])]
+    named, placed = place_short_history(named, short, config.placement, config.id_column)
+    if placed:
+        labels = explanation.names.set_index("segment")["label"]
+        named["segment_name"] = named["final_cluster"].map(labels)
     merge = combined.merge
     notes = [Finding("warning", name, w) for name, result in clustered.items() for w in result.warnings]
     if merge is not None:
@@ -53,7 +59,7 @@ def assemble_result(
         ignore_index=True,
     )
     notes += stability_findings(stability, config.stability)
-    notes += weak_structure_consequence(clustered, named)
+    notes += weak_structure_consequence(clustered, named) + placed
     return RunResult(
         config, prepared, clustered, merge, named, explanation, stability, findings + notes, combined.metrics
     )

@@ -132,6 +132,31 @@ def test_export_assigns_new_stores_with_the_session_model(app, store):
     assert table["store_id"].str.startswith("NEW-").all() and table["segment_name"].notna().all()
 
 
+def test_export_places_new_stores_by_a_like_mapping_then_a_rule_and_keeps_it_in_the_config(app, store):
+    load_demo_stores(app)
+    run_all_from_home(app)
+    app.switch_page("pages/export.py").run()
+    ws = workspace(app)
+    final = ws.stages["merged"].value.assignments["final_cluster"]
+    like = str(final.index[5])
+    mapping = f"store_id,like\nNEW-S000001,{like}\nOPENING,{like}\n".encode()
+    app.file_uploader(key=ws.widget_key("assign_like")).set_value(("like.csv", mapping, "text/csv")).run()
+    app.radio(key=ws.widget_key("assign_rule")).set_value("largest").run()
+    new = {name: frame.assign(store_id="NEW-" + frame["store_id"].astype(str)) for name, frame in store_demo(20, seed=97).items()}  # fmt: skip
+    app.file_uploader(key=ws.widget_key("assign_file")).set_value(
+        ("new.xlsx", workbook_bytes(new), XLSX)
+    ).run()
+    button(app, "Assign").click().run()
+    no_exceptions(app)
+    placed = next(d.value for d in app.dataframe if "placed_by" in d.value.columns).set_index("store_id")
+    assert placed.loc["NEW-S000001", "placed_by"] == f"like {like}" == placed.loc["OPENING", "placed_by"]
+    assert placed.loc["OPENING", "final_cluster"] == final[like]
+    largest = final.value_counts().index[0]
+    others = placed.drop(index=["NEW-S000001", "OPENING"])
+    assert set(others["placed_by"]) == {"largest segment"} and set(others["final_cluster"]) == {largest}
+    assert ws.config.placement.rule == "largest" and "OPENING" in ws.config.placement.like  # in the YAML
+
+
 def test_export_assigns_new_stores_with_a_tracked_runs_model(app, store):
     load_demo_stores(app)
     run_all_from_home(app)

@@ -56,6 +56,24 @@ def test_run_runs_assign_compare_approve_and_write_back(store, tmp_path, capsys,
         assigned.set_index("store_id")["final_cluster"], trained.set_index("store_id")["final_cluster"]
     )
 
+    like = tmp_path / "like.csv"
+    like.write_text(f"store_id,like,weight\nOPENING,{trained['store_id'].iloc[3]},1\n")
+    assign = [
+        "assign",
+        "--run",
+        first,
+        "--input",
+        str(demo_workbook),
+        "--output",
+        str(tmp_path / "placed.csv"),
+    ]
+    assert main([*assign, "--like", str(like), "--rule", "largest"]) == 0
+    assert "placed by nearest centre: 2000, like " in capsys.readouterr().out  # the run's own keep theirs
+    placed = pd.read_csv(tmp_path / "placed.csv").set_index("store_id")
+    segment_of_like = trained.set_index("store_id").loc[trained["store_id"].iloc[3], "final_cluster"]
+    assert placed.loc["OPENING", "final_cluster"] == segment_of_like
+    assert placed.loc["OPENING", "placed_by"] == f"like {trained['store_id'].iloc[3]}"
+
     store_id = str(trained["store_id"].iloc[10])
     why = ["why", "--input", str(demo_workbook), "--id", store_id]
     assert main([*why, "--run", first, "--output", str(tmp_path / "why.xlsx")]) == 0
