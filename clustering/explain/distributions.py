@@ -15,6 +15,7 @@ import pandas as pd
 
 QUANTILES = {"p5": 0.05, "p25": 0.25, "median": 0.5, "p75": 0.75, "p95": 0.95}
 FENCE = 3.0  # drawn up to 3 interquartile ranges beyond the quartiles; farther values are outliers
+OUTLIER_SHARE = 0.01  # and at most 1% on each side: more beyond a fence are a group, drawn
 SKEWED = 1.5  # a positive column with a skewness beyond this reads better on a log axis
 ALL = "all"
 
@@ -145,13 +146,16 @@ def histogram(values: pd.Series, segments: pd.Series, bins: int = 30, log: bool 
 
 
 def _drawn_range(data: np.ndarray, log: bool) -> tuple[float, float]:
-    """From the lowest to the highest value that is not an outlier (Tukey's far fences, on
-    the log of the values for a log axis); widened for a column of one value."""
+    """From the lowest to the highest value that is not an outlier: beyond Tukey's far fences
+    (on the log of the values for a log axis) and among the 1% most extreme of its side (a
+    group of small DFUs beyond a fence is drawn, the one 700M store is not); widened for a
+    column of one value."""
     if not data.size:
         return (1.0, 10.0) if log else (0.0, 1.0)
     scaled = np.log(data) if log else data
-    q1, q3 = np.quantile(scaled, [0.25, 0.75])
-    inside = scaled[(scaled >= q1 - FENCE * (q3 - q1)) & (scaled <= q3 + FENCE * (q3 - q1))]
+    q1, q3, p_low, p_high = np.quantile(scaled, [0.25, 0.75, OUTLIER_SHARE, 1 - OUTLIER_SHARE])
+    below, above = min(q1 - FENCE * (q3 - q1), p_low), max(q3 + FENCE * (q3 - q1), p_high)
+    inside = scaled[(scaled >= below) & (scaled <= above)]
     low, high = float(inside.min()), float(inside.max())
     if high <= low:
         return (low - 0.5, high + 0.5) if not log else (float(np.exp(low)) / 2, float(np.exp(low)) * 2)

@@ -105,3 +105,12 @@ def test_the_report_gives_each_segments_middle_half_in_real_units(result):
     assert lines and all("the middle half of its stores from" in line for line in lines)
     quantiles = distributions_sheet(result.explanation.distributions, result.names, "stores")
     assert not quantiles.empty
+
+
+def test_a_group_beyond_the_fence_is_drawn_not_counted_as_outliers():
+    rng = np.random.default_rng(1)
+    volumes = np.concatenate([rng.lognormal(5.5, 0.5, 850), rng.uniform(0.4, 6, 150)])  # 15% intermittent
+    segments = pd.Series(np.repeat(["steady", "intermittent"], [850, 150]))
+    drawn = histogram(pd.Series(volumes, name="mean_demand"), segments, log=True)
+    assert drawn.below <= 10 and drawn.edges[0] < 1.5  # at most 1% in the first bar, the group drawn
+    assert drawn.counts.loc["intermittent"].astype(bool).sum() > 3  # spread over bars, not one
