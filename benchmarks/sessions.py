@@ -119,9 +119,21 @@ def analyst_session(page, url: str, workbook: Path) -> None:
     page.locator("input[type=file]").set_input_files(str(workbook))
     page.get_by_role("button", name="Load and check").click()
     seen(page, "Loaded data")
-    idle(page)
-    page.get_by_role("button", name="Run all steps").first.click()
-    page.wait_for_url(re.compile(r"/results(\?|$)"), timeout=300_000)  # every step ran, the run tracked
+    for attempt in range(3):  # a click while the page redraws can be swallowed: click again once idle
+        idle(page)
+        page.get_by_role("button", name="Run all steps").first.click()
+        try:
+            page.wait_for_url(re.compile(r"/results(\?|$)"), timeout=300_000 if attempt == 2 else 60_000)
+            break  # every step ran, the run tracked
+        except Exception:
+            page.screenshot(
+                path=str(Path(tempfile.gettempdir()) / f"sessions-stalled-{attempt}.png"), full_page=True
+            )
+            if attempt == 2:
+                raise
+            print(
+                f"  (Run all steps did not reach Results in a minute; clicked again, attempt {attempt + 2})"
+            )
     seen(page, "Segments")
     page.get_by_role("link", name="Export", exact=True).first.click()
     seen(page, "Results workbook")

@@ -292,7 +292,6 @@ def fit_scenario(name: str, k: int | None) -> None:
 
 
 def show_results(name: str, result, data) -> None:
-    matrix = data.matrix.to_numpy()
     labels = result.labels.to_numpy(dtype=str)
     colors = segment_colors(list(labels))
     key = cluster_key(ws, name)
@@ -329,8 +328,14 @@ def show_results(name: str, result, data) -> None:
     sizes = result.labels.value_counts().sort_index()
     st.plotly_chart(charts.segment_sizes(sizes, colors, "Segment sizes"), key=f"sizes_{name}")
 
-    # The views as lazy tabs: only the tab on screen draws. Each is thousands of points for
-    # the browser; drawn together on every visit they made a page switch take a second.
+    result_views(name, result, data, key, colors)
+
+
+def result_views(name: str, result, data, key: str, colors: dict) -> None:
+    """The views as lazy tabs: only the tab on screen draws. Each is thousands of points for
+    the browser; drawn together on every visit they made a page switch take a second."""
+    matrix = data.matrix.to_numpy()
+    labels = result.labels.to_numpy(dtype=str)
     k = ws.widget_key(name, "plot_")
     hierarchical = (
         ws.config.datasets[name].cluster.algorithm == "agglomerative" and result.group_table is None

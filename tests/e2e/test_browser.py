@@ -73,6 +73,14 @@ class Analyst:
         self.press("Start with demo stores")
         self.sees("Loaded data", 60_000)
 
+    def prepare_both(self) -> None:
+        """On the Prepare page: prepare internal, then external."""
+        self.press("Prepare internal")
+        self.sees("What each step did")
+        self.tab("external")
+        self.press("Prepare external")
+        self.sees("What each step did")
+
     def tab(self, name: str) -> None:
         self.page.get_by_role("tab", name=name, exact=True).click()
 
@@ -132,11 +140,7 @@ def test_upload_to_download_in_the_browser(browser_page, app_url, workbook):
     me.shot("data")
 
     me.open("Prepare")
-    me.press("Prepare internal")
-    me.sees("What each step did")
-    me.tab("external")
-    me.press("Prepare external")
-    me.sees("What each step did")
+    me.prepare_both()
     me.shot("prepare")
 
     me.open("Cluster")
@@ -262,11 +266,7 @@ def test_weights_nested_segments_and_a_k_scenario_in_the_browser(browser_page, a
             thumb.press("ArrowLeft")
             thumb.press("ArrowRight")
     me.sees("Attribute weights (1 set)")
-    me.press("Prepare internal")
-    me.sees("What each step did")
-    me.tab("external")
-    me.press("Prepare external")
-    me.sees("What each step did")
+    me.prepare_both()
 
     me.open("Cluster")
     pick(page, "Segment within each value of", "format")

@@ -18,11 +18,7 @@ def test_distribution_why_split_dendrogram_and_a_like_store_in_the_browser(brows
     me.start_with_demo(app_url)
 
     me.open("Prepare")
-    me.press("Prepare internal")
-    me.sees("What each step did")
-    me.tab("external")
-    me.press("Prepare external")
-    me.sees("What each step did")
+    me.prepare_both()
     me.open("Cluster")
     pick(page, "Algorithm", "Agglomerative (Ward)")
     me.press("Run clustering on internal")
