@@ -408,8 +408,15 @@ def run_all(ws: Workspace, on_step: Callable[[str], None] = lambda step: None) -
 
 
 def result_key(ws: Workspace) -> str:
-    """The content key of the whole current result (data, every option, the analyst's names)."""
-    return content_hash(explain_key(ws), stability_key(ws), ws.config.labels.overrides, ws.config.overrides)
+    """The content key of the whole current result (data, every option, the analyst's names
+    and placement rules)."""
+    return content_hash(
+        explain_key(ws),
+        stability_key(ws),
+        ws.config.labels.overrides,
+        ws.config.overrides,
+        ws.config.placement,
+    )
 
 
 def track(ws: Workspace, result: RunResult) -> str:

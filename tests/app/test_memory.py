@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ui.memory import (
+    MALLOC_ARENAS,
     BudgetCache,
     allocate_arrow_with_malloc,
     budget_bytes,
@@ -130,3 +131,42 @@ def test_the_servers_arrow_allocates_with_malloc():
 
     allocate_arrow_with_malloc()
     assert pa.default_memory_pool().backend_name == "system"
+
+
+ARENAS_PROBE = """
+import ctypes, ctypes.util, sys, threading, time
+if sys.argv[1] == "limit":
+    from ui.memory import limit_malloc_arenas
+    limit_malloc_arenas()
+libc = ctypes.CDLL(ctypes.util.find_library("c"))
+libc.malloc.restype = ctypes.c_void_p
+held, ready, done = [], threading.Barrier(9), threading.Event()
+def allocate():
+    ready.wait()  # eight threads allocating at once, as sessions' script threads do
+    held.append([libc.malloc(1000) for _ in range(1000)])
+    done.wait()
+threads = [threading.Thread(target=allocate) for _ in range(8)]
+for thread in threads:
+    thread.start()
+ready.wait()
+time.sleep(0.5)
+libc.malloc_stats()  # one 'Arena n:' line per arena, on stderr
+done.set()
+"""
+
+
+def test_the_server_keeps_malloc_to_two_arenas_however_many_threads_allocate():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+
+    def arenas(mode: str) -> int:
+        run = subprocess.run(
+            [sys.executable, "-c", ARENAS_PROBE, mode], cwd=root, capture_output=True, text=True
+        )
+        return sum(line.startswith("Arena ") for line in run.stderr.splitlines())
+
+    assert arenas("free") > MALLOC_ARENAS  # glibc's default: an arena per thread that needs one
+    assert arenas("limit") == MALLOC_ARENAS
