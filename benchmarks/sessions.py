@@ -87,7 +87,7 @@ def start_server(port: int, log: Path) -> subprocess.Popen:
         "MLFLOW_TRACKING_URI": f"sqlite:///{tempfile.mkdtemp(prefix='mlflow-bench-')}/mlruns.db",
         "CLUSTERING_DEMO": "",
     }
-    command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port)]
+    command = [sys.executable, "-m", "ui.serving", "--port", str(port)]  # as `make run` starts it
     server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
     wait_until_up(f"http://127.0.0.1:{port}/_stcore/health", log)
     return server

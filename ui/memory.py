@@ -241,24 +241,6 @@ def allocate_arrow_with_malloc() -> None:
         pa.set_memory_pool(pa.system_memory_pool())
 
 
-MALLOC_ARENAS = 2
-
-
-def limit_malloc_arenas() -> None:
-    """glibc gives threads that allocate at once arenas of their own (up to 8 per core), and
-    memory freed in one arena serves only that arena: a server whose sessions run on ever-new
-    script threads kept 7-10 MB more after each batch of six sessions (+37 to +66 MB over five
-    batches); with two arenas (``MALLOC_ARENA_MAX=2``) +15 to +21 MB, flat
-    (``benchmarks/sessions.py --batches 5``). Set when the first page runs. glibc only."""
-    name = ctypes.util.find_library("c")
-    if name and sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(name).mallopt(M_ARENA_MAX, MALLOC_ARENAS)
-
-
-M_ARENA_MAX = -8  # glibc's mallopt parameter number
-
-
 def share_uploaded_bytes() -> None:
     """Streamlit hands every widget's value to the page as a deep copy, on every run: for the
     file uploader that copied each uploaded file's bytes, so a 100 MB upload was held twice
@@ -274,12 +256,10 @@ def share_uploaded_bytes() -> None:
 
 
 def start_reaper() -> None:
-    """Start the background reaper once per server process (and, from then on, keep malloc
-    to two arenas, allocate Arrow's memory with malloc and share uploaded bytes instead of
-    copying them)."""
+    """Start the background reaper once per server process (and, from then on, allocate
+    Arrow's memory with malloc and share uploaded bytes instead of copying them)."""
     with _started:
         if not _reaper:
-            limit_malloc_arenas()
             allocate_arrow_with_malloc()
             share_uploaded_bytes()
             thread = threading.Thread(target=_reap_forever, name="session-reaper", daemon=True)

@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 
 from ui.memory import (
-    MALLOC_ARENAS,
     BudgetCache,
     allocate_arrow_with_malloc,
     budget_bytes,
@@ -134,10 +133,7 @@ def test_the_servers_arrow_allocates_with_malloc():
 
 
 ARENAS_PROBE = """
-import ctypes, ctypes.util, sys, threading, time
-if sys.argv[1] == "limit":
-    from ui.memory import limit_malloc_arenas
-    limit_malloc_arenas()
+import ctypes, ctypes.util, threading, time
 libc = ctypes.CDLL(ctypes.util.find_library("c"))
 libc.malloc.restype = ctypes.c_void_p
 held, ready, done = [], threading.Barrier(9), threading.Event()
@@ -155,18 +151,32 @@ done.set()
 """
 
 
-def test_the_server_keeps_malloc_to_two_arenas_however_many_threads_allocate():
+def test_the_servers_environment_keeps_malloc_to_two_arenas_however_many_threads_allocate(monkeypatch):
+    import os
     import subprocess
     import sys
-    from pathlib import Path
 
-    root = Path(__file__).resolve().parents[2]
+    from ui.serving import MALLOC_ARENAS, server_environment
 
-    def arenas(mode: str) -> int:
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+
+    def arenas(environ: dict[str, str]) -> int:
         run = subprocess.run(
-            [sys.executable, "-c", ARENAS_PROBE, mode], cwd=root, capture_output=True, text=True
+            [sys.executable, "-c", ARENAS_PROBE], env=environ, capture_output=True, text=True
         )
         return sum(line.startswith("Arena ") for line in run.stderr.splitlines())
 
-    assert arenas("free") > MALLOC_ARENAS  # glibc's default: an arena per thread that needs one
-    assert arenas("limit") == MALLOC_ARENAS
+    assert arenas(dict(os.environ)) > int(MALLOC_ARENAS)  # glibc's default: an arena per thread
+    assert server_environment()["MALLOC_ARENA_MAX"] == MALLOC_ARENAS
+    assert arenas(server_environment()) == int(MALLOC_ARENAS)
+    assert server_environment({"MALLOC_ARENA_MAX": "4"})["MALLOC_ARENA_MAX"] == "4"  # the host's choice stays
+
+
+def test_make_run_starts_streamlit_with_two_malloc_arenas(monkeypatch):
+    from ui import serving
+
+    started = {}
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    monkeypatch.setattr(serving.os, "execve", lambda path, args, env: started.update(args=args, env=env))
+    assert serving.main(["--port", "8599"]) == 0
+    assert started["args"][1:4] == ["-m", "streamlit", "run"] and started["env"]["MALLOC_ARENA_MAX"] == "2"
