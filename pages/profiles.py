@@ -34,6 +34,7 @@ if explanation is None:
 for note in [*explanation.notes, *explanation.warnings]:
     st.warning(note)
 names = explanation.names
+labels = names.set_index("segment")["label"].astype(str).to_dict()  # code -> name, for every view
 
 st.subheader("Segment names")
 st.caption(
@@ -105,10 +106,9 @@ if not explanation.demand.empty:
         "Segments",
         codes,
         default=codes,
-        format_func=lambda c: f"{names.set_index('segment')['label'].get(c, c)} ({c})",
+        format_func=lambda c: f"{labels.get(c, c)} ({c})",
         key="demand_segments",
     )
-    labels = names.set_index("segment")["label"].astype(str).to_dict()
     st.plotly_chart(
         charts.demand_chart(demand[demand["segment"].isin(chosen)], segment_colors(codes), labels),
         key="demand_chart",
@@ -121,7 +121,6 @@ st.caption(
 )
 tree = attempt(lambda: segments_tree(ws))
 if tree is not None:
-    labels = names.set_index("segment")["label"].astype(str).to_dict()
     colors = segment_colors(list(labels))
     st.plotly_chart(
         charts.dendrogram_chart(tree, colors, labels, ws.config.entities()[1]), key="segments_tree"

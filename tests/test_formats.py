@@ -6,7 +6,16 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from clustering.formats import TEXT, column_kind, excel_format, first_upper, p_cell, plotly_format, with_unit
+from clustering.formats import (
+    TEXT,
+    column_kind,
+    excel_format,
+    first_upper,
+    formatted,
+    p_cell,
+    plotly_format,
+    with_unit,
+)
 
 
 @pytest.mark.parametrize(
@@ -40,3 +49,10 @@ def test_a_p_value_cell_is_never_zero():
 def test_a_label_starts_upper_case_without_lowering_the_rest():
     assert first_upper("DFUs that moved") == "DFUs that moved"
     assert first_upper("stores that moved") == "Stores that moved"
+
+
+def test_one_value_reads_as_its_column_with_its_unit():
+    assert formatted(0.0896, "share_fresh", pd.Series([0.1, 0.2])) == "9.0%"
+    assert formatted(3.0, "staff_count", pd.Series([3.0, 18.0]), "people") == "3 people"
+    assert formatted(101800.0, "median_income", pd.Series([101800.5, 85700.25]), "$") == "$101,800"
+    assert formatted(float("nan"), "revenue", pd.Series([1.5])) == ""
