@@ -76,7 +76,7 @@ def main() -> None:
             internal.to_numpy(), result.clustered["internal"].labels, 5, 5_000, 7
         ),
         f"split of the largest segment ({int((final == largest).sum()):,} stores)": lambda: split_segments(
-            result.assignments.set_index("store_id"), space, result.prepared, split
+            result.assignments.set_index("store_id"), lambda: space, result.prepared, split
         ),
     }
     print(f"{'view':<58}{'seconds':>9}{'x floor':>9}")

@@ -88,4 +88,4 @@ def test_a_split_of_a_segment_the_run_does_not_have_or_too_small_is_refused(shee
     space = assignment_space(plain.merge, plain.prepared)
     config.splits = {"X1": SegmentSplit()}
     with pytest.raises(UserInputError, match=r"segment 'X1' has 5 stores: too few to split \(at least 10\)"):
-        split_segments(assignments, space, plain.prepared, config)
+        split_segments(assignments, lambda: space, plain.prepared, config)

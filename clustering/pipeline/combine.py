@@ -40,16 +40,10 @@ def combine_segments(
     assignments = _add_inferred_flags(assignments, clustered)
     assignments.index.name = config.id_column
     if merge is not None:
-        silhouette = merge.metrics.loc[merge.metrics["metric"].str.startswith("silhouette"), "after"]
-        if len(silhouette) and float(silhouette.iloc[0]) < LOW_SILHOUETTE:
-            merge.warnings.append(
-                f"The silhouette of the final segments is {float(silhouette.iloc[0]):.3f}, below "
-                f"{LOW_SILHOUETTE}: in the combined space, stores sit about as close to other segments "
-                f"as to their own."
-            )
-    splits = {}
-    if config.splits:  # the named space is built only for a split
-        assignments, splits = split_segments(assignments, assignment_space(merge, prepared), prepared, config)
+        _warn_low_silhouette(merge)
+    assignments, splits = split_segments(
+        assignments, lambda: assignment_space(merge, prepared), prepared, config
+    )
     assignments, notes = apply_overrides(assignments, config.overrides)
     space, index = _assignment_space(merge, prepared)
     final = assignments["final_cluster"].reindex(index).to_numpy(dtype=str)
@@ -76,6 +70,17 @@ def combine_segments(
             min(int(present.sum()), config.merge.metrics_sample),
         )
     return Combined(assignments, merge, notes, metrics, splits)
+
+
+def _warn_low_silhouette(merge) -> None:
+    """A warning on the merge when its final segments' silhouette is below LOW_SILHOUETTE."""
+    silhouette = merge.metrics.loc[merge.metrics["metric"].str.startswith("silhouette"), "after"]
+    if len(silhouette) and float(silhouette.iloc[0]) < LOW_SILHOUETTE:
+        merge.warnings.append(
+            f"The silhouette of the final segments is {float(silhouette.iloc[0]):.3f}, below "
+            f"{LOW_SILHOUETTE}: in the combined space, stores sit about as close to other segments "
+            f"as to their own."
+        )
 
 
 def _assignment_space(merge, prepared: dict[str, PreparedDataset]) -> tuple[np.ndarray, pd.Index]:

@@ -5,6 +5,7 @@ rest untouched. Codes extend the segment's: ``I3-E2`` -> ``I3-E2.1``, ``I3-E2.2`
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,12 +36,17 @@ class SplitSegment:
 
 
 def split_segments(
-    assignments: pd.DataFrame, space: pd.DataFrame, prepared: dict[str, PreparedDataset], config: RunConfig
+    assignments: pd.DataFrame,
+    space_of: Callable[[], pd.DataFrame],
+    prepared: dict[str, PreparedDataset],
+    config: RunConfig,
 ) -> tuple[pd.DataFrame, dict[str, SplitSegment]]:
     """The assignments with each segment of ``config.splits`` replaced by its sub-segments
-    (its members clustered again in ``space``, by ID), and each split's fit and stability."""
+    (its members clustered again in the assignment space, by ID, which ``space_of`` builds
+    only when there is a split), and each split's fit and stability."""
     if not config.splits:
         return assignments, {}
+    space = space_of()
     assignments = assignments.copy()
     final = assignments["final_cluster"].astype("string")
     done = {}
