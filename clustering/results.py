@@ -1,5 +1,6 @@
 """The typed results of a run's stages, which every layer may import (the stages make them;
-export, tracking, the app and the integrations read them).
+export, tracking, the app and the integrations read them). Plain data: the stages compute,
+these classes hold and arrange what they computed; this module imports no layer.
 """
 
 from __future__ import annotations
@@ -10,27 +11,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from clustering.config import (
-    RunConfig,
-)
-from clustering.explain.profiling import (
-    Surrogate,
-    top_features,
-)
-from clustering.explain.scenarios import run_scenarios
-from clustering.io.validation import (
-    Finding,
-    ValidatedTable,
-)
-from clustering.merging import MergeResult
-from clustering.model.clusterability import Clusterability
-from clustering.model.density import DensityResult
-from clustering.model.kselection import KSelection
-from clustering.model.models import GroupedModel, SegmentModel
-from clustering.prep.preprocessing import Preprocessor, PreprocessReport
-
-if TYPE_CHECKING:  # the database layer (SQLAlchemy, sqlglot) loads only for a database run
-    pass
+if TYPE_CHECKING:  # types only: this module sits below every layer and imports none of them
+    from clustering.config import RunConfig
+    from clustering.explain.profiling import Surrogate
+    from clustering.io.validation import Finding, ValidatedTable
+    from clustering.merging import MergeResult
+    from clustering.model.clusterability import Clusterability
+    from clustering.model.density import DensityResult
+    from clustering.model.kselection import KSelection
+    from clustering.model.models import GroupedModel, SegmentModel
+    from clustering.prep.preprocessing import Preprocessor, PreprocessReport
 
 
 @dataclass
@@ -96,18 +86,6 @@ class Explanation:
     distributions: pd.DataFrame = field(default_factory=pd.DataFrame)  # per feature and segment: percentiles
     demand: pd.DataFrame = field(default_factory=pd.DataFrame)  # DFU segments: demand index by month
 
-    def overview(self, stability: pd.DataFrame | None = None) -> pd.DataFrame:
-        """One row per segment: name, size, share, top features, rule, and stability where the
-        segments are one dataset's own."""
-        sizes = self.profiles.drop_duplicates("segment").set_index("segment")[["size", "share"]]
-        table = self.names.set_index("segment")[["label", "source"]].join(sizes)
-        table["top_features"] = top_features(self.profiles)
-        rules = self.surrogate.rules.set_index("segment")
-        table["rule"], table["rule_precision"] = rules["rule"], rules["precision"]
-        if stability is not None and not stability.empty:
-            table = table.join(stability.set_index("segment")[["jaccard_mean", "stable"]])
-        return table.reset_index()
-
 
 @dataclass
 class RunResult:
@@ -122,7 +100,7 @@ class RunResult:
     stability: pd.DataFrame
     findings: list[Finding]
     final_metrics: pd.DataFrame = field(default_factory=pd.DataFrame)
-    _scenarios: pd.DataFrame | None = field(default=None, repr=False, compare=False)
+    k_scenarios: pd.DataFrame = field(default_factory=pd.DataFrame)  # every sweep's (stage ``scenarios``)
 
     @property
     def profiles(self) -> pd.DataFrame:
@@ -148,13 +126,6 @@ class RunResult:
             table = table.drop(columns="group")
         first = [c for c in ("dataset", "group") if c in table]
         return table[[*first, *[c for c in table.columns if c not in first]]]
-
-    @property
-    def k_scenarios(self) -> pd.DataFrame:
-        """Every sweep's k scenarios (``explain.scenarios.run_scenarios``), computed once."""
-        if self._scenarios is None:
-            self._scenarios = run_scenarios(self)
-        return self._scenarios
 
     @property
     def metrics(self) -> pd.DataFrame:

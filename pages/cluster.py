@@ -20,13 +20,13 @@ from ui.memory import BOUNDED
 from ui.numbers import table
 from ui.state import (
     checked_tables,
-    cluster_key,
     clustered,
-    current,
+    held,
     held_sweep,
     prepared,
     scenario_pair,
     scenarios,
+    stage_key,
 )
 from ui.widgets import attempt, choice, page, require, sample_note, segment_colors, size_input
 
@@ -294,7 +294,7 @@ def fit_scenario(name: str, k: int | None) -> None:
 def show_results(name: str, result, data) -> None:
     labels = result.labels.to_numpy(dtype=str)
     colors = segment_colors(list(labels))
-    key = cluster_key(ws, name)
+    key = stage_key(ws, "clustered", name)
     if result.clusterability is not None:
         shown = st.success if result.clusterability.clear else st.warning
         shown(f"**{result.clusterability.verdict.capitalize()}**", icon=":material/explore:")
@@ -400,14 +400,14 @@ for tab, name in zip(tabs, ws.config.datasets, strict=True):
                     label=f"{name}: done" if done is not None else f"{name}: stopped",
                     state="complete" if done is not None else "error",
                 )
-        result = current(ws, f"clustered:{name}", cluster_key(ws, name))
+        result = held(ws, "clustered", name)
         if result is None:
             st.info("Press **Run clustering** to segment this dataset with these options.")
             continue
         if tab.open is not False:
             show_results(name, result, prepared(ws, name))
 
-if all(current(ws, f"clustered:{n}", cluster_key(ws, n)) is not None for n in ws.config.datasets):
+if all(held(ws, "clustered", n) is not None for n in ws.config.datasets):
     target = "pages/merge.py" if len(ws.config.datasets) == 2 else "pages/profiles.py"
     st.page_link(
         target,

@@ -8,7 +8,7 @@ from clustering.glossary import readable_metrics
 from clustering.merging import contingency
 from ui import charts
 from ui.numbers import table
-from ui.state import current, merge_key, merged
+from ui.state import held, merged
 from ui.widgets import attempt, page, require, segment_colors, size_input
 
 ws = page(
@@ -38,7 +38,7 @@ if new is not None and new != merge:
 
 if st.button("Merge", type="primary", key=k + "run"):
     attempt(lambda: merged(ws), spinner="Merging…")
-held = current(ws, "merged", merge_key(ws))
+held = held(ws, "merged")
 if held is None:
     st.info("Press **Merge** to combine the segments with this minimum size.")
     st.stop()

@@ -7,7 +7,7 @@ from clustering.explain.profiling import correlation_matrix
 from ui import charts
 from ui.memory import BOUNDED
 from ui.numbers import table
-from ui.state import checked_tables, current, prepare_key, prepared
+from ui.state import checked_tables, held, prepared, stage_key
 from ui.widgets import attempt, choice, page, require
 
 ws = page(
@@ -179,7 +179,7 @@ for tab, name in zip(st.tabs(list(ws.config.datasets)), ws.config.datasets, stri
             dataset.preprocess = new
         if st.button(f"Prepare {name}", type="primary", key=ws.widget_key(name, "run")):
             attempt(lambda name=name: prepared(ws, name), spinner=f"Preparing {name}…")
-        result = current(ws, f"prepared:{name}", prepare_key(ws, name))
+        result = held(ws, "prepared", name)
         if result is None:
             st.info("Press **Prepare** to apply these options.")
             continue
@@ -206,9 +206,9 @@ for tab, name in zip(st.tabs(list(ws.config.datasets)), ws.config.datasets, stri
                     report.famd_contributions, "FAMD: contribution of each variable (%)", diverging=False
                 )
             )
-        corr = _correlations(prepare_key(ws, name), checked.frame)
+        corr = _correlations(stage_key(ws, "prepared", name), checked.frame)
         if len(corr) > 1:
             st.plotly_chart(charts.heatmap(corr, "Correlation of the numeric columns (Pearson)", zmax=1.0))
 
-if all(current(ws, f"prepared:{n}", prepare_key(ws, n)) is not None for n in ws.config.datasets):
+if all(held(ws, "prepared", n) is not None for n in ws.config.datasets):
     st.page_link("pages/cluster.py", label="Next: cluster", icon=":material/arrow_forward:")

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from clustering.explain.labels import profiles_in_words
-from clustering.explain.profiling import zscore_matrix
+from clustering.explain.profiling import segment_overview, zscore_matrix
 from clustering.model.stability import PATTERN, STABLE, stability_word
 from ui import charts
 from ui.distributions import distribution_view
@@ -74,7 +74,7 @@ with st.expander(
 
 stable = attempt(lambda: stability(ws), spinner="Refitting on subsamples for stability…")
 single = len(ws.config.datasets) == 1
-overview = explanation.overview(stable if single else None)
+overview = segment_overview(explanation, stable if single else None)
 st.subheader("Segments at a glance")
 table(overview)
 

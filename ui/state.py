@@ -30,18 +30,10 @@ from clustering.explain.why import WhyHere
 from clustering.io.fingerprint import content_hash
 from clustering.io.inputs import run_sheets
 from clustering.io.validation import Finding, ValidatedTable
-from clustering.pipeline import (
-    assemble_result,
-    check_preparation,
-    check_sheets,
-    check_stability,
-    cluster_dataset,
-    combine_segments,
-    explain_segments,
-    prepare_dataset,
-)
+from clustering.pipeline import check_preparation, check_sheets
 from clustering.pipeline.combine import assignment_space
-from clustering.pipeline.describe import segment_demand, why_entity
+from clustering.pipeline.describe import why_entity
+from clustering.pipeline.stages import Node, call, stage, stage_keys, upstream
 from clustering.results import ClusteredDataset, Combined, Explanation, PreparedDataset, RunResult
 from ui.access import current_user
 from ui.memory import Box, shared, trim_heap
@@ -125,10 +117,10 @@ def load_checked(
         report(f"Checking that {name} can be prepared: {len(table.frame):,} rows…")
         ready[name] = check_preparation(name, table, config.datasets[name], seed)
     ws.load(sheets, sources, kind, config)
-    ws.stages["checked"] = Stage(data_key(ws), checked)
+    ws.stages["checked"] = Stage(stage_key(ws, "checked"), checked)
     for name, data in ready.items():
         if data is not None:
-            ws.stages[f"prepared:{name}"] = Stage(prepare_key(ws, name), data)
+            ws.stages[f"prepared:{name}"] = Stage(stage_key(ws, "prepared", name), data)
     trim_heap()  # the check's passing copies go back to the system at once
 
 
@@ -166,52 +158,44 @@ def workspace() -> Workspace:
     return ws
 
 
-# -- keys -----------------------------------------------------------------------------------
+# -- keys: derived from the declared stages (``clustering.pipeline.stages``) -----------------
 
 
-def data_key(ws: Workspace) -> str:
-    sources = {n: (d.sheet, d.features) for n, d in ws.config.datasets.items()}
-    return content_hash(ws.sheet_hashes, ws.config.id_column, {n: str(v) for n, v in sources.items()})
+def stage_keys_of(ws: Workspace) -> dict[Node, str]:
+    """Every stage's key for the current data and options (``pipeline.stages.stage_keys``):
+    a stage reruns exactly when what it reads or one of its config sections changes. The
+    analyst's names are applied on top of the cached explanation (``explained``), so the
+    previous run is not an input of the cached stages."""
+    return stage_keys(ws.config, {"sheets": content_hash(ws.sheet_hashes), "previous": ""})
 
 
-def prepare_key(ws: Workspace, name: str) -> str:
-    return content_hash(data_key(ws), ws.config.datasets[name].preprocess, ws.config.random_state)
+def stage_key(ws: Workspace, name: str, dataset: str | None = None) -> str:
+    """The key of one stage (of one dataset) for the current data and options."""
+    return stage_keys_of(ws)[(name, dataset)]
 
 
-def cluster_key(ws: Workspace, name: str) -> str:
-    dataset = ws.config.datasets[name]
-    return content_hash(prepare_key(ws, name), dataset.cluster, dataset.group_by, ws.config.prefix(name))
+def _slot(name: str, dataset: str | None) -> str:
+    """Where a stage's value is held in the workspace: 'merged', 'prepared:internal'..."""
+    return name if dataset is None else f"{name}:{dataset}"
 
 
 def sweep_key(ws: Workspace, name: str) -> str:
     """The key of the dataset's k sweep: its cluster key with k left to the sweep."""
     dataset = ws.config.datasets[name]
-    sweeping = dataset.cluster.model_copy(update={"k": None})
-    return content_hash(prepare_key(ws, name), sweeping, dataset.group_by, ws.config.prefix(name))
-
-
-def merge_key(ws: Workspace) -> str:
-    return content_hash(
-        *[cluster_key(ws, n) for n in ws.config.datasets],
-        ws.config.merge,
-        ws.config.splits,
-        ws.config.overrides,
-    )
-
-
-def explain_key(ws: Workspace) -> str:
-    labels = ws.config.labels.model_copy(update={"overrides": {}})
-    return content_hash(merge_key(ws), labels, ws.config.labeling)
-
-
-def stability_key(ws: Workspace) -> str:
-    return content_hash(*[cluster_key(ws, n) for n in ws.config.datasets], ws.config.stability)
+    sweeping = dataset.model_copy(update={"cluster": dataset.cluster.model_copy(update={"k": None})})
+    config = ws.config.model_copy(update={"datasets": {**ws.config.datasets, name: sweeping}})
+    return stage_keys(config, {"sheets": content_hash(ws.sheet_hashes), "previous": ""})[("clustered", name)]
 
 
 def current(ws: Workspace, stage: str, key: str) -> Any | None:
     """A stage's result if it was computed from the current data and options, else None."""
     held = ws.stages.get(stage)
     return held.value if held is not None and held.key == key else None
+
+
+def held(ws: Workspace, name: str, dataset: str | None = None) -> Any | None:
+    """A declared stage's value if it is computed for the current data and options, else None."""
+    return current(ws, _slot(name, dataset), stage_key(ws, name, dataset))
 
 
 def _run(ws: Workspace, stage: str, key: str, compute: Callable[[], Any]) -> Any:
@@ -223,35 +207,45 @@ def _run(ws: Workspace, stage: str, key: str, compute: Callable[[], Any]) -> Any
     return held
 
 
+def computed(
+    ws: Workspace, name: str, dataset: str | None = None, hook: Callable[[], None] = lambda: None
+) -> Any:
+    """A declared stage's value: held, shared by another session with the same key, or
+    computed (``hook`` runs when it is) from the values of what it reads, computed the same way."""
+    declared = stage(name)
+    keys = stage_keys_of(ws)
+    slot = _slot(name, dataset)
+    value = current(ws, slot, keys[(name, dataset)])
+    if value is not None:
+        return value
+    values = {node: computed(ws, *node) for node in upstream((name, dataset), ws.config)}
+    inputs = {"sheets": ws.sheets, "previous": None}
+
+    def compute() -> Any:
+        hook()
+        return call(declared, ws.config, dataset, values, inputs)
+
+    return _run(ws, slot, keys[(name, dataset)], compute)
+
+
 # -- stages ---------------------------------------------------------------------------------
 
 
 def checked_tables(ws: Workspace) -> tuple[dict[str, ValidatedTable], list[Finding]]:
     """Validated tables (DFU features built); raises UserInputError on bad input."""
-    return _run(ws, "checked", data_key(ws), lambda: check_sheets(ws.config, ws.sheets))
+    return computed(ws, "checked")
 
 
 def prepared(ws: Workspace, name: str) -> PreparedDataset:
-    tables, _ = checked_tables(ws)
-    config, seed = ws.config.datasets[name], ws.config.random_state
-    return _run(
-        ws,
-        f"prepared:{name}",
-        prepare_key(ws, name),
-        lambda: prepare_dataset(name, tables[name], config, seed),
-    )
+    return computed(ws, "prepared", name)
 
 
 def clustered(ws: Workspace, name: str) -> ClusteredDataset:
-    data = prepared(ws, name)
-    config, prefix, seed = ws.config.datasets[name], ws.config.prefix(name), ws.config.random_state
-
-    def fit() -> ClusteredDataset:
+    def counted() -> None:
         ws.fits += 1
-        return cluster_dataset(data, config, prefix, seed)
 
-    result = _run(ws, f"clustered:{name}", cluster_key(ws, name), fit)
-    if config.cluster.k is None:
+    result = computed(ws, "clustered", name, counted)
+    if ws.config.datasets[name].cluster.k is None:
         ws.stages[f"sweep:{name}"] = ws.stages[f"clustered:{name}"]
     return result
 
@@ -294,29 +288,16 @@ def scenario_pair(ws: Workspace, name: str, ks: tuple[int, int]) -> ScenarioPair
 def merged(ws: Workspace) -> Combined:
     """The final segments: assignments (indexed by ID), the merge (None for one dataset), and
     what the analyst's overrides did."""
-    results = {name: clustered(ws, name) for name in ws.config.datasets}
-    data = {name: prepared(ws, name) for name in ws.config.datasets}
-    key = merge_key(ws)
     old = ws.stages.get("merged")
-    if old is not None and old.key != key and ws.config.labels.overrides:
+    if old is not None and old.key != stage_key(ws, "merged") and ws.config.labels.overrides:
         ws.previous = PreviousRun(old.value.assignments["final_cluster"], dict(ws.config.labels.overrides))
-    return _run(ws, "merged", key, lambda: combine_segments(results, data, ws.config))
+    return computed(ws, "merged")
 
 
 def explained(ws: Workspace) -> Explanation:
     """Profiles, tests, rules and names; analyst names follow their stores across reruns."""
     assignments = merged(ws).assignments
-    tables, _ = checked_tables(ws)
-    config = ws.config.model_copy(update={"labels": ws.config.labels.model_copy(update={"overrides": {}})})
-    explanation = _run(
-        ws,
-        "explained",
-        explain_key(ws),
-        lambda: replace(
-            explain_segments(assignments["final_cluster"], tables, config),
-            demand=segment_demand(ws.config, ws.sheets, assignments["final_cluster"]),
-        ),
-    )
+    explanation = computed(ws, "explained")
     automatic = explanation.names.set_index("segment")["auto_label"]
     final = assignments["final_cluster"]
     if ws.previous is not None:
@@ -356,28 +337,26 @@ def segments_tree(ws: Workspace) -> Tree:
 
 
 def stability(ws: Workspace) -> pd.DataFrame:
-    data = {name: prepared(ws, name) for name in ws.config.datasets}
-    results = {name: clustered(ws, name) for name in ws.config.datasets}
-    return _run(ws, "stability", stability_key(ws), lambda: check_stability(data, results, ws.config))
+    return computed(ws, "stability")
 
 
 def run_result(ws: Workspace) -> RunResult:
-    """The whole run as the engine's RunResult (for export), with the analyst's names."""
-    _, findings = checked_tables(ws)
-    data = {name: prepared(ws, name) for name in ws.config.datasets}
-    results = {name: clustered(ws, name) for name in ws.config.datasets}
-    return assemble_result(ws.config, data, results, merged(ws), explained(ws), stability(ws), findings)
+    """The whole run as the engine's RunResult (for export), with the analyst's names: the
+    declared ``result`` stage on this session's stages (not cached: it is quick)."""
+    explained(ws)  # carries the analyst's names to the new segments first
+    values = {node: computed(ws, *node) for node in upstream(("result", None), ws.config)}
+    return call(stage("result"), ws.config, None, values, {"sheets": ws.sheets, "previous": None})
 
 
 def progress(ws: Workspace) -> dict[str, bool]:
     """Which steps of the workflow are done for the current data and options."""
     names = list(ws.config.datasets)
     done = {
-        "loaded": bool(ws.sheets) and current(ws, "checked", data_key(ws)) is not None,
-        "prepared": all(current(ws, f"prepared:{n}", prepare_key(ws, n)) is not None for n in names),
-        "clustered": all(current(ws, f"clustered:{n}", cluster_key(ws, n)) is not None for n in names),
-        "merged": current(ws, "merged", merge_key(ws)) is not None,
-        "labeled": current(ws, "explained", explain_key(ws)) is not None,
+        "loaded": bool(ws.sheets) and held(ws, "checked") is not None,
+        "prepared": all(held(ws, "prepared", n) is not None for n in names),
+        "clustered": all(held(ws, "clustered", n) is not None for n in names),
+        "merged": held(ws, "merged") is not None,
+        "labeled": held(ws, "explained") is not None,
         "exported": ws.exported,
     }
     done["prepared"] &= done["loaded"]
@@ -409,14 +388,8 @@ def run_all(ws: Workspace, on_step: Callable[[str], None] = lambda step: None) -
 
 def result_key(ws: Workspace) -> str:
     """The content key of the whole current result (data, every option, the analyst's names
-    and placement rules)."""
-    return content_hash(
-        explain_key(ws),
-        stability_key(ws),
-        ws.config.labels.overrides,
-        ws.config.overrides,
-        ws.config.placement,
-    )
+    and placement rules): the declared ``result`` stage's key."""
+    return stage_key(ws, "result")
 
 
 def track(ws: Workspace, result: RunResult) -> str:

@@ -181,6 +181,19 @@ def top_features(
     return described.reindex(segments).fillna("")
 
 
+def segment_overview(explanation: object, stability: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per segment of an explanation (``results.Explanation``): name, size, share,
+    top features, rule, and stability where the segments are one dataset's own."""
+    sizes = explanation.profiles.drop_duplicates("segment").set_index("segment")[["size", "share"]]
+    table = explanation.names.set_index("segment")[["label", "source"]].join(sizes)
+    table["top_features"] = top_features(explanation.profiles)
+    rules = explanation.surrogate.rules.set_index("segment")
+    table["rule"], table["rule_precision"] = rules["rule"], rules["precision"]
+    if stability is not None and not stability.empty:
+        table = table.join(stability.set_index("segment")[["jaccard_mean", "stable"]])
+    return table.reset_index()
+
+
 def _numeric_tests(values: np.ndarray, groups_at: list[np.ndarray]) -> dict[str, float]:
     """ANOVA F, eta² and Kruskal-Wallis H of one column; ``groups_at``: each segment's row
     positions (``_segment_positions``)."""

@@ -154,18 +154,27 @@ def _effects(X: np.ndarray, labels: np.ndarray, names: list[str]) -> tuple[pd.Da
     return pd.DataFrame(rows, columns=["segment", "feature", "effect_size"]), eta
 
 
-def run_scenarios(result: object) -> pd.DataFrame:
-    """Every dataset's k scenarios of a finished run (a ``results.RunResult``), one table, with
-    the recommendation of each sweep; a nested dataset has one sweep per group (``group``)."""
+TABLE_COLUMNS = ["dataset", "group", *COLUMNS, "recommendation"]
+
+
+def dataset_scenarios(
+    dataset: str, clustered: object | None, feature_names: list[str], columns: dict[str, ColumnInfo]
+) -> pd.DataFrame:
+    """One dataset's k scenarios (``clustered``: its ``results.ClusteredDataset``), with the
+    recommendation of each sweep; a nested dataset has one sweep per group (``group``)."""
+    selections = {} if clustered is None else clustered.selections()
     frames = [
-        k_scenarios(selection, list(result.prepared[name].matrix.columns), result.config.columns).assign(
-            dataset=name, group=group, recommendation=recommendation(selection)
+        k_scenarios(selection, feature_names, columns).assign(
+            dataset=dataset, group=group, recommendation=recommendation(selection)
         )
-        for name, c in result.clustered.items()
-        for group, selection in c.selections().items()
+        for group, selection in selections.items()
     ]
+    return scenario_table(frames)
+
+
+def scenario_table(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Scenario tables one under the other, in the columns of the results sheet."""
     frames = [frame for frame in frames if not frame.empty]
     if not frames:
-        return pd.DataFrame(columns=["dataset", "group", *COLUMNS, "recommendation"])
-    table = pd.concat(frames, ignore_index=True)
-    return table[["dataset", "group", *COLUMNS, "recommendation"]]
+        return pd.DataFrame(columns=TABLE_COLUMNS)
+    return pd.concat(frames, ignore_index=True)[TABLE_COLUMNS]

@@ -22,6 +22,7 @@ from clustering.config import RunConfig, config_from_dict
 from clustering.errors import UserInputError
 from clustering.explain.distributions import distributions_sheet
 from clustering.explain.labels import ANALYST, PreviousRun, profiles_in_words
+from clustering.explain.profiling import segment_overview
 from clustering.explain.summary import summary_sheet
 from clustering.formats import excel_format, format_name
 from clustering.io.sources import read_table
@@ -178,7 +179,7 @@ def result_sheets(result: RunResult) -> dict[str, pd.DataFrame]:
     sheets = {
         "summary": summary_sheet(result),
         "assignments": result.assignments,
-        "segments": result.explanation.overview(result.stability if single else None),
+        "segments": segment_overview(result.explanation, result.stability if single else None),
         "labels": result.names,
         "profiles": profiles_in_words(result.profiles, result.config.columns, result.config.weights()),
         "distributions": distributions_sheet(

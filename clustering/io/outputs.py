@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from clustering.errors import UserInputError
+from clustering.explain.profiling import segment_overview
 from clustering.io.export import read_csv, write_csv
 
 FEATURES = "clustering_features.csv"
@@ -256,7 +257,7 @@ def _demand_plot(demand: pd.DataFrame, names: dict[str, str], folder: Path) -> P
 def write_labels(explanation: Any, folder: Path) -> list[Path]:
     """Names and profiles; the assignments file gains its ``label`` column."""
     names = explanation.names.set_index("segment")
-    overview = explanation.overview().set_index("segment")
+    overview = segment_overview(explanation).set_index("segment")
     labels = (
         names.join(overview[["size", "share", "top_features", "rule"]]).rename_axis("cluster").reset_index()
     )

@@ -1,6 +1,6 @@
 """One run, stage by stage: validate and prepare, cluster, combine, describe, check
-stability; ``run`` chains them for the CLI. Each stage is a function the app can call on its
-own (and cache). The results are the dataclasses of ``clustering.results``; finding the
+stability. The stages are declared once (``stages.STAGES``); ``run`` executes them, and the
+app's caches, the CLI's stage commands and Dagster's assets are derived from the declaration. The results are the dataclasses of ``clustering.results``; finding the
 input tables is ``clustering.io.inputs``. This module only re-exports.
 """
 
@@ -14,15 +14,19 @@ from clustering.pipeline.prepare import (
     prepare_dataset,
     validate_tables,
 )
-from clustering.pipeline.run import assemble_result, run
+from clustering.pipeline.result import assemble_result
+from clustering.pipeline.run import execute, run
 from clustering.pipeline.stability import (
     assess_stability,
     check_stability,
     refit_function,
     stability_findings,
 )
+from clustering.pipeline.stages import STAGES, Stage, stage_keys
 
 __all__ = [
+    "STAGES",
+    "Stage",
     "assemble_result",
     "assess_stability",
     "check_preparation",
@@ -33,6 +37,7 @@ __all__ = [
     "combine_segments",
     "dataset_metrics",
     "dataset_tables",
+    "execute",
     "explain_segments",
     "final_model",
     "one_feature_segments",
@@ -40,6 +45,7 @@ __all__ = [
     "refit_function",
     "run",
     "stability_findings",
+    "stage_keys",
     "validate_tables",
     "with_segment_names",
 ]

@@ -1,105 +1,26 @@
-"""``run``: every stage in turn, for the CLI, the integrations and the tests."""
+"""``run``: the declared stages (``pipeline.stages``) executed in an order that keeps both
+cores busy, for the CLI, the integrations and the tests.
+
+The schedule is derived from what the stages read: first the run-level stages that need no
+dataset (the check of the inputs); then each dataset's chain of per-dataset stages, the
+datasets side by side (in worker processes when the tables are large, else threads); then
+the remaining run-level stages in independent branches side by side (the merge and its
+explanation beside the stability check); last the stages that join branches (the result).
+"""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Iterable
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import Any
 
 import pandas as pd
 
-from clustering.config import (
-    RunConfig,
-)
+from clustering.config import RunConfig
 from clustering.explain.labels import PreviousRun
-from clustering.io.validation import (
-    Finding,
-    ValidatedTable,
-)
 from clustering.model.threads import in_parallel, in_processes, worth_processes
-
-if TYPE_CHECKING:  # the database layer (SQLAlchemy, sqlglot) loads only for a database run
-    pass
-from clustering.pipeline.cluster import cluster_dataset
-from clustering.pipeline.combine import combine_segments
-from clustering.pipeline.describe import explain_segments, segment_demand, with_segment_names
-from clustering.pipeline.prepare import check_sheets, prepare_dataset
-from clustering.pipeline.stability import check_stability, stability_findings
-from clustering.placement import place_short_history
-from clustering.results import ClusteredDataset, Combined, Explanation, PreparedDataset, RunResult
-
-
-def assemble_result(
-    config: RunConfig,
-    prepared: dict[str, PreparedDataset],
-    clustered: dict[str, ClusteredDataset],
-    combined: Combined,
-    explanation: Explanation,
-    stability: pd.DataFrame,
-    findings: list[Finding],
-) -> RunResult:
-    """A RunResult from the stages' outputs: named assignments, every stage's warnings among the findings."""
-    named = with_segment_names(combined.assignments, explanation.names).reset_index()
-    short = [i for p in prepared.values() for i in p.table.frame.attrs.get("short_history", [])]
-    named, placed = place_short_history(named, short, config.placement, config.id_column)
-    if placed:
-        labels = explanation.names.set_index("segment")["label"]
-        named["segment_name"] = named["final_cluster"].map(labels)
-    merge = combined.merge
-    notes = [Finding("warning", name, w) for name, result in clustered.items() for w in result.warnings]
-    if merge is not None:
-        notes += [Finding("warning", "merge", w) for w in merge.warnings]
-    notes += [Finding("warning", "overrides", note) for note in combined.notes]
-    notes += [Finding("warning", "labels", note) for note in explanation.notes]
-    notes += [Finding("warning", "segments", note) for note in explanation.warnings]
-    entities = config.entities()[1]
-    notes += [Finding("info", "splits", split.summary(entities)) for split in combined.splits.values()]
-    stability = pd.concat(
-        [stability, *[s.stability.assign(dataset=f"split of {code}") for code, s in combined.splits.items()]],
-        ignore_index=True,
-    )
-    notes += stability_findings(stability, config.stability)
-    notes += weak_structure_consequence(clustered, named) + placed
-    return RunResult(
-        config, prepared, clustered, merge, named, explanation, stability, findings + notes, combined.metrics
-    )
-
-
-def weak_structure_consequence(clustered: dict[str, ClusteredDataset], named: pd.DataFrame) -> list[Finding]:
-    """When a dataset's structure is weak, what that means for the analyst's decision: the
-    segments are a convenient split, their boundaries arbitrary, the share of entities near
-    a boundary, and the k the stable rule recommends."""
-    weak = {
-        name: c
-        for name, c in clustered.items()
-        if c.clusterability is not None and not c.clusterability.clear
-    }
-    if not weak:
-        return []
-    share = float(named["near_boundary"].mean()) if "near_boundary" in named else 0.0
-    parts = [
-        f"The structure is weak ({', '.join(weak)}): these {named['final_cluster'].nunique()} segments are a "
-        f"convenient split of one continuous population, not natural groups, and the boundaries between them "
-        f"are arbitrary. {share:.0%} of the entities sit near a boundary (another segment's centre less than "
-        f"10% farther than their own: column near_boundary) and could sit on either side."
-    ]
-    for name, result in weak.items():
-        parts.append(_stable_recommendation(name, result))
-    return [Finding("warning", "decision", " ".join(parts))]
-
-
-def _stable_recommendation(name: str, result: ClusteredDataset) -> str:
-    """Which k the stable rule recommends for one dataset, in one sentence."""
-    scores = None if result.selection is None else result.selection.scores
-    if scores is None or "jaccard_min" not in scores:
-        return f"For {name}, set cluster.selection to stable (or auto) to have k chosen by stability."
-    preferred = result.selection.consensus.set_index("criterion")["preferred_k"].get("stable")
-    if preferred is None or pd.isna(preferred):
-        return f"For {name}, no k in the range has every segment stable: use fewer segments, or more data."
-    return (
-        f"For {name}, the stable rule recommends k = {int(preferred)}, the largest k whose segments all "
-        f"reproduce on subsamples (bootstrap Jaccard >= 0.75) and differ from their nearest segment."
-    )
+from clustering.pipeline.stages import STAGES, Node, Stage, call, upstream
+from clustering.results import RunResult
 
 
 def run(config: RunConfig, sheets: dict[str, pd.DataFrame], previous: PreviousRun | None = None) -> RunResult:
@@ -109,34 +30,126 @@ def run(config: RunConfig, sheets: dict[str, pd.DataFrame], previous: PreviousRu
     ``previous`` (the last run's assignments and analyst names) keeps names on the same
     entities across reruns.
     """
-    checked, findings = check_sheets(config, sheets)
-    side_by_side = (
-        in_processes if worth_processes(sum(t.frame.size for t in checked.values())) else in_parallel
-    )
-    datasets = side_by_side(
-        {name: partial(_prepare_and_cluster, name, t, config) for name, t in checked.items()}
-    )
-    prepared = {name: p for name, (p, _) in datasets.items()}
-    clustered = {name: c for name, (_, c) in datasets.items()}
-
-    def merge_and_explain() -> tuple[Combined, Explanation]:
-        combined = combine_segments(clustered, prepared, config)
-        return combined, explain_segments(combined.assignments["final_cluster"], checked, config, previous)
-
-    after = side_by_side(  # the merge and explanations here, the stability refits beside them
-        {"explained": merge_and_explain, "stability": partial(check_stability, prepared, clustered, config)}
-    )
-    combined, explanation = after["explained"]
-    demand = segment_demand(config, sheets, combined.assignments["final_cluster"])
-    explanation = replace(explanation, demand=demand)
-    return assemble_result(config, prepared, clustered, combined, explanation, after["stability"], findings)
+    values = execute(config, {"sheets": sheets, "previous": previous})
+    return values[("result", None)]
 
 
-def _prepare_and_cluster(
-    name: str, table: ValidatedTable, config: RunConfig
-) -> tuple[PreparedDataset, ClusteredDataset]:
-    """One dataset's prepare and cluster stages (the datasets run side by side in ``run``)."""
-    prepared = prepare_dataset(name, table, config.datasets[name], config.random_state)
-    return prepared, cluster_dataset(
-        prepared, config.datasets[name], config.prefix(name), config.random_state
-    )
+def execute(
+    config: RunConfig,
+    inputs: dict[str, Any],
+    wanted: Iterable[str] | None = None,
+    known: dict[Node, Any] | None = None,
+    stages: tuple[Stage, ...] = STAGES,
+) -> dict[Node, Any]:
+    """The values of the ``wanted`` stages (default: all) and of everything they read, by
+    (stage, dataset); ``known`` values (an earlier command's files) are used, not recomputed."""
+    values = dict(known or {})
+    todo = _needed(config, stages, set(wanted or [s.name for s in stages]), values)
+    cells = sum(frame.size for frame in (inputs.get("sheets") or {}).values())
+    side_by_side = in_processes if worth_processes(cells) else in_parallel
+    per_dataset = [s for s in stages if s.per_dataset and s.name in todo]
+    before = [s for s in stages if not s.per_dataset and s.name in todo and not _after_datasets(s, stages)]
+    after = [s for s in stages if not s.per_dataset and s.name in todo and _after_datasets(s, stages)]
+    for declared in before:
+        _call_unless_known(declared, config, values, inputs)
+    if per_dataset:
+        chains = {d: _task(per_dataset, config, d, values, inputs, stages) for d in config.datasets}
+        for d, done in side_by_side(chains).items():
+            values |= {(name, d): value for name, value in done.items()}
+    branches, joins = _branches(after)
+    if branches:
+        tasks = {branch[0].name: _task(branch, config, None, values, inputs, stages) for branch in branches}
+        for done in side_by_side(tasks).values():
+            values |= {(name, None): value for name, value in done.items()}
+    for declared in joins:
+        _call_unless_known(declared, config, values, inputs)
+    return values
+
+
+def _needed(
+    config: RunConfig, stages: tuple[Stage, ...], wanted: set[str], known: dict[Node, Any]
+) -> set[str]:
+    """The stages to compute: the wanted ones and what they read, less what is known."""
+    needed, frontier = set(), [(name, d) for name in wanted for d in [None, *config.datasets]]
+    declared = {s.name: s for s in stages}
+    while frontier:
+        node = frontier.pop()
+        if node[0] in needed or node in known or (declared[node[0]].per_dataset != (node[1] is not None)):
+            continue
+        needed.add(node[0])
+        frontier += upstream(node, config, stages)
+    return needed
+
+
+def _after_datasets(declared: Stage, stages: tuple[Stage, ...]) -> bool:
+    """Whether a run-level stage reads a per-dataset stage, directly or through another."""
+    by_name = {s.name: s for s in stages}
+    reads = [by_name[r] for r in declared.reads if r in by_name]
+    return any(r.per_dataset or _after_datasets(r, stages) for r in reads)
+
+
+def _branches(after: list[Stage]) -> tuple[list[list[Stage]], list[Stage]]:
+    """The run-level stages after the datasets' as independent branches (a stage joins the
+    branch of the one stage it reads among them, or starts its own), and the stages that
+    read two branches or more (or a stage that does), run last in order."""
+    branch_of: dict[str, int] = {}
+    branches: list[list[Stage]] = []
+    joins: list[Stage] = []
+    for declared in after:
+        reached = {
+            branch_of.get(r, -1) for r in declared.reads if r in branch_of or r in {j.name for j in joins}
+        }
+        if any(r in {j.name for j in joins} for r in declared.reads) or len(reached) > 1:
+            joins.append(declared)
+        elif reached:
+            (index,) = reached
+            branches[index].append(declared)
+            branch_of[declared.name] = index
+        else:
+            branch_of[declared.name] = len(branches)
+            branches.append([declared])
+    return branches, joins
+
+
+def _call_unless_known(
+    declared: Stage, config: RunConfig, values: dict[Node, Any], inputs: dict[str, Any]
+) -> None:
+    if (declared.name, None) not in values:
+        values[(declared.name, None)] = call(declared, config, None, values, inputs)
+
+
+def _task(
+    chain: list[Stage],
+    config: RunConfig,
+    dataset: str | None,
+    values: dict[Node, Any],
+    inputs: dict[str, Any],
+    stages: tuple[Stage, ...],
+) -> partial:
+    """One chain as a task carrying only what it reads from outside (a worker process is sent
+    nothing more) and its own known values."""
+    inside = {s.name for s in chain}
+    heads = [(s.name, d) for s in chain for d in ([dataset] if s.per_dataset else [None])]
+    read = {n for node in heads for n in upstream(node, config, stages) if n[0] not in inside}
+    mine = {n: v for n, v in values.items() if n in read or n in heads}
+    used = {r for s in chain for r in s.reads}
+    return partial(_chain, chain, config, dataset, mine, {k: v for k, v in inputs.items() if k in used})
+
+
+def _chain(
+    chain: list[Stage],
+    config: RunConfig,
+    dataset: str | None,
+    values: dict[Node, Any],
+    inputs: dict[str, Any],
+) -> dict[str, Any]:
+    """Stages one after the other (one dataset's, or one branch), each reading the ones before."""
+    values, done = dict(values), {}
+    for declared in chain:
+        if (declared.name, dataset) in values:
+            done[declared.name] = values[(declared.name, dataset)]
+            continue
+        done[declared.name] = values[(declared.name, dataset)] = call(
+            declared, config, dataset, values, inputs
+        )
+    return done
