@@ -9,7 +9,7 @@ from clustering.formats import first_upper
 from clustering.glossary import meaning, readable_metrics
 from clustering.io.export import workbook_bytes
 from ui import charts
-from ui.access import current_user
+from ui.access import signed_in_analyst
 from ui.memory import BOUNDED
 from ui.numbers import table
 from ui.widgets import attempt, page, segment_colors
@@ -47,7 +47,7 @@ def describe(run_id: str) -> str:
 st.subheader("Approve a run")
 chosen = st.selectbox("Run", list(runs["run_id"]), format_func=describe, key="runs_approve_pick")
 if st.button("Approve this run", key="runs_approve"):
-    name = attempt(lambda: tracking.approve(uri, chosen, current_user()))
+    name = attempt(lambda: tracking.approve(uri, chosen, signed_in_analyst()))
     if name is not None:
         st.success(f"Run {chosen[:8]} is now the approved run of '{name}': Export can write it back.")
         st.rerun()

@@ -225,7 +225,7 @@ def test_a_large_input_starts_the_engine_workers_before_the_read_and_stops_them(
 
     monkeypatch.setattr("clustering.model.threads.os.cpu_count", lambda: 2)
     monkeypatch.setattr("clustering.model.threads.PROCESS_CELLS", 1)  # the demo counts as large
-    monkeypatch.setattr("clustering.cli.WORKER_INPUT_BYTES", demo_workbook.stat().st_size)
+    monkeypatch.setattr("clustering.cli.run.WORKER_INPUT_BYTES", demo_workbook.stat().st_size)
     started, seen = [], []
     monkeypatch.setattr(threads, "start_workers", lambda module: started.append(module))
     original = threads._workers

@@ -78,7 +78,10 @@ def test_stages_in_worker_processes_give_the_same_output(quick_demo_result, demo
 
     monkeypatch.setattr(sys.modules["clustering.pipeline.run"], "in_processes", recorded)
     in_workers = run(quick_preset("store"), demo_sheets)
-    assert regions == [["internal", "external"], ["merged", "stability"]]  # the datasets, then the branches after them
+    assert regions == [
+        ["internal", "external"],
+        ["merged", "stability"],
+    ]  # the datasets, then the branches after them
     for name, sheet in result_sheets(quick_demo_result).items():
         pd.testing.assert_frame_equal(sheet, result_sheets(in_workers)[name], obj=name)
 

@@ -23,8 +23,7 @@ import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from clustering.io.hosting import current_user as os_user
-from clustering.io.hosting import team_mode
+from clustering.io.hosting import system_user, team_mode
 from ui.serving import refusal
 
 if TYPE_CHECKING:  # the database layer is imported when a page needs it, not before the navigation
@@ -96,7 +95,7 @@ def require_login() -> None:
         st.button("Log in", type="primary", icon=":material/login:", on_click=st.login, key="login")
         st.stop()
     with st.sidebar:
-        st.caption(f"Logged in as {current_user()}")
+        st.caption(f"Logged in as {signed_in_analyst()}")
         st.button("Log out", icon=":material/logout:", on_click=st.logout, key="logout")
 
 
@@ -132,7 +131,7 @@ def logged_in() -> bool:
     return bool(st.user.get("is_logged_in", False))
 
 
-def current_user() -> str | None:
+def signed_in_analyst() -> str | None:
     """The logged-in analyst's email (None on a local server without a login)."""
     if not logged_in():
         return None
@@ -142,7 +141,7 @@ def current_user() -> str | None:
 def acting_user() -> str:
     """Who acts in this session, for the warehouse's history: the logged-in analyst, else
     the operating-system user running this (local) server."""
-    return current_user() or os_user()
+    return signed_in_analyst() or system_user()
 
 
 @st.cache_resource(ttl=60, show_spinner=False)

@@ -14,7 +14,7 @@ import os
 import secrets
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -35,7 +35,7 @@ from clustering.pipeline.combine import assignment_space
 from clustering.pipeline.describe import why_entity
 from clustering.pipeline.stages import Node, call, stage, stage_keys, upstream
 from clustering.results import ClusteredDataset, Combined, Explanation, PreparedDataset, RunResult
-from ui.access import current_user
+from ui.access import signed_in_analyst
 from ui.memory import Box, shared, trim_heap
 
 WORKSPACE = "ws"
@@ -166,7 +166,13 @@ def stage_keys_of(ws: Workspace) -> dict[Node, str]:
     a stage reruns exactly when what it reads or one of its config sections changes. The
     analyst's names are applied on top of the cached explanation (``explained``), so the
     previous run is not an input of the cached stages."""
-    return stage_keys(ws.config, {"sheets": content_hash(ws.sheet_hashes), "previous": ""})
+    return stage_keys(ws.config, _input_keys(ws))
+
+
+def _input_keys(ws: Workspace) -> dict[str, str]:
+    """The keys of a run's inputs in the app: the loaded sheets; no previous run (the app
+    carries names itself, ``explained``) and no destination (writing back is the Export page's)."""
+    return {"sheets": content_hash(ws.sheet_hashes), "previous": "", "destination": ""}
 
 
 def stage_key(ws: Workspace, name: str, dataset: str | None = None) -> str:
@@ -184,7 +190,7 @@ def sweep_key(ws: Workspace, name: str) -> str:
     dataset = ws.config.datasets[name]
     sweeping = dataset.model_copy(update={"cluster": dataset.cluster.model_copy(update={"k": None})})
     config = ws.config.model_copy(update={"datasets": {**ws.config.datasets, name: sweeping}})
-    return stage_keys(config, {"sheets": content_hash(ws.sheet_hashes), "previous": ""})[("clustered", name)]
+    return stage_keys(config, _input_keys(ws))[("clustered", name)]
 
 
 def current(ws: Workspace, stage: str, key: str) -> Any | None:
@@ -219,7 +225,7 @@ def computed(
     if value is not None:
         return value
     values = {node: computed(ws, *node) for node in upstream((name, dataset), ws.config)}
-    inputs = {"sheets": ws.sheets, "previous": None}
+    inputs = {"sheets": ws.sheets, "previous": None, "destination": None}
 
     def compute() -> Any:
         hook()
@@ -295,23 +301,19 @@ def merged(ws: Workspace) -> Combined:
 
 
 def explained(ws: Workspace) -> Explanation:
-    """Profiles, tests, rules and names; analyst names follow their stores across reruns."""
-    assignments = merged(ws).assignments
-    explanation = computed(ws, "explained")
-    automatic = explanation.names.set_index("segment")["auto_label"]
-    final = assignments["final_cluster"]
+    """Profiles, tests, rules and names; analyst names follow their stores across reruns: when
+    the segments changed, the names are carried to the matching new segments and kept as the
+    config's ``labels.overrides`` (then the declared ``named`` stage applies them)."""
     if ws.previous is not None:
+        final = merged(ws).assignments["final_cluster"]
+        automatic = computed(ws, "explained").names.set_index("segment")["auto_label"]
         carried = segment_names(final, automatic, {}, ws.previous)
+        analyst = carried["source"] == ANALYST
         ws.config.labels.overrides = dict(
-            zip(
-                carried["segment"][carried["source"] == ANALYST],
-                carried["label"][carried["source"] == ANALYST],
-                strict=True,
-            )
+            zip(carried["segment"][analyst], carried["label"][analyst], strict=True)
         )
         ws.previous = None
-    names = segment_names(final, automatic, ws.config.labels.overrides)
-    return replace(explanation, names=names)
+    return computed(ws, "named")
 
 
 def final_space(ws: Workspace) -> tuple[pd.DataFrame, pd.Series]:
@@ -341,11 +343,9 @@ def stability(ws: Workspace) -> pd.DataFrame:
 
 
 def run_result(ws: Workspace) -> RunResult:
-    """The whole run as the engine's RunResult (for export), with the analyst's names: the
-    declared ``result`` stage on this session's stages (not cached: it is quick)."""
+    """The whole run as the engine's RunResult (for export), with the analyst's names."""
     explained(ws)  # carries the analyst's names to the new segments first
-    values = {node: computed(ws, *node) for node in upstream(("result", None), ws.config)}
-    return call(stage("result"), ws.config, None, values, {"sheets": ws.sheets, "previous": None})
+    return computed(ws, "result")
 
 
 def progress(ws: Workspace) -> dict[str, bool]:
@@ -356,7 +356,7 @@ def progress(ws: Workspace) -> dict[str, bool]:
         "prepared": all(held(ws, "prepared", n) is not None for n in names),
         "clustered": all(held(ws, "clustered", n) is not None for n in names),
         "merged": held(ws, "merged") is not None,
-        "labeled": held(ws, "explained") is not None,
+        "labeled": held(ws, "named") is not None,
         "exported": ws.exported,
     }
     done["prepared"] &= done["loaded"]
@@ -401,7 +401,7 @@ def track(ws: Workspace, result: RunResult) -> str:
     key = result_key(ws)
     if key not in ws.tracked:
         sheets = run_sheets(ws.config, ws.sheets)
-        user = current_user()
+        user = signed_in_analyst()
         ws.tracked[key] = tracking.log_run(result, sheets, ws.sources, front_end="app", user=user).run_id
     return ws.tracked[key]
 

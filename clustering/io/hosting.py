@@ -49,7 +49,7 @@ def team_mode(address: str | None, environ: Mapping[str, str] = os.environ) -> b
     return truthy(environ.get(TEAM_VARIABLE, "")) or not is_loopback(address)
 
 
-def current_user() -> str:
+def system_user() -> str:
     """The operating-system user running this process (who ran a CLI run or a write-back)."""
     try:
         return getpass.getuser()

@@ -50,6 +50,16 @@ class Provenance:
     written_by: str | None = None
 
 
+@dataclass(frozen=True)
+class Destination:
+    """Where a run's labels go: the database, whether only to show what would change, and
+    who writes them (the ``written`` stage's input)."""
+
+    engine: Engine
+    dry_run: bool = False
+    written_by: str | None = None
+
+
 @dataclass
 class WriteBackReport:
     write_back_id: str

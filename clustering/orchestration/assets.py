@@ -181,7 +181,7 @@ def dfu_write_back(
     if not dfu_settings.database:
         return dg.Output(None, metadata={"written": False, "reason": "no database configured"})
     from clustering.io.database import connect
-    from clustering.io.hosting import current_user
+    from clustering.io.hosting import system_user
     from clustering.io.writeback import Provenance, write_back
 
     config = dfu_features["config"]
@@ -190,7 +190,7 @@ def dfu_write_back(
         dfu_labels,
         config.database.write_back,
         config.id_column,
-        provenance=Provenance(written_by=current_user()),
+        provenance=Provenance(written_by=system_user()),
     )
     return dg.Output(
         report.write_back_id,

@@ -30,7 +30,7 @@ def run(config: RunConfig, sheets: dict[str, pd.DataFrame], previous: PreviousRu
     ``previous`` (the last run's assignments and analyst names) keeps names on the same
     entities across reruns.
     """
-    values = execute(config, {"sheets": sheets, "previous": previous})
+    values = execute(config, {"sheets": sheets, "previous": previous}, wanted=["result"])
     return values[("result", None)]
 
 

@@ -31,13 +31,17 @@ from clustering.io.fingerprint import content_hash
 from clustering.io.validation import Finding, ValidatedTable
 from clustering.pipeline.cluster import cluster_dataset
 from clustering.pipeline.combine import combine_segments
-from clustering.pipeline.describe import explain_segments, segment_demand
+from clustering.pipeline.describe import explain_segments, segment_demand, with_segment_names
 from clustering.pipeline.prepare import check_sheets, prepare_dataset
 from clustering.pipeline.result import assemble_result
 from clustering.pipeline.stability import check_stability
 from clustering.results import ClusteredDataset, Combined, Explanation, PreparedDataset, RunResult
 
-INPUTS = ("sheets", "previous")  # what a run is given: the input tables by sheet, the last run's names
+INPUTS = (
+    "sheets",
+    "previous",
+    "destination",
+)  # the input tables by sheet, the last run's names, where to write
 Node = tuple[str, str | None]  # a stage and its dataset (None: the stage runs once per run)
 
 
@@ -123,25 +127,48 @@ def explain(
     return replace(explanation, demand=segment_demand(config, sheets, final))
 
 
+def name_segments(
+    config: RunConfig, previous: PreviousRun | None, merged: Combined, explained: Explanation
+) -> Explanation:
+    """The explanation with the analyst's names (``labels.overrides``), carried from the
+    ``previous`` run's segments to the matching new ones."""
+    final = merged.assignments["final_cluster"]
+    automatic = explained.names.set_index("segment")["auto_label"]
+    return replace(explained, names=segment_names(final, automatic, config.labels.overrides, previous))
+
+
 def result(
     config: RunConfig,
-    previous: PreviousRun | None,
     checked: tuple[dict[str, ValidatedTable], list[Finding]],
     prepared: dict[str, PreparedDataset],
     clustered: dict[str, ClusteredDataset],
     scenarios: dict[str, pd.DataFrame],
     merged: Combined,
-    explained: Explanation,
+    named: Explanation,
     stability: pd.DataFrame,
 ) -> RunResult:
-    """The whole run: the analyst's names (carried from ``previous``), every entity's named
-    segment, and every stage's warnings among the findings."""
-    final = merged.assignments["final_cluster"]
-    automatic = explained.names.set_index("segment")["auto_label"]
-    names = segment_names(final, automatic, config.labels.overrides, previous)
-    named = replace(explained, names=names)
+    """The whole run: every entity's named segment (new stores placed) and every stage's
+    warnings among the findings."""
     outcome = assemble_result(config, prepared, clustered, merged, named, stability, checked[1])
     return replace(outcome, k_scenarios=scenario_table(list(scenarios.values())))
+
+
+def write(config: RunConfig, destination: Any, merged: Combined, named: Explanation) -> Any:
+    """The named segments written to the database (``io.writeback``: one transaction, with
+    history); None when there is no ``destination``. The database layer loads only here."""
+    if destination is None:
+        return None
+    from clustering.io.writeback import Provenance, write_back
+
+    assignments = with_segment_names(merged.assignments, named.names).reset_index()
+    return write_back(
+        destination.engine,
+        assignments,
+        config.database.write_back,
+        config.id_column,
+        dry_run=destination.dry_run,
+        provenance=Provenance(written_by=destination.written_by),
+    )
 
 
 STAGES: tuple[Stage, ...] = (
@@ -205,21 +232,28 @@ STAGES: tuple[Stage, ...] = (
         command="label",
     ),
     Stage(
+        "named",
+        name_segments,
+        reads=("previous", "merged", "explained"),
+        sections=("labels.overrides",),
+        summary="apply the analyst's names (carried from the previous run's segments)",
+        command="label",
+    ),
+    Stage(
         "result",
         result,
-        reads=(
-            "previous",
-            "checked",
-            "prepared",
-            "clustered",
-            "scenarios",
-            "merged",
-            "explained",
-            "stability",
-        ),
-        sections=("labels.overrides", "placement", "stability", "id_column"),
-        summary="the analyst's names, new stores placed, every finding: the run's result",
-        command="label",
+        reads=("checked", "prepared", "clustered", "scenarios", "merged", "named", "stability"),
+        sections=("placement", "stability", "id_column"),
+        summary="new stores placed, every finding: the run's result",
+        command="run",
+    ),
+    Stage(
+        "written",
+        write,
+        reads=("destination", "merged", "named"),
+        sections=("database.write_back", "id_column"),
+        summary="write the named segments to the database, with history",
+        command="update",
     ),
 )
 

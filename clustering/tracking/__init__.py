@@ -27,12 +27,12 @@ process of its own, started before the run), ``runs`` (reading runs back, approv
 from clustering.tracking.log import (
     RunRecord,
     TrackedRun,
-    current_user,
     flatten,
     log_record,
     log_run,
     run_metrics,
     run_record,
+    system_user,
 )
 from clustering.tracking.runs import (
     approve,
@@ -56,7 +56,6 @@ __all__ = [
     "approve",
     "approver_of",
     "available",
-    "current_user",
     "flatten",
     "is_approved",
     "list_runs",
@@ -68,6 +67,7 @@ __all__ = [
     "log_run",
     "run_metrics",
     "run_record",
+    "system_user",
     "tracking_uri",
     "workbook_bytes_of",
 ]

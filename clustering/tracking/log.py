@@ -22,7 +22,7 @@ from clustering.config import RunConfig
 from clustering.errors import hide_passwords
 from clustering.io.export import result_sheets, write_workbook
 from clustering.io.fingerprint import data_fingerprint
-from clustering.io.hosting import current_user
+from clustering.io.hosting import system_user
 from clustering.io.inputs import run_sheets
 from clustering.tracking.store import TAG, _client, _experiment, require_mlflow, tracking_uri
 
@@ -116,7 +116,7 @@ def run_record(
         "front_end": front_end,
         "approved": "false",
         "run_name": config.name,
-        "user": user or current_user(),
+        "user": user or system_user(),
         "entities": config.entities()[1],
     }
     results = folder / "results.xlsx"

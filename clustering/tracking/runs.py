@@ -13,7 +13,7 @@ import pandas as pd
 from clustering.assign import Segmentation
 from clustering.config import RunConfig, config_from_yaml
 from clustering.errors import UserInputError
-from clustering.tracking.log import current_user
+from clustering.tracking.log import system_user
 from clustering.tracking.store import TAG, _client
 
 COUNTS = ("final.segments", "final.rows", "final.smallest_segment", "overrides")
@@ -136,7 +136,7 @@ def approve(uri: str, run_id: str, approver: str | None = None) -> str:
         if other.name == name and other.approved and other.run_id != run_id:
             client.set_tag(other.run_id, "approved", "false")
     client.set_tag(run_id, "approved", "true")
-    client.set_tag(run_id, "approved_by", approver or current_user())
+    client.set_tag(run_id, "approved_by", approver or system_user())
     client.set_tag(run_id, "approved_at", datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"))
     return name
 

@@ -152,8 +152,8 @@ def test_one_approved_run_per_name(store, first_run, demo_sheets):
     )
     assert listed.loc[b, "run"].endswith(" · approved")
     assert listed.loc[a, "user"] == "ana@example.com"  # who ran it
-    assert listed.loc[b, "user"] == tracking.current_user()  # the CLI's operating-system user
-    assert listed.loc[b, "approved_by"] == tracking.current_user()
+    assert listed.loc[b, "user"] == tracking.system_user()  # the CLI's operating-system user
+    assert listed.loc[b, "approved_by"] == tracking.system_user()
     assert pd.isna(listed.loc[a, "approved_by"])  # no longer approved: no approver shown
 
 
