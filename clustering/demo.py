@@ -243,3 +243,10 @@ def dfu_demo(n_dfus: int = 5000, months: int = 36, seed: int = 7) -> dict[str, p
     )
     truth = pd.DataFrame({"dfu_id": ids, "true_pattern": patterns})
     return {"sales_monthly": sales, "dim_dfu": dim_dfu, "dim_item": dim_item, "truth": truth}
+
+
+def demo_for(config: object, size: int, seed: int = 7) -> dict[str, pd.DataFrame]:
+    """The demo data a config's kind reads (a ``config.RunConfig``): DFUs (``size`` DFUs, 36
+    months) when a dataset builds demand features, else stores."""
+    is_dfu = any(dataset.features is not None for dataset in config.datasets.values())
+    return dfu_demo(size, 36, seed) if is_dfu else store_demo(size, seed)

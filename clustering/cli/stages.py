@@ -17,19 +17,19 @@ import pandas as pd
 
 from clustering.cli.common import database_engine, print_changes, print_scenarios
 from clustering.errors import UserInputError
-from clustering.pipeline.stages import INPUTS, STAGES, Node
+from clustering.pipeline.stages import INPUTS, Node, declaration
 
 WHOLE_RUN = "run"  # the command that runs every stage (``cli.run``), not a stage command
 
 
 def stage_commands() -> list[str]:
     """The stage commands, in the order of their first stage in the declaration."""
-    return list(dict.fromkeys(s.command for s in STAGES if s.command != WHOLE_RUN))
+    return list(dict.fromkeys(s.command for s in declaration() if s.command != WHOLE_RUN))
 
 
 def stages_of(command: str) -> list[str]:
     """The declared stages a command runs, in order."""
-    return [s.name for s in STAGES if s.command == command]
+    return [s.name for s in declaration() if s.command == command]
 
 
 def register(commands) -> None:
@@ -38,7 +38,7 @@ def register(commands) -> None:
     shared.add_argument("--config", default="dfu", help="YAML file, or a preset name: dfu (default)")
     shared.add_argument("--output-dir", required=True, help="folder of the stage files")
     for number, command in enumerate(stage_commands(), 1):
-        summaries = "; ".join(s.summary for s in STAGES if s.command == command)
+        summaries = "; ".join(s.summary for s in declaration() if s.command == command)
         parser = commands.add_parser(command, parents=[shared], help=f"stage {number}: {summaries}")
         FLAGS.get(command, lambda _: None)(parser)
         parser.set_defaults(handler=run_stage_command)
@@ -92,7 +92,7 @@ def _stage_config(args: argparse.Namespace):
 def _inputs(args: argparse.Namespace, config, wanted: list[str]) -> dict[str, Any]:
     """The run's inputs a command's stages read: the sheets (``features``), the destination
     (``update``)."""
-    reads = {r for s in STAGES if s.name in wanted for r in s.reads if r in INPUTS}
+    reads = {r for s in declaration() if s.name in wanted for r in s.reads if r in INPUTS}
     inputs: dict[str, Any] = {"sheets": {}, "previous": None, "destination": None}
     if "sheets" in reads and args.command == "features":
         from clustering.io.inputs import database_sheets, load_tables
@@ -113,7 +113,7 @@ def _known_from_files(config, folder: str, wanted: list[str]) -> dict[Node, Any]
     """The values the wanted stages read from earlier commands, loaded from their files; a
     stage without a file is computed from what it reads in turn."""
     known: dict[Node, Any] = {}
-    frontier = [r for s in STAGES if s.name in wanted for r in s.reads]
+    frontier = [r for s in declaration() if s.name in wanted for r in s.reads]
     while frontier:
         name = frontier.pop()
         if name in INPUTS or name in wanted or (name, None) in known:
@@ -121,7 +121,7 @@ def _known_from_files(config, folder: str, wanted: list[str]) -> dict[Node, Any]
         if name in LOADERS:
             known[(name, None)] = LOADERS[name](config, folder)
         else:
-            frontier += next(s for s in STAGES if s.name == name).reads
+            frontier += next(s for s in declaration() if s.name == name).reads
     return known
 
 

@@ -19,7 +19,7 @@ import pandas as pd
 from clustering.config import RunConfig
 from clustering.explain.labels import PreviousRun
 from clustering.model.threads import in_parallel, in_processes, worth_processes
-from clustering.pipeline.stages import STAGES, Node, Stage, call, upstream
+from clustering.pipeline.stages import Node, Stage, call, declaration, upstream
 from clustering.results import RunResult
 
 
@@ -39,10 +39,11 @@ def execute(
     inputs: dict[str, Any],
     wanted: Iterable[str] | None = None,
     known: dict[Node, Any] | None = None,
-    stages: tuple[Stage, ...] = STAGES,
+    stages: tuple[Stage, ...] | None = None,
 ) -> dict[Node, Any]:
     """The values of the ``wanted`` stages (default: all) and of everything they read, by
     (stage, dataset); ``known`` values (an earlier command's files) are used, not recomputed."""
+    stages = declaration(stages)
     values = dict(known or {})
     todo = _needed(config, stages, set(wanted or [s.name for s in stages]), values)
     cells = sum(frame.size for frame in (inputs.get("sheets") or {}).values())

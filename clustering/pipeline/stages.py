@@ -62,11 +62,12 @@ class Stage:
     @property
     def code_version(self) -> str:
         """A hash of the stage function's source: it changes when the stage's code does."""
-        return _source_hash(self.function)
+        return source_version(self.function)
 
 
 @cache
-def _source_hash(function: Callable[..., Any]) -> str:
+def source_version(function: Callable[..., Any]) -> str:
+    """A short hash of a function's source (Dagster's ``code_version``)."""
     return hashlib.sha256(inspect.getsource(function).encode()).hexdigest()[:16]
 
 
@@ -258,18 +259,26 @@ STAGES: tuple[Stage, ...] = (
 )
 
 
-def stage(name: str, stages: tuple[Stage, ...] = STAGES) -> Stage:
+def declaration(stages: tuple[Stage, ...] | None = None) -> tuple[Stage, ...]:
+    """``stages``, or the declaration (``STAGES``, read when called: a test may extend it)."""
+    return STAGES if stages is None else stages
+
+
+def stage(name: str, stages: tuple[Stage, ...] | None = None) -> Stage:
     """The declared stage called ``name``."""
+    stages = declaration(stages)
     return next(s for s in stages if s.name == name)
 
 
-def nodes(config: RunConfig, stages: tuple[Stage, ...] = STAGES) -> list[Node]:
+def nodes(config: RunConfig, stages: tuple[Stage, ...] | None = None) -> list[Node]:
     """Every (stage, dataset) of a run with this config, in the order they can run."""
+    stages = declaration(stages)
     return [(s.name, d) for s in stages for d in (config.datasets if s.per_dataset else [None])]
 
 
-def upstream(node: Node, config: RunConfig, stages: tuple[Stage, ...] = STAGES) -> list[Node]:
+def upstream(node: Node, config: RunConfig, stages: tuple[Stage, ...] | None = None) -> list[Node]:
     """The nodes one node reads directly (the run's inputs left out)."""
+    stages = declaration(stages)
     name, dataset = node
     found = []
     for read in stage(name, stages).reads:
@@ -313,11 +322,12 @@ def sections(config: RunConfig, declared: Stage, dataset: str | None) -> dict[st
 
 
 def stage_keys(
-    config: RunConfig, input_keys: dict[str, str], stages: tuple[Stage, ...] = STAGES
+    config: RunConfig, input_keys: dict[str, str], stages: tuple[Stage, ...] | None = None
 ) -> dict[Node, str]:
     """Every node's cache key: a hash of the stage's name and code, the keys of what it reads
     (``input_keys``: a key per run input) and the config sections it depends on. A stage's key
     changes exactly when one of those does."""
+    stages = declaration(stages)
     keys: dict[Node, str] = {}
     for node in nodes(config, stages):
         declared = stage(node[0], stages)
