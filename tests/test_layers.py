@@ -31,6 +31,65 @@ def test_the_lower_layers_never_import_upward(layer):
         assert not upward, f"{path.relative_to(ENGINE)} imports {sorted(upward)}"
 
 
+# The engine's layers, bottom up: a module may import its own rank or below, never above.
+# results.py holds plain data every layer reads; the foundations (config, errors, formats);
+# the lower layers (io, prep, model, explain: side by side); what combines them (merge,
+# placement, demo, glossary); the pipeline and the fitted segmentation (assign); the
+# integrations; the command line.
+RANKS = {
+    "results": 0,
+    **dict.fromkeys(("config", "errors", "formats"), 1),
+    **dict.fromkeys(("io", "prep", "model", "explain"), 2),
+    **dict.fromkeys(("merging", "placement", "demo", "glossary"), 3),
+    **dict.fromkeys(("pipeline", "assign"), 4),
+    **dict.fromkeys(("tracking", "api", "orchestration", "spark"), 5),
+    **dict.fromkeys(("cli", "__main__", "__init__"), 6),
+}
+
+
+def runtime_imports(path: Path) -> set[str]:
+    """The engine's parts a module imports when it runs (a function's lazy import included;
+    imports for type hints only, under ``if TYPE_CHECKING:``, left out)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    hints = {
+        id(inner)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+        for inner in ast.walk(node)
+    }
+    parts = set()
+    for node in ast.walk(tree):
+        if id(node) in hints:
+            continue
+        if isinstance(node, ast.ImportFrom) and node.module == "clustering":
+            parts |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("clustering."):
+            parts.add(node.module.split(".")[1])
+        elif isinstance(node, ast.Import):
+            parts |= {a.name.split(".")[1] for a in node.names if a.name.startswith("clustering.")}
+    return parts
+
+
+def test_no_import_points_back_up():
+    for path in ENGINE.rglob("*.py"):
+        part = path.relative_to(ENGINE).parts[0].removesuffix(".py")
+        upward = {target for target in runtime_imports(path) if RANKS[target] > RANKS[part]}
+        assert not upward, f"{path.relative_to(ENGINE)} (rank {RANKS[part]}) imports {sorted(upward)}"
+
+
+def test_the_results_are_plain_data_that_import_no_layer():
+    assert runtime_imports(ENGINE / "results.py") == set()
+
+
+def test_every_part_of_the_engine_has_a_rank():
+    parts = {
+        p.name.removesuffix(".py")
+        for p in ENGINE.iterdir()
+        if p.suffix == ".py" or (p / "__init__.py").exists()
+    }
+    assert parts == set(RANKS)
+
+
 def test_the_engine_never_imports_streamlit():
     for path in ENGINE.rglob("*.py"):
         assert not {n for n in imported(path) if n.split(".")[0] == "streamlit"}, path
