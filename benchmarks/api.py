@@ -45,7 +45,8 @@ CLUSTERS = ["high_volume_steady", "intermittent_low_volume", "seasonal_medium_vo
 def warehouse(url: str, dfus: int) -> None:
     from clustering.config import load_config
     from clustering.demo import dfu_demo
-    from clustering.io.database import connect, demo_warehouse
+    from clustering.io.database import connect
+    from clustering.io.dbwrite import demo_warehouse
     from clustering.io.writeback import write_back
 
     engine = connect(url, create=True)

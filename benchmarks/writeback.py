@@ -51,7 +51,8 @@ def assignments(ids: pd.Series, label: str) -> pd.DataFrame:
 
 def build(url: str, stores: int) -> pd.Series:
     from clustering.demo import store_demo
-    from clustering.io.database import connect, demo_warehouse
+    from clustering.io.database import connect
+    from clustering.io.dbwrite import demo_warehouse
 
     engine = connect(url, create=True)
     demo_warehouse(engine, "store", store_demo(stores, seed=1))

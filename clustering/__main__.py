@@ -2,7 +2,7 @@
 
 Once the command has returned, every file it wrote is closed, so the process ends at once
 (``os._exit``) instead of tearing down a thousand imported modules one by one: that teardown
-took 0.35 s, a seventh of a 10,000-store run.
+was a noticeable share of a small run (docs/benchmarks.md, "Figures behind the code").
 """
 
 import logging

@@ -5,7 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from clustering.io.access import refuse_privileged_role
-from clustering.io.database import columns, connect, masked, run_select, schemas, tables
+from clustering.io.database import connect, masked
+from clustering.io.dbread import columns, run_select, schemas, tables
 from clustering.io.inputs import database_sheets
 from ui.access import serving_team, session_database_access
 from ui.loading import MODES, NONE, ROLES, database_config, guess_id_column

@@ -32,7 +32,8 @@ from clustering.api.queries import (
 )
 from clustering.config import DemandFeatureConfig, RunConfig, load_config
 from clustering.errors import UserInputError, report_unexpected
-from clustering.io.database import connect, masked, read_only, table_ref
+from clustering.io.database import connect, masked
+from clustering.io.dbread import read_only, table_ref
 from clustering.io.pushdown import demand_query
 
 if TYPE_CHECKING:

@@ -31,7 +31,8 @@ def register(commands) -> None:
 
 def demo_data(args: argparse.Namespace) -> int:
     from clustering.demo import dfu_demo, store_demo
-    from clustering.io.database import connect, demo_warehouse, masked
+    from clustering.io.database import connect, masked
+    from clustering.io.dbwrite import demo_warehouse
     from clustering.io.export import check_fits_excel, write_tables, write_workbook
 
     if not args.output and not args.database:

@@ -88,8 +88,8 @@ def write_tables(sheets: dict[str, pd.DataFrame], folder: str | Path) -> list[Pa
 
 def write_workbook(sheets: dict[str, pd.DataFrame], target: str | Path | BinaryIO) -> None:
     """Write each frame to its own sheet: header bold, shaded and frozen, filters on, widths
-    fitted. Written by rust_xlsxwriter (9x faster than xlsxwriter through pandas: 0.8 s
-    for a 100k-store result), with the document dates fixed so that the same sheets
+    fitted. Written by rust_xlsxwriter (several times faster than xlsxwriter
+    through pandas: ``benchmarks/cli.py --writers``), with the document dates fixed so that the same sheets
     always give the same bytes."""
     check_fits_excel(sheets, target)
     header = Format().set_bold().set_background_color("#E8EEF7").set_border_bottom("thin")

@@ -110,8 +110,8 @@ def load_tables(
 ) -> dict[str, pd.DataFrame]:
     """Read every table the run needs, keyed by sheet (see ``dataset_sources``); ``content``
     holds the bytes of an uploaded ``input_path``. Workbook sheets are read side by side (the
-    parser releases the GIL: two 100k-row sheets in 1.8 s instead of 2.3 s); Parquet and CSV
-    files one after the other (side by side, 1M DFUs' tables took longer and 600 MB more)."""
+    parser releases the GIL); Parquet and CSV files one after the other (side by side, 1M
+    DFUs' tables took longer and 600 MB more)."""
     optional = attribute_sheets(config)
     sales = {d.features.sales_sheet for d in config.datasets.values() if d.features is not None}
     sheet_names: dict[str, list[str]] = {}  # each workbook's sheets, listed once
@@ -162,7 +162,7 @@ def database_sheets(engine: Engine, config: RunConfig) -> dict[str, pd.DataFrame
 
 def _database_sheet(engine: Engine, db: DatabaseConfig, sheet: str) -> pd.DataFrame:
     """One sheet from the database: its SELECT (``queries``), else its table's chosen columns."""
-    from clustering.io.database import read_table, run_select
+    from clustering.io.dbread import read_table, run_select
 
     if sheet in db.queries:
         frame = run_select(engine, db.queries[sheet], db.max_rows, db.statement_timeout_seconds)

@@ -25,7 +25,7 @@ from sqlalchemy.sql import Select
 
 from clustering.config import DemandFeatureConfig
 from clustering.errors import UserInputError
-from clustering.io.database import fetch_frame, table_ref
+from clustering.io.dbread import fetch_frame, table_ref
 from clustering.prep.features import DemandGrid, grid_features
 
 FIRST, END = "first_month_in_window", "window_end"

@@ -131,7 +131,7 @@ def read_table(
     ``repeated_text``, the text columns of a Parquet file are read as categoricals (codes and
     their distinct values): a monthly sales table repeats each DFU ID once per month, and 36M
     IDs as text take 650 MB against 170 MB as codes. ``progress`` hears how much of a CSV
-    file has been parsed (a 100 MB file takes tens of seconds)."""
+    file has been parsed (a large file takes a while)."""
     name, suffix = _name_and_suffix(source, filename)
     data = _bytes(source)
     notes: list[str] = []

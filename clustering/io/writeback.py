@@ -30,7 +30,8 @@ from sqlalchemy.engine import Connection, Engine
 
 from clustering.config import WriteBackConfig
 from clustering.errors import UserInputError
-from clustering.io.database import columns, ensure_index, table_ref, tables
+from clustering.io.dbread import columns, table_ref, tables
+from clustering.io.dbwrite import ensure_index
 
 BATCH = 5_000
 STAGE = "_segment_stage"

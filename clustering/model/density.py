@@ -1,8 +1,8 @@
 """Density-based segments with HDBSCAN, and what to do with the points it calls noise.
 
-Euclidean distances use fast_hdbscan (6 s at 100k rows in 5 dimensions here, against
-41 s for scikit-learn's HDBSCAN); other metrics use the hdbscan package. fast_hdbscan
-compiles with numba on first use (about 10 s) and caches the compiled code next to its
+Euclidean distances use fast_hdbscan (several times faster than scikit-learn's HDBSCAN at
+100k rows: docs/benchmarks.md); other metrics use the hdbscan package. fast_hdbscan
+compiles with numba on first use and caches the compiled code next to its
 sources; ``warm_up`` triggers that once, on tiny data.
 
 Noise policy: ``keep`` makes noise a segment of its own (segment 0); ``random_forest``
@@ -35,7 +35,7 @@ PCA_SAMPLE = 50_000
 
 def _writable_numba_cache() -> None:
     """fast_hdbscan caches its compiled code next to its sources; where that folder is
-    read-only, use a per-user cache folder instead, so the ~10 s compile happens once."""
+    read-only, use a per-user cache folder instead, so the compile happens once."""
     import importlib.util
 
     spec = importlib.util.find_spec("fast_hdbscan")

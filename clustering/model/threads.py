@@ -2,8 +2,8 @@
 independent stages run side by side, in threads (``in_parallel``) or, when they are large
 and mostly Python, in worker processes (``in_processes``).
 
-``threadpoolctl.threadpool_limits`` scans the process's loaded libraries on every call
-(4 ms here); the engine limits threads around every small fit, hundreds of times per run,
+``threadpoolctl.threadpool_limits`` scans the process's loaded libraries on every call;
+the engine limits threads around every small fit, hundreds of times per run,
 so it reuses one controller while no module has been imported since it was built.
 """
 
@@ -76,9 +76,9 @@ def in_processes(tasks: dict[str, Callable[[], T]]) -> dict[str, T]:
     same as one after the other: every stage is seeded on its own).
 
     Threads share one interpreter lock, and the engine's stages are mostly Python between
-    small numpy calls: the two datasets' k sweeps of 100,000 stores took 9.1-10.3 s side by
-    side in threads, as long as one after the other, and 6.1 s in two processes. The workers
-    are kept for the next run (their start, imports included, takes about 3 s: ``start_workers``
+    small numpy calls: two datasets' k sweeps side by side in threads took as long as one
+    after the other, and about two thirds of that in two processes (docs/benchmarks.md). The
+    workers are kept for the next run (their start, imports included, takes seconds: ``start_workers``
     overlaps it with reading the input) and end after ``IDLE_WORKER_SECONDS`` without work.
     Tasks sent to a worker and their results must pickle: functions of a module and data."""
     names = list(tasks)

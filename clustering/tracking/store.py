@@ -42,8 +42,8 @@ def available() -> bool:
 
 def prepare(uri: str) -> None:
     """Everything logging to ``uri`` needs before it can start: MLflow, its model flavor and
-    its SQL store imported (about 3 s), MLflow's map of installed packages built (its check
-    of a model's requirements scans every installed distribution, about 1.5 s) and the store
+    its SQL store imported, MLflow's map of installed packages built (its check of a
+    model's requirements scans every installed distribution) and the store
     opened (a new SQLite store runs its migrations). ``clustering.tracking.worker`` does it
     while the CLI reads its input and runs the engine."""
     for module in PRELOADED:

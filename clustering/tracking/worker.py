@@ -1,6 +1,6 @@
 """Tracking in a process of its own, beside the run: the CLI starts it before it reads its
-input, so MLflow's imports, its map of installed packages and the store's opening (together
-about 5 s of Python that holds the GIL) run on the other core while the read and the engine
+input, so MLflow's imports, its map of installed packages and the store's opening (seconds
+of Python that holds the GIL) run on the other core while the read and the engine
 run; the finished run's record (``log.RunRecord``: texts, numbers, file paths) is then sent
 to it, pickled, on its standard input, and it answers with the tracked run's ID as one line
 of JSON on its standard output. A failure is an answer too (``error``), never a lost run:

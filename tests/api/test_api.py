@@ -19,7 +19,8 @@ from clustering.api import Recent, create_app
 from clustering.config import load_config
 from clustering.demo import dfu_demo
 from clustering.errors import UserInputError
-from clustering.io.database import connect, demo_warehouse
+from clustering.io.database import connect
+from clustering.io.dbwrite import demo_warehouse
 from clustering.io.writeback import write_back
 from clustering.prep.features import demand_features
 

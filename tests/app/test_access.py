@@ -114,7 +114,8 @@ def test_a_typed_file_database_outside_the_folder_is_refused_in_the_app(app, mon
 
 @pytest.fixture
 def duckdb_session(app, monkeypatch, tmp_path):
-    from clustering.io.database import connect, write_frame
+    from clustering.io.database import connect
+    from clustering.io.dbwrite import write_frame
 
     url = f"duckdb:///{tmp_path / 'w.duckdb'}"
     write_frame(connect(url, create=True), "stores", __import__("pandas").DataFrame({"store_id": ["S1"]}))

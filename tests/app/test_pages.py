@@ -313,7 +313,9 @@ def test_make_run_starts_on_demo_data(monkeypatch):
 
 def test_data_page_database_source_and_export_write_back(app, tmp_path, monkeypatch):
     from clustering.demo import dfu_demo
-    from clustering.io.database import connect, demo_warehouse, read_table
+    from clustering.io.database import connect
+    from clustering.io.dbread import read_table
+    from clustering.io.dbwrite import demo_warehouse
 
     url = f"sqlite:///{tmp_path / 'warehouse.db'}"
     demo_warehouse(connect(url, create=True), "dfu", dfu_demo(600, 36, seed=4))
@@ -361,7 +363,8 @@ def test_data_page_database_errors_are_explained(app, monkeypatch):
 
 
 def test_data_page_loads_a_select_from_the_database(app, tmp_path, monkeypatch):
-    from clustering.io.database import connect, demo_warehouse
+    from clustering.io.database import connect
+    from clustering.io.dbwrite import demo_warehouse
 
     url = f"sqlite:///{tmp_path / 'stores.db'}"
     demo_warehouse(connect(url, create=True), "store", store_demo(300, seed=6))

@@ -6,7 +6,8 @@ import pytest
 import sqlalchemy as sa
 
 from clustering.demo import dfu_demo
-from clustering.io.database import connect, demo_warehouse
+from clustering.io.database import connect
+from clustering.io.dbwrite import demo_warehouse
 
 ENGINES = ["sqlite", "duckdb", "postgresql"]
 

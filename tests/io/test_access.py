@@ -9,8 +9,11 @@ import sqlalchemy as sa
 
 from clustering.errors import UserInputError
 from clustering.io.access import DatabaseAccess, database_access
-from clustering.io.database import check_select, connect, run_select, write_frame
+from clustering.io.database import connect
+from clustering.io.dbread import run_select
+from clustering.io.dbwrite import write_frame
 from clustering.io.hosting import is_loopback, team_mode
+from clustering.io.sqlguard import check_select
 
 SECRET_FILE_TEXT = "top secret line"
 

@@ -12,17 +12,9 @@ from sqlalchemy.dialects import postgresql
 
 from clustering.config import DemandFeatureConfig, WriteBackConfig, load_config
 from clustering.errors import UserInputError
-from clustering.io.database import (
-    columns,
-    connect,
-    demo_warehouse,
-    masked,
-    read_only,
-    read_table,
-    resolve_url,
-    run_select,
-    tables,
-)
+from clustering.io.database import connect, masked, resolve_url
+from clustering.io.dbread import columns, read_only, read_table, run_select, tables
+from clustering.io.dbwrite import demo_warehouse
 from clustering.io.inputs import database_sheets
 from clustering.io.pushdown import monthly_query, pushdown_features
 from clustering.io.writeback import InjectedFailure, restore, runs, write_back

@@ -11,7 +11,8 @@ import pytest
 from clustering.cli import main
 from clustering.config import load_config
 from clustering.demo import dfu_demo
-from clustering.io.database import connect, demo_warehouse
+from clustering.io.database import connect
+from clustering.io.dbwrite import demo_warehouse
 from clustering.pipeline import run
 
 FILES = {
@@ -126,7 +127,8 @@ def test_attributes_can_enter_the_clustering_one_hot_or_famd():
 
 def test_the_dfu_files_neutralize_formula_ids_and_the_next_stage_reads_them_back(tmp_path):
     from clustering.demo import dfu_demo
-    from clustering.io.database import connect, demo_warehouse
+    from clustering.io.database import connect
+    from clustering.io.dbwrite import demo_warehouse
 
     sheets = dfu_demo(300, 36, seed=4)
     evil = '=HYPERLINK("http://evil.example")'

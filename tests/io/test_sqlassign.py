@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from clustering.assign import fit_segmentation
 from clustering.errors import UserInputError
-from clustering.io.database import fetch_frame, table_ref
+from clustering.io.dbread import fetch_frame, table_ref
 from clustering.io.sqlassign import affine_tail, assignment_query, check_sql_assignable
 from clustering.pipeline import run
 from tests.profiles import quick_preset

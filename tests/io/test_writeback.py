@@ -7,7 +7,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from clustering.config import WriteBackConfig
-from clustering.io.database import read_table
+from clustering.io.dbread import read_table
 from clustering.io.writeback import Provenance, restore, runs, write_back
 from tests.profiles import quick_preset
 

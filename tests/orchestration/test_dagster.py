@@ -15,7 +15,8 @@ from dagster._utils.test.data_versions import get_stale_status_resolver  # noqa:
 
 from clustering.cli import main  # noqa: E402
 from clustering.config import load_config  # noqa: E402
-from clustering.io.database import connect, demo_warehouse  # noqa: E402
+from clustering.io.database import connect  # noqa: E402
+from clustering.io.dbwrite import demo_warehouse  # noqa: E402
 from clustering.orchestration import (  # noqa: E402
     CHECKS,
     DFU_ASSETS,
