@@ -12,7 +12,9 @@ process that imports pandas and scikit-learn, reads both sheets with calamine an
 KMeans per sheet), with each time's ratio to the workbook's floor.
 
 ``--stages`` also times the stages of the largest size's xlsx run in one process (imports,
-read, engine, k scenarios, workbook, tracking), each as a ratio to that floor.
+read, engine, workbook, tracking), each as a ratio to that floor, then the engine's declared
+stages (``pipeline.stages``) one after the other in one process, and counts the KMeans fits
+and how many repeat an identical fit (same rows, k, starts and seed).
 
 ``--writers`` also times the results workbook of the largest size written by this project's
 writer (rust_xlsxwriter) against pandas with xlsxwriter (``constant_memory``) and openpyxl.
@@ -58,14 +60,40 @@ from clustering.pipeline import run
 lap("imports (engine)")
 config = load_config("store")
 sheets = load_tables(config, "stores.xlsx"); lap("read the workbook")
-result = run(config, sheets); lap("engine (pipeline.run)")
-result.k_scenarios; lap("k scenarios")
+result = run(config, sheets); lap("engine (pipeline.run, k scenarios included)")
 write_workbook(result_sheets(result), "result.xlsx"); lap("write the workbook")
 from clustering import tracking
 tracking.store.prepare(tracking.tracking_uri(config)); lap("MLflow imported, packages mapped, store opened")
 tracking.log_run(result, sheets, workbook=Path("result.xlsx")); lap("the run logged")
 threads.stop_workers()
 print(f"total\t{time.perf_counter() - started:.3f}")
+"""
+
+
+DECLARED_CODE = """
+import collections, hashlib, sys, time
+import numpy as np
+from sklearn.cluster import KMeans
+from clustering.config import load_config
+from clustering.io.inputs import load_tables
+from clustering.model import threads
+from clustering.pipeline.stages import call, nodes, stage
+threads.PROCESS_CELLS = 10**15  # one process: each stage's own seconds
+fits = collections.Counter()
+fit = KMeans.fit
+def counted(self, X, y=None, sample_weight=None):
+    data = np.ascontiguousarray(X)
+    fits[(hashlib.sha1(data.view(np.uint8)).hexdigest(), self.n_clusters, self.n_init, repr(self.random_state))] += 1
+    return fit(self, X, y, sample_weight)
+KMeans.fit = counted
+config = load_config("store")
+sheets = load_tables(config, "stores.xlsx")
+inputs, values = {"sheets": sheets, "previous": None, "destination": None}, {}
+for name, dataset in nodes(config):
+    started = time.perf_counter()
+    values[(name, dataset)] = call(stage(name), config, dataset, values, inputs)
+    print(f"{name if dataset is None else name + ' ' + dataset}\t{time.perf_counter() - started:.3f}", flush=True)
+print(f"KMeans fits: {sum(fits.values())}, of which repeats of an identical fit: {sum(fits.values()) - len(fits)}")
 """
 
 
@@ -89,10 +117,11 @@ def whole_process(arguments: list[str], folder: Path) -> tuple[float, float]:
     return seconds, usage.ru_maxrss / 1024
 
 
-def stage_times(folder: Path) -> pd.DataFrame:
-    """Seconds of each stage of an xlsx run, in one fresh process in ``folder``."""
+def stage_times(folder: Path, code: str = STAGES_CODE) -> pd.DataFrame:
+    """Seconds of each stage of an xlsx run, in one fresh process in ``folder`` (``code``: the
+    steps of the CLI, or the declared stages one after the other)."""
     done = subprocess.run(
-        [sys.executable, "-c", STAGES_CODE],
+        [sys.executable, "-c", code],
         cwd=folder,
         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HOME": str(folder)},
         capture_output=True,
@@ -100,6 +129,9 @@ def stage_times(folder: Path) -> pd.DataFrame:
         check=True,
     )
     rows = [line.split("\t") for line in done.stdout.splitlines() if "\t" in line]
+    for line in done.stdout.splitlines():
+        if "\t" not in line:
+            print(line)
     return pd.DataFrame({"stage": [r[0] for r in rows], "seconds": [float(r[1]) for r in rows]})
 
 
@@ -155,6 +187,10 @@ def main() -> None:
             f"\nstages of one xlsx run of {max(args.sizes):,} stores, one process, tracking to the store of the runs above"
         )
         print(stages.to_string(index=False))
+        declared = stage_times(folder, DECLARED_CODE)
+        declared["/ floor"] = (declared["seconds"] / input_floor).round(2)
+        print("\nthe engine's declared stages one after the other, one process (CPU seconds of each)")
+        print(declared.to_string(index=False))
     if args.writers:
         print_writers(max(args.sizes))
 
