@@ -214,24 +214,28 @@ def _run(ws: Workspace, stage: str, key: str, compute: Callable[[], Any]) -> Any
 
 
 def computed(
-    ws: Workspace, name: str, dataset: str | None = None, hook: Callable[[], None] = lambda: None
+    ws: Workspace, name: str, dataset: str | None = None, keys: dict[Node, str] | None = None
 ) -> Any:
     """A declared stage's value: held, shared by another session with the same key, or
-    computed (``hook`` runs when it is) from the values of what it reads, computed the same way."""
-    declared = stage(name)
-    keys = stage_keys_of(ws)
+    computed from the values of what it reads, computed the same way (``keys``: the stages'
+    keys, derived once for the whole walk). A clustering also counts as a fit of this
+    session and, when k was left to the sweep, is kept as the dataset's sweep (``held_sweep``)."""
+    keys = stage_keys_of(ws) if keys is None else keys
     slot = _slot(name, dataset)
     value = current(ws, slot, keys[(name, dataset)])
-    if value is not None:
-        return value
-    values = {node: computed(ws, *node) for node in upstream((name, dataset), ws.config)}
-    inputs = {"sheets": ws.sheets, "previous": None, "destination": None}
+    if value is None:
+        values = {node: computed(ws, *node, keys=keys) for node in upstream((name, dataset), ws.config)}
+        inputs = {"sheets": ws.sheets, "previous": None, "destination": None}
 
-    def compute() -> Any:
-        hook()
-        return call(declared, ws.config, dataset, values, inputs)
+        def compute() -> Any:
+            if name == "clustered":
+                ws.fits += 1
+            return call(stage(name), ws.config, dataset, values, inputs)
 
-    return _run(ws, slot, keys[(name, dataset)], compute)
+        value = _run(ws, slot, keys[(name, dataset)], compute)
+    if name == "clustered" and ws.config.datasets[dataset].cluster.k is None:
+        ws.stages[f"sweep:{dataset}"] = ws.stages[slot]
+    return value
 
 
 # -- stages ---------------------------------------------------------------------------------
@@ -247,13 +251,7 @@ def prepared(ws: Workspace, name: str) -> PreparedDataset:
 
 
 def clustered(ws: Workspace, name: str) -> ClusteredDataset:
-    def counted() -> None:
-        ws.fits += 1
-
-    result = computed(ws, "clustered", name, counted)
-    if ws.config.datasets[name].cluster.k is None:
-        ws.stages[f"sweep:{name}"] = ws.stages[f"clustered:{name}"]
-    return result
+    return computed(ws, "clustered", name)
 
 
 def held_sweep(ws: Workspace, name: str) -> ClusteredDataset | None:
