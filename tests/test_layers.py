@@ -10,7 +10,7 @@ import pytest
 
 ENGINE = Path(__file__).resolve().parents[1] / "clustering"
 LOWER_LAYERS = ("io", "prep", "model", "explain")
-INTEGRATIONS = ("tracking", "api", "orchestration", "spark", "pipeline")
+INTEGRATIONS = ("tracking", "api", "orchestration", "spark", "pipeline", "cli")
 UPPER = ("clustering.pipeline", "clustering.tracking", "clustering.api", "clustering.orchestration", "clustering.spark", "clustering.cli")  # fmt: skip
 
 
