@@ -164,14 +164,14 @@ def workspace() -> Workspace:
 def stage_keys_of(ws: Workspace) -> dict[Node, str]:
     """Every stage's key for the current data and options (``pipeline.stages.stage_keys``):
     a stage reruns exactly when what it reads or one of its config sections changes. The
-    analyst's names are applied on top of the cached explanation (``explained``), so the
+    session carries the analyst's names into the config itself (``computed``), so the
     previous run is not an input of the cached stages."""
     return stage_keys(ws.config, _input_keys(ws))
 
 
 def _input_keys(ws: Workspace) -> dict[str, str]:
     """The keys of a run's inputs in the app: the loaded sheets; no previous run (the app
-    carries names itself, ``explained``) and no destination (writing back is the Export page's)."""
+    carries names itself, ``computed``) and no destination (writing back is the Export page's)."""
     return {"sheets": content_hash(ws.sheet_hashes), "previous": "", "destination": ""}
 
 
@@ -218,13 +218,20 @@ def computed(
 ) -> Any:
     """A declared stage's value: held, shared by another session with the same key, or
     computed from the values of what it reads, computed the same way (``keys``: the stages'
-    keys, derived once for the whole walk). A clustering also counts as a fit of this
-    session and, when k was left to the sweep, is kept as the dataset's sweep (``held_sweep``)."""
+    keys, derived once for the whole walk). Whichever page asks first, the session's own
+    bookkeeping happens here: a clustering counts as a fit and, when k was left to the sweep,
+    is kept as the dataset's sweep (``held_sweep``); a new merge remembers the analyst's names
+    of the old segments, and naming carries them to the matching new ones."""
     keys = stage_keys_of(ws) if keys is None else keys
     slot = _slot(name, dataset)
     value = current(ws, slot, keys[(name, dataset)])
     if value is None:
+        if name == "merged":
+            _remember_names(ws)
         values = {node: computed(ws, *node, keys=keys) for node in upstream((name, dataset), ws.config)}
+        if name == "named" and ws.previous is not None:
+            _carry_names(ws, values[("merged", None)], values[("explained", None)])
+            keys = stage_keys_of(ws)  # the carried names are the config's overrides now
         inputs = {"sheets": ws.sheets, "previous": None, "destination": None}
 
         def compute() -> Any:
@@ -236,6 +243,27 @@ def computed(
     if name == "clustered" and ws.config.datasets[dataset].cluster.k is None:
         ws.stages[f"sweep:{dataset}"] = ws.stages[slot]
     return value
+
+
+def _remember_names(ws: Workspace) -> None:
+    """Before the segments are recomputed: the analyst's names and the old segments they
+    were given to, to carry them to the new segments (``_carry_names``)."""
+    old = ws.stages.get("merged")
+    if old is not None and ws.config.labels.overrides:
+        ws.previous = PreviousRun(old.value.assignments["final_cluster"], dict(ws.config.labels.overrides))
+
+
+def _carry_names(ws: Workspace, combined: Combined, explanation: Explanation) -> None:
+    """The remembered names moved to the new segments that hold most of their stores, kept as
+    the config's ``labels.overrides`` (the Profiles editor shows and edits them there)."""
+    final = combined.assignments["final_cluster"]
+    automatic = explanation.names.set_index("segment")["auto_label"]
+    carried = segment_names(final, automatic, {}, ws.previous)
+    analyst = carried["source"] == ANALYST
+    ws.config.labels.overrides = dict(
+        zip(carried["segment"][analyst], carried["label"][analyst], strict=True)
+    )
+    ws.previous = None
 
 
 # -- stages ---------------------------------------------------------------------------------
@@ -292,25 +320,11 @@ def scenario_pair(ws: Workspace, name: str, ks: tuple[int, int]) -> ScenarioPair
 def merged(ws: Workspace) -> Combined:
     """The final segments: assignments (indexed by ID), the merge (None for one dataset), and
     what the analyst's overrides did."""
-    old = ws.stages.get("merged")
-    if old is not None and old.key != stage_key(ws, "merged") and ws.config.labels.overrides:
-        ws.previous = PreviousRun(old.value.assignments["final_cluster"], dict(ws.config.labels.overrides))
     return computed(ws, "merged")
 
 
 def explained(ws: Workspace) -> Explanation:
-    """Profiles, tests, rules and names; analyst names follow their stores across reruns: when
-    the segments changed, the names are carried to the matching new segments and kept as the
-    config's ``labels.overrides`` (then the declared ``named`` stage applies them)."""
-    if ws.previous is not None:
-        final = merged(ws).assignments["final_cluster"]
-        automatic = computed(ws, "explained").names.set_index("segment")["auto_label"]
-        carried = segment_names(final, automatic, {}, ws.previous)
-        analyst = carried["source"] == ANALYST
-        ws.config.labels.overrides = dict(
-            zip(carried["segment"][analyst], carried["label"][analyst], strict=True)
-        )
-        ws.previous = None
+    """Profiles, tests, rules and names (the analyst's, carried across reruns: ``computed``)."""
     return computed(ws, "named")
 
 
@@ -342,7 +356,7 @@ def stability(ws: Workspace) -> pd.DataFrame:
 
 def run_result(ws: Workspace) -> RunResult:
     """The whole run as the engine's RunResult (for export), with the analyst's names."""
-    explained(ws)  # carries the analyst's names to the new segments first
+    explained(ws)  # the names carried first: the result's key holds them
     return computed(ws, "result")
 
 

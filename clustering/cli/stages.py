@@ -17,7 +17,7 @@ import pandas as pd
 
 from clustering.cli.common import database_engine, print_changes, print_scenarios
 from clustering.errors import UserInputError
-from clustering.pipeline.stages import INPUTS, Node, declaration
+from clustering.pipeline.stages import INPUTS, Node, declaration, stage
 
 WHOLE_RUN = "run"  # the command that runs every stage (``cli.run``), not a stage command
 
@@ -121,7 +121,7 @@ def _known_from_files(config, folder: str, wanted: list[str]) -> dict[Node, Any]
         if name in LOADERS:
             known[(name, None)] = LOADERS[name](config, folder)
         else:
-            frontier += next(s for s in declaration() if s.name == name).reads
+            frontier += stage(name).reads
     return known
 
 
@@ -186,8 +186,8 @@ def _save_features(config, values: dict[Node, Any], folder: Path) -> None:
 
 
 def _save_training(config, values: dict[Node, Any], folder: Path) -> None:
+    from clustering.explain.scenarios import scenario_table
     from clustering.io.outputs import write_training
-    from clustering.pipeline.stages import scenario_table
 
     datasets = list(config.datasets)
     prepared = {d: values[("prepared", d)] for d in datasets}

@@ -158,16 +158,15 @@ TABLE_COLUMNS = ["dataset", "group", *COLUMNS, "recommendation"]
 
 
 def dataset_scenarios(
-    dataset: str, clustered: object | None, feature_names: list[str], columns: dict[str, ColumnInfo]
+    dataset: str, clustered: object, feature_names: list[str], columns: dict[str, ColumnInfo]
 ) -> pd.DataFrame:
     """One dataset's k scenarios (``clustered``: its ``results.ClusteredDataset``), with the
     recommendation of each sweep; a nested dataset has one sweep per group (``group``)."""
-    selections = {} if clustered is None else clustered.selections()
     frames = [
         k_scenarios(selection, feature_names, columns).assign(
             dataset=dataset, group=group, recommendation=recommendation(selection)
         )
-        for group, selection in selections.items()
+        for group, selection in clustered.selections().items()
     ]
     return scenario_table(frames)
 

@@ -12,7 +12,8 @@ from typing import Any
 
 import dagster as dg
 
-from clustering.config import load_config
+from clustering.config import RunConfig, load_config
+from clustering.formats import first_upper
 from clustering.io.validation import Finding
 from clustering.orchestration.resources import RunSource
 from clustering.pipeline.stages import Node, Stage, call, declaration, nodes, source_version, stage, upstream
@@ -37,7 +38,7 @@ def preset_assets(
     stages = declaration(stages)
     config = load_config(preset)
     assets = [_sheets_asset(preset)]
-    assets += [_stage_asset(preset, node, stages) for node in nodes(config, stages)]
+    assets += [_stage_asset(preset, config, node, stages) for node in nodes(config, stages)]
     return assets, [_findings_check(preset)]
 
 
@@ -56,10 +57,12 @@ def _sheets_asset(preset: str) -> dg.AssetsDefinition:
     return sheets
 
 
-def _stage_asset(preset: str, node: Node, stages: tuple[Stage, ...]) -> dg.AssetsDefinition:
-    """One stage of one dataset as an asset: its inputs the assets of what it reads."""
+def _stage_asset(
+    preset: str, config: RunConfig, node: Node, stages: tuple[Stage, ...]
+) -> dg.AssetsDefinition:
+    """One stage of one dataset of the preset's ``config`` as an asset: its inputs the assets
+    of what it reads."""
     declared = stage(node[0], stages)
-    config = load_config(preset)
     reads = upstream(node, config, stages)
     ins = {_argument(n): dg.AssetIn(key=asset_key(preset, n)) for n in reads}
     if "sheets" in declared.reads:
@@ -71,7 +74,7 @@ def _stage_asset(preset: str, node: Node, stages: tuple[Stage, ...]) -> dg.Asset
         group_name=preset,
         required_resource_keys={source_key(preset)},
         code_version=declared.code_version,
-        description=declared.summary[0].upper() + declared.summary[1:] + ".",
+        description=first_upper(declared.summary) + ".",
     )
     def compute(context, **values: Any) -> dg.Output[Any]:
         source: RunSource = getattr(context.resources, source_key(preset))

@@ -19,7 +19,7 @@ import pandas as pd
 from clustering.config import RunConfig
 from clustering.explain.labels import PreviousRun
 from clustering.model.threads import in_parallel, in_processes, worth_processes
-from clustering.pipeline.stages import Node, Stage, call, declaration, upstream
+from clustering.pipeline.stages import Node, Stage, call, declaration, nodes, upstream
 from clustering.results import RunResult
 
 
@@ -71,11 +71,10 @@ def _needed(
     config: RunConfig, stages: tuple[Stage, ...], wanted: set[str], known: dict[Node, Any]
 ) -> set[str]:
     """The stages to compute: the wanted ones and what they read, less what is known."""
-    needed, frontier = set(), [(name, d) for name in wanted for d in [None, *config.datasets]]
-    declared = {s.name: s for s in stages}
+    needed, frontier = set(), [node for node in nodes(config, stages) if node[0] in wanted]
     while frontier:
         node = frontier.pop()
-        if node[0] in needed or node in known or (declared[node[0]].per_dataset != (node[1] is not None)):
+        if node[0] in needed or node in known:
             continue
         needed.add(node[0])
         frontier += upstream(node, config, stages)
@@ -97,18 +96,15 @@ def _branches(after: list[Stage]) -> tuple[list[list[Stage]], list[Stage]]:
     branches: list[list[Stage]] = []
     joins: list[Stage] = []
     for declared in after:
-        reached = {
-            branch_of.get(r, -1) for r in declared.reads if r in branch_of or r in {j.name for j in joins}
-        }
-        if any(r in {j.name for j in joins} for r in declared.reads) or len(reached) > 1:
+        reached = {branch_of[r] for r in declared.reads if r in branch_of}
+        if len(reached) > 1 or any(r in {j.name for j in joins} for r in declared.reads):
             joins.append(declared)
-        elif reached:
-            (index,) = reached
-            branches[index].append(declared)
-            branch_of[declared.name] = index
-        else:
-            branch_of[declared.name] = len(branches)
-            branches.append([declared])
+            continue
+        index = reached.pop() if reached else len(branches)
+        if index == len(branches):
+            branches.append([])
+        branches[index].append(declared)
+        branch_of[declared.name] = index
     return branches, joins
 
 

@@ -37,11 +37,8 @@ from clustering.pipeline.result import assemble_result
 from clustering.pipeline.stability import check_stability
 from clustering.results import ClusteredDataset, Combined, Explanation, PreparedDataset, RunResult
 
-INPUTS = (
-    "sheets",
-    "previous",
-    "destination",
-)  # the input tables by sheet, the last run's names, where to write
+# What a run is given: the input tables by sheet, the last run's names, where to write.
+INPUTS = ("sheets", "previous", "destination")
 Node = tuple[str, str | None]  # a stage and its dataset (None: the stage runs once per run)
 
 
@@ -121,7 +118,7 @@ def explain(
     merged: Combined,
 ) -> Explanation:
     """Profiles, tests, rules, automatic names and demand curves of the final segments (the
-    analyst's names are applied by ``result``: renaming a segment refits nothing)."""
+    analyst's names are applied by ``named``: renaming a segment refits nothing)."""
     final = merged.assignments["final_cluster"]
     automatic = config.model_copy(update={"labels": config.labels.model_copy(update={"overrides": {}})})
     explanation = explain_segments(final, checked[0], automatic)
