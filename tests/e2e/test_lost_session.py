@@ -47,6 +47,7 @@ def test_a_tab_under_a_restarted_server_says_its_session_was_lost(tmp_path):
             server.wait(timeout=20)
             server = start(port, log)
             me.sees("This session was lost", 90_000)  # the tab reconnects and redraws, untouched
+            me.idle()  # the redraw done: the old run's elements are gone only when it ends
             me.shot("lost_session")
             body = page.locator("body").inner_text()
             assert "demo store data" not in body  # no demo in place of the analyst's data
