@@ -55,6 +55,7 @@ def test_distribution_why_split_dendrogram_and_a_like_store_in_the_browser(brows
     me.shot("views_split")
 
     me.open("Export")
+    me.idle()  # the result collected before the first upload
     like = tmp_path / "like.csv"
     like.write_text("store_id,like\nOPENING-1,S000042\n")
     new = tmp_path / "new_stores.xlsx"
@@ -65,6 +66,7 @@ def test_distribution_why_split_dendrogram_and_a_like_store_in_the_browser(brows
         "input[type=file]"
     ).set_input_files(str(like))
     me.sees("like.csv")
+    me.idle()  # the mapping's rerun ended: a file set while the uploaders redraw can be dropped
     page.locator("[data-testid=stFileUploader]").filter(has_text="New entities").locator(
         "input[type=file]"
     ).set_input_files(str(new))
