@@ -233,6 +233,7 @@ def pick(page, label: str, option: str | re.Pattern) -> None:
     box = page.locator("[data-testid=stSelectbox]").filter(has_text=label).first
     wanted = page.get_by_role("option", name=option).first
     for _ in range(5):
+        Analyst(page).idle()  # a rerun under way would close the list as it opens
         box.click()
         try:
             wanted.wait_for(timeout=5000)
